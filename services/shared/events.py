@@ -1,0 +1,243 @@
+"""Event contracts shared by every service: one definition of each, with a version.
+
+Events are immutable pydantic models with time-zone-aware datetimes. They are
+turned into bytes and back only at the edge, through :func:`encode` and the
+``decode_*`` helpers, which raise :class:`InvalidEvent` naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
+
+SCHEMA_VERSION = 1
+
+E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class InvalidEvent(ValueError):
+    """Bytes that are not a valid event; never retried, dead-lettered with this reason."""
+
+
+def _iana_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown IANA time zone {value!r}") from exc
+    return value
+
+
+def _e164(value: str) -> str:
+    if not E164.match(value):
+        raise ValueError(f"phone {value!r} is not in E.164 form, e.g. +447700900123")
+    return value
+
+
+def _email(value: str) -> str:
+    if not EMAIL.match(value):
+        raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
+Phone = Annotated[str, AfterValidator(_e164)]
+Email = Annotated[str, AfterValidator(_email)]
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class AppointmentKind(StrEnum):
+    CONSULTATION = "consultation"
+    TREATMENT = "treatment"
+    REVIEW = "review"
+
+
+class BookingStatus(StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+
+class BookingEventType(StrEnum):
+    CREATED = "booking.created"
+    RESCHEDULED = "booking.rescheduled"
+    CANCELLED = "booking.cancelled"
+    ATTENDED = "booking.attended"
+    NO_SHOW = "booking.no_show"
+
+
+class Consent(Frozen):
+    sms: bool = False
+    email: bool = False
+
+
+class Patient(Frozen):
+    id: Identifier
+    first_name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Phone | None = None
+    email: Email | None = None
+    locale: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en-GB"
+    timezone: TimeZoneName = "Europe/London"
+    consent: Consent = Consent()
+
+
+class Booking(Frozen):
+    """A booking as the booking service last knew it (a full snapshot, v1)."""
+
+    clinic_id: Identifier
+    booking_id: Identifier
+    patient: Patient
+    treatment: Identifier
+    kind: AppointmentKind
+    session_number: Annotated[int, Field(ge=1, le=20)] = 1
+    sessions_planned: Annotated[int, Field(ge=1, le=20)] | None = None
+    start: UtcDatetime
+    duration_minutes: Annotated[int, Field(ge=5, le=600)] = 45
+    status: BookingStatus = BookingStatus.BOOKED
+    schedule_version: Annotated[int, Field(ge=1)] = 1
+    booked_at: UtcDatetime | None = None
+
+    @property
+    def patient_key(self) -> str:
+        return patient_key(self.clinic_id, self.patient.id)
+
+
+def patient_key(clinic_id: str, patient_id: str) -> str:
+    """The Kafka key of every event about one patient: keeps their events in order."""
+    return f"{clinic_id}:{patient_id}"
+
+
+class BookingEvent(Frozen):
+    """Envelope on ``clinic.bookings.v1``; ``data`` is the booking after the change."""
+
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    type: BookingEventType
+    schema_version: Literal[1] = SCHEMA_VERSION
+    occurred_at: UtcDatetime
+    clinic_id: Identifier
+    source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
+    data: Booking
+
+    @property
+    def key(self) -> str:
+        return self.data.patient_key
+
+
+class ReminderDue(Frozen):
+    """On ``clinic.reminders.due.v1``: one milestone of one booking, due now."""
+
+    type: Literal["reminder.due"] = "reminder.due"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    reminder_id: str
+    clinic_id: Identifier
+    booking_id: Identifier
+    patient: Patient
+    treatment: Identifier
+    kind: AppointmentKind
+    milestone: str
+    template: str
+    channels: tuple[Channel, ...]
+    due_at: UtcDatetime
+    stale_at: UtcDatetime | None = None
+    appointment_start: UtcDatetime
+    duration_minutes: int = 45
+    session_number: int = 1
+    sessions_planned: int | None = None
+    context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    emitted_at: UtcDatetime
+
+    @property
+    def key(self) -> str:
+        return patient_key(self.clinic_id, self.patient.id)
+
+
+class DeliveryState(StrEnum):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+
+
+class NotificationStatus(Frozen):
+    """On ``clinic.notifications.status.v1``: what became of one reminder on one channel."""
+
+    type: Literal["notification.status"] = "notification.status"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    reminder_id: str
+    clinic_id: Identifier
+    booking_id: Identifier
+    milestone: str
+    channel: Channel
+    state: DeliveryState
+    reason: str | None = None
+    provider_id: str | None = None
+    occurred_at: UtcDatetime
+
+
+class DeadLetter(Frozen):
+    """On a ``*.dlq.v1`` topic: a record that could not be processed, and why."""
+
+    type: Literal["dead_letter"] = "dead_letter"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    service: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    key: str | None = None
+    payload: str
+    reason: str
+    occurred_at: UtcDatetime
+
+
+Event = TypeVar("Event", bound=Frozen)
+
+
+def encode(event: Frozen) -> bytes:
+    """Serialise an event to the JSON bytes carried on the topic."""
+    return event.model_dump_json().encode()
+
+
+def decode(model: type[Event], raw: bytes | str) -> Event:
+    """Parse bytes into ``model``; raise :class:`InvalidEvent` naming every bad field."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidEvent(describe_errors(exc)) from exc
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per bad field: ``data.patient.phone: phone '123' is not in E.164 form``."""
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(body)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

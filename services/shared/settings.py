@@ -1,0 +1,51 @@
+"""Settings every service shares; each service extends them with its own frozen class.
+
+Read once at start from the constructor or ``CLINIC_*`` environment variables;
+bad configuration stops the process with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.shared.topics import Topics
+
+
+class PlatformSettings(BaseSettings):
+    """Broker, topics and working directory, as ``CLINIC_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", frozen=True, extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    partitions: int = Field(default=4, ge=1, le=256)
+    var_dir: Path = Path("var")
+    on_tansu: bool = True
+    """The embedded broker under-reports end offsets; the worker compensates when true."""
+
+    @property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+    def sqlite_url(self, name: str) -> str:
+        return f"sqlite:///{(self.var_dir / name).resolve()}"
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+def load_settings(cls: type[S]) -> S:
+    """Build ``cls`` from the environment, or exit 2 naming each bad variable."""
+    try:
+        return cls()
+    except ValidationError as exc:
+        prefix = str(cls.model_config.get("env_prefix", ""))
+        for err in exc.errors():
+            name = prefix + "_".join(str(p) for p in err["loc"]).upper()
+            print(f"configuration error: {name}: {err['msg']}", file=sys.stderr)
+        raise SystemExit(2) from exc

@@ -1,0 +1,82 @@
+"""Topic names and their explicit creation.
+
+Topics are created at start with a configured partition count: a broker that
+auto-creates a missing topic picks its own count, which breaks the
+co-partitioning the reminders worker relies on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The platform's topic names; ``prefix`` gives tests their own set."""
+
+    prefix: str = ""
+
+    @property
+    def bookings(self) -> str:
+        return f"{self.prefix}clinic.bookings.v1"
+
+    @property
+    def bookings_dlq(self) -> str:
+        return f"{self.prefix}clinic.bookings.dlq.v1"
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}clinic.reminders.due.v1"
+
+    @property
+    def ticks(self) -> str:
+        return f"{self.prefix}clinic.reminders.ticks.v1"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}clinic.notifications.status.v1"
+
+    @property
+    def notifications_dlq(self) -> str:
+        return f"{self.prefix}clinic.notifications.dlq.v1"
+
+    @property
+    def consent(self) -> str:
+        return f"{self.prefix}clinic.consent.v1"
+
+    def all(self) -> list[str]:
+        return [self.bookings, self.bookings_dlq, self.due, self.ticks, self.status,
+                self.notifications_dlq, self.consent]
+
+
+def ensure_topics(bootstrap: str, names: list[str], partitions: int,
+                  timeout: float = 30.0) -> None:
+    """Create each missing topic with ``partitions`` partitions; wait for the broker.
+
+    Blocks until the broker answers or ``timeout`` seconds pass, then raises
+    ``RuntimeError`` naming the address.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="clinic-topics",
+                                     request_timeout_ms=5000)
+            break
+        except (KafkaError, OSError) as exc:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no Kafka broker answered at {bootstrap}") from exc
+            time.sleep(0.2)
+    try:
+        existing = set(admin.list_topics())
+        missing = [n for n in names if n not in existing]
+        if missing:
+            try:
+                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()
