@@ -92,6 +92,8 @@ class BookingEventType(StrEnum):
     CANCELLED = "booking.cancelled"
     ATTENDED = "booking.attended"
     NO_SHOW = "booking.no_show"
+    RESYNCED = "booking.resynced"
+    """Re-publication of the stored snapshot by ``clinic-reminders resync``."""
 
 
 class Consent(Frozen):
