@@ -1,0 +1,44 @@
+"""``python -m services.reminders``: run one reminders worker in the foreground."""
+
+from __future__ import annotations
+
+import logging
+
+import faust
+
+from services.reminders.app import create_app
+from services.reminders.planning.engine import ClinicPolicy
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.settings import ReminderSettings
+from services.shared.clock import ScaledClock
+from services.shared.settings import load_settings
+from services.shared.topics import ensure_topics
+
+
+def main() -> None:
+    settings = load_settings(ReminderSettings)
+    clock = ScaledClock.from_environment()
+    registry = (
+        ProtocolRegistry.from_dirs(settings.protocols_dir)
+        if settings.protocols_dir
+        else ProtocolRegistry.builtin()
+    )
+    policy = ClinicPolicy(
+        quiet_start=settings.quiet_start,
+        quiet_end=settings.quiet_end,
+        maintenance=settings.maintenance,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
+    app = create_app(settings, clock, registry, policy)
+    print(
+        f"reminders worker {settings.worker_id} on {settings.bootstrap_servers}, "
+        f"web http://127.0.0.1:{settings.worker_web_port}, clock x{clock.scale:g}",
+        flush=True,
+    )
+    logging.getLogger("clinic.reminders").setLevel(logging.INFO)
+    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""Settings of the reminders worker, read once at start."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from services.shared.settings import PlatformSettings
+
+
+class ReminderSettings(PlatformSettings):
+    """``CLINIC_*`` variables of the reminders worker."""
+
+    worker_id: str = "1"
+    worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_store: Literal["rocksdb", "memory"] = "rocksdb"
+    tick_interval_seconds: float = Field(default=0.2, gt=0, le=10)
+    bucket_seconds: int = Field(default=60, ge=1, le=3600)
+    max_lateness_days: float = Field(default=7, gt=0)
+    """A reminder with no staleness rule of its own is skipped once this late."""
+    session_timeout_seconds: float = Field(default=6.0, ge=1)
+    protocols_dir: Path | None = None
+    quiet_start: time = time(21, 0)
+    quiet_end: time = time(8, 0)
+    maintenance: Literal["annual", "biannual"] = "annual"
+
+    @property
+    def app_id(self) -> str:
+        return f"{self.topic_prefix}clinic-reminders"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.var_dir / "reminders" / f"worker-{self.worker_id}"
