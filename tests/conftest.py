@@ -11,7 +11,9 @@ import pytest
 from services.shared.broker import EmbeddedBroker
 from services.shared.topics import Topics, ensure_topics
 
-POSTGRES_ADMIN_URL = os.environ.get("CLINIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "CLINIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,9 @@ class Clock(Protocol):
 class ScaledClock:
     """Wall-clock time, optionally shifted to ``start`` and sped up by ``scale``."""
 
-    def __init__(self, scale: float = 1.0, start: datetime | None = None,
-                 anchor: float | None = None) -> None:
+    def __init__(
+        self, scale: float = 1.0, start: datetime | None = None, anchor: float | None = None
+    ) -> None:
         if scale <= 0:
             raise ValueError(f"CLINIC_TIME_SCALE must be positive, got {scale}")
         if start is not None and start.tzinfo is None:
@@ -75,7 +76,9 @@ class ScaledClock:
         try:
             scale = float(env.get("CLINIC_TIME_SCALE", "1") or "1")
         except ValueError as exc:
-            raise ValueError(f"CLINIC_TIME_SCALE is not a number: {env['CLINIC_TIME_SCALE']!r}") from exc
+            raise ValueError(
+                f"CLINIC_TIME_SCALE is not a number: {env['CLINIC_TIME_SCALE']!r}"
+            ) from exc
         start = None
         if raw := env.get("CLINIC_CLOCK_START"):
             try:

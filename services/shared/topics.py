@@ -7,6 +7,7 @@ co-partitioning the reminders worker relies on.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -49,12 +50,18 @@ class Topics:
         return f"{self.prefix}clinic.consent.v1"
 
     def all(self) -> list[str]:
-        return [self.bookings, self.bookings_dlq, self.due, self.ticks, self.status,
-                self.notifications_dlq, self.consent]
+        return [
+            self.bookings,
+            self.bookings_dlq,
+            self.due,
+            self.ticks,
+            self.status,
+            self.notifications_dlq,
+            self.consent,
+        ]
 
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int,
-                  timeout: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
     """Create each missing topic with ``partitions`` partitions; wait for the broker.
 
     Blocks until the broker answers or ``timeout`` seconds pass, then raises
@@ -63,8 +70,9 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int,
     deadline = time.monotonic() + timeout
     while True:
         try:
-            admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="clinic-topics",
-                                     request_timeout_ms=5000)
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap, client_id="clinic-topics", request_timeout_ms=5000
+            )
             break
         except (KafkaError, OSError) as exc:
             if time.monotonic() > deadline:
@@ -74,9 +82,7 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int,
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
-            except TopicAlreadyExistsError:
-                pass
     finally:
         admin.close()

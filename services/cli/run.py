@@ -1,0 +1,76 @@
+"""``clinic-reminders run``: the whole platform in the foreground, on the embedded default.
+
+Starts the embedded broker (unless ``CLINIC_BOOTSTRAP_SERVERS`` names one),
+creates the topics, then the booking service, one reminders worker and the
+notifier, all sharing one clock. Ctrl-C or SIGTERM stops every process it
+started; children also die with it if it is killed outright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+from typing import Any
+
+from services.cli.supervisor import Supervisor
+from services.shared.broker import EmbeddedBroker
+from services.shared.clock import ScaledClock
+from services.shared.settings import PlatformSettings, load_settings
+from services.shared.topics import ensure_topics
+
+SERVICES = ("booking", "reminders", "notifier")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="run the whole platform in the foreground")
+    parser.add_argument(
+        "--broker",
+        choices=("embedded", "external"),
+        default=None,
+        help="embedded: start the built-in broker (default unless CLINIC_BOOTSTRAP_SERVERS is set)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    embedded = args.broker == "embedded" or (
+        args.broker is None and "CLINIC_BOOTSTRAP_SERVERS" not in os.environ
+    )
+    settings = load_settings(PlatformSettings)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    clock = ScaledClock.from_environment()
+    env = {**os.environ, **clock.environment(), "PYTHONUNBUFFERED": "1"}
+    broker = None
+    if embedded:
+        port = int(settings.bootstrap_servers.rsplit(":", 1)[1])
+        broker = EmbeddedBroker(port, log_path=settings.var_dir / "broker.log").start()
+        env["CLINIC_BOOTSTRAP_SERVERS"] = broker.bootstrap
+        print(f"[platform] embedded broker on {broker.bootstrap}", flush=True)
+    bootstrap = env.get("CLINIC_BOOTSTRAP_SERVERS", settings.bootstrap_servers)
+    stop = threading.Event()
+    supervisor = Supervisor(env)
+    try:
+        ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        print(f"[platform] clock {clock.now().isoformat()} at x{clock.scale:g}", flush=True)
+        for name in SERVICES:
+            supervisor.start(name, [sys.executable, "-m", f"services.{name}"])
+        _stop_on_signals(stop)
+        failed = supervisor.wait_any(stop)
+        return 1 if failed else 0
+    finally:
+        supervisor.stop_all()
+        if broker is not None:
+            broker.stop()
+        print("[platform] stopped", flush=True)
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)

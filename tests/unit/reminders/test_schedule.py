@@ -1,0 +1,131 @@
+"""The durable schedule, on dicts in place of Faust tables."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+
+from services.reminders.planning.engine import ClinicPolicy, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
+from services.reminders.schedule import Scheduler
+from services.shared.events import BookingEventType, BookingStatus
+from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, status
+
+REGISTRY = ProtocolRegistry.builtin()
+POLICY = ClinicPolicy()
+
+
+def scheduler(patients: dict[str, object] | None = None,
+              index: dict[str, object] | None = None) -> Scheduler:
+    return Scheduler({} if patients is None else patients, {} if index is None else index,
+                     REGISTRY, POLICY, bucket_seconds=60, max_lateness=timedelta(days=7))
+
+
+def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta,
+              partition: int = 0) -> list[tuple[datetime, str, str]]:
+    """Tick from ``start`` to ``end``; what was emitted, when, as (now, id, milestone)."""
+    out = []
+    now = start
+    while now <= end:
+        for due in s.tick(partition, now).emitted:
+            out.append((now, due.reminder_id, due.milestone))
+        now += step
+    return out
+
+
+def test_booking_emits_each_planned_reminder_once_when_due() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    planned = {r.reminder_id: r for r in plan_patient([made], REGISTRY, POLICY)}
+    sent = run_until(s, BOOKED_AT, START + timedelta(days=1), timedelta(minutes=30))
+    assert sorted(rid for _, rid, _ in sent) == sorted(planned)
+    for now, rid, _ in sent:
+        assert planned[rid].due_at <= now < planned[rid].due_at + timedelta(minutes=30)
+
+
+def test_cancelled_booking_sends_nothing_more() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    s.apply(status(made, BookingStatus.CANCELLED, BookingEventType.CANCELLED), 0, BOOKED_AT)
+    assert run_until(s, BOOKED_AT, START + timedelta(days=90), timedelta(hours=1)) == []
+
+
+def test_reschedule_replaces_the_plan_with_new_ids() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    moved = made.model_copy(update={"start": START + timedelta(days=7), "schedule_version": 2})
+    s.apply(event(moved, BookingEventType.RESCHEDULED), 0, BOOKED_AT + timedelta(hours=1))
+    old = {r.reminder_id for r in plan_patient([made], REGISTRY, POLICY)}
+    new = {r.reminder_id for r in plan_patient([moved], REGISTRY, POLICY)}
+    sent = run_until(s, BOOKED_AT, START + timedelta(days=8), timedelta(hours=1))
+    assert {rid for _, rid, _ in sent} == new
+    assert not old & new
+
+
+def test_attended_starts_aftercare() -> None:
+    s = scheduler()
+    made = booking(start=BOOKED_AT + timedelta(days=2))
+    s.apply(event(made), 0, BOOKED_AT)
+    came = status(made, BookingStatus.ATTENDED, BookingEventType.ATTENDED)
+    s.apply(came, 0, made.start + timedelta(hours=1))
+    sent = run_until(s, made.start, made.start + timedelta(days=30), timedelta(hours=1))
+    assert any(m.startswith("aftercare") for _, _, m in sent)
+
+
+def test_reminder_due_while_worker_was_down_goes_out_late_unless_stale() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    s.tick(0, BOOKED_AT)
+    late = s.tick(0, START - timedelta(hours=1))
+    planned = plan_patient([made], REGISTRY, POLICY)
+    assert {d.reminder_id for d in late.emitted} == {r.reminder_id for r in planned}
+    s2 = scheduler()
+    s2.apply(event(made), 0, BOOKED_AT)
+    s2.tick(0, BOOKED_AT)
+    after = s2.tick(0, START + timedelta(hours=1))
+    assert after.emitted == []
+    assert {k.pending.reminder_id for k in after.skipped} == {r.reminder_id for r in planned}
+    assert all(k.reason.startswith("stale") for k in after.skipped)
+
+
+def test_each_partition_fires_only_its_own_reminders() -> None:
+    s = scheduler()
+    s.apply(event(booking("bk-a", "p-a")), 0, BOOKED_AT)
+    s.apply(event(booking("bk-b", "p-b")), 1, BOOKED_AT)
+    s.tick(0, BOOKED_AT)
+    s.tick(1, BOOKED_AT)
+    on_zero = s.tick(0, START - timedelta(hours=1)).emitted
+    assert on_zero and {d.booking_id for d in on_zero} == {"bk-a"}
+
+
+def test_unknown_treatment_changes_nothing() -> None:
+    patients: dict[str, object] = {}
+    index: dict[str, object] = {}
+    s = scheduler(patients, index)
+    with pytest.raises(UnknownTreatment):
+        s.apply(event(booking(treatment="tattoo-removal")), 0, BOOKED_AT)
+    assert patients == {} and index == {}
+
+
+def test_index_is_empty_once_everything_fired() -> None:
+    index: dict[str, object] = {}
+    s = scheduler(index=index)
+    s.apply(event(booking()), 0, BOOKED_AT)
+    assert any(not k.endswith("cursor") for k in index)
+    run_until(s, BOOKED_AT, START + timedelta(days=2), timedelta(hours=6))
+    assert [k for k in index if not k.endswith("cursor")] == []
+
+
+def test_replayed_event_after_firing_sends_nothing_twice() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    first = run_until(s, BOOKED_AT, START, timedelta(hours=1))
+    s.apply(event(made), 0, START)
+    again = run_until(s, START, START + timedelta(days=1), timedelta(hours=1))
+    assert first and again == []
