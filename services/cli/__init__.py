@@ -23,8 +23,9 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clinic-reminders",
-                                     description="Appointment reminders for clinics.")
+    parser = argparse.ArgumentParser(
+        prog="clinic-reminders", description="Appointment reminders for clinics."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         try:

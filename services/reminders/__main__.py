@@ -15,6 +15,15 @@ from services.shared.settings import load_settings
 from services.shared.topics import ensure_topics
 
 
+class Worker(faust.Worker):
+    """A faust worker that says plainly when it is ready, and draws no spinner."""
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        partitions = sorted(tp.partition for tp in self.app.consumer.assignment())
+        print(f"reminders worker ready, partitions {partitions}", flush=True)
+
+
 def main() -> None:
     settings = load_settings(ReminderSettings)
     clock = ScaledClock.from_environment()
@@ -37,7 +46,9 @@ def main() -> None:
         flush=True,
     )
     logging.getLogger("clinic.reminders").setLevel(logging.INFO)
-    faust.Worker(app, loglevel="WARNING").execute_from_commandline()
+    worker = Worker(app, loglevel="WARNING")
+    worker.spinner = None
+    worker.execute_from_commandline()
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ def create_app(
     """Build the worker's app; nothing connects until a faust Worker starts it."""
     app = faust.App(settings.app_id, **_app_options(settings))
     topics = settings.topics
-    raw = faust.Schema(
+    raw: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
     options: dict[str, Any] = {"schema": raw, "partitions": settings.partitions}
@@ -65,10 +65,9 @@ def create_app(
         timedelta(days=settings.max_lateness_days),
     )
 
-    async def on_booking(event: EventT) -> None:
-        raw = event.message.value
+    async def on_booking(event: EventT[Any]) -> None:
         try:
-            booking_event = decode(BookingEvent, raw)
+            booking_event = decode(BookingEvent, event.message.value or b"")
             scheduler.apply(booking_event, event.message.partition, clock.now())
         except (InvalidEvent, UnknownTreatment) as exc:
             await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
@@ -126,7 +125,7 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
     return options
 
 
-def _dead_letter(event: EventT, exc: Exception, clock: Clock) -> DeadLetter:
+def _dead_letter(event: EventT[Any], exc: Exception, clock: Clock) -> DeadLetter:
     raw = event.message.value
     key = event.message.key
     return DeadLetter(

@@ -36,8 +36,9 @@ def booking(booking_id: str = "bk-1001", patient_id: str = "p-42", **changes: An
 
 
 def event(data: Booking, kind: BookingEventType = BookingEventType.CREATED) -> BookingEvent:
-    return BookingEvent(type=kind, occurred_at=data.booked_at or BOOKED_AT,
-                        clinic_id=data.clinic_id, data=data)
+    return BookingEvent(
+        type=kind, occurred_at=data.booked_at or BOOKED_AT, clinic_id=data.clinic_id, data=data
+    )
 
 
 def status(data: Booking, new: BookingStatus, kind: BookingEventType) -> BookingEvent:

@@ -16,14 +16,22 @@ REGISTRY = ProtocolRegistry.builtin()
 POLICY = ClinicPolicy()
 
 
-def scheduler(patients: dict[str, object] | None = None,
-              index: dict[str, object] | None = None) -> Scheduler:
-    return Scheduler({} if patients is None else patients, {} if index is None else index,
-                     REGISTRY, POLICY, bucket_seconds=60, max_lateness=timedelta(days=7))
+def scheduler(
+    patients: dict[str, object] | None = None, index: dict[str, object] | None = None
+) -> Scheduler:
+    return Scheduler(
+        {} if patients is None else patients,
+        {} if index is None else index,
+        REGISTRY,
+        POLICY,
+        bucket_seconds=60,
+        max_lateness=timedelta(days=7),
+    )
 
 
-def run_until(s: Scheduler, start: datetime, end: datetime, step: timedelta,
-              partition: int = 0) -> list[tuple[datetime, str, str]]:
+def run_until(
+    s: Scheduler, start: datetime, end: datetime, step: timedelta, partition: int = 0
+) -> list[tuple[datetime, str, str]]:
     """Tick from ``start`` to ``end``; what was emitted, when, as (now, id, milestone)."""
     out = []
     now = start

@@ -1,0 +1,101 @@
+"""``clinic-reminders templates check|preview``: see the clinics' wording before a patient does."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from services.notifier.clinics import ClinicDirectory
+from services.notifier.exceptions import TemplateRenderError
+from services.notifier.rendering import DEFAULTS_DIR, TemplateRenderer
+from services.notifier.samples import sample_context, sample_reminder, template_ids
+from services.notifier.segments import count_segments
+from services.shared.events import Channel
+
+LOCALES = ("en-GB", "fr-FR")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("templates", help="check or preview message templates")
+    sub = parser.add_subparsers(dest="templates_command", required=True)
+    check = sub.add_parser("check", help="render every template with sample data")
+    _common(check)
+    check.set_defaults(func=check_command)
+    preview = sub.add_parser("preview", help="show one template rendered with sample data")
+    preview.add_argument("milestone", help="template id, e.g. aftercare-stockings")
+    preview.add_argument("--locale", default="en-GB")
+    _common(preview)
+    preview.set_defaults(func=preview_command)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--templates-dir",
+        type=Path,
+        default=None,
+        help="per-clinic overrides (CLINIC_TEMPLATES_DIR)",
+    )
+    parser.add_argument(
+        "--clinics-file",
+        type=Path,
+        default=None,
+        help="clinic names, phones, sign-offs, segment budgets (YAML)",
+    )
+    parser.add_argument("--clinic", default="dr-jenny", help="clinic id to render for")
+
+
+def _renderer(args: argparse.Namespace) -> tuple[TemplateRenderer, ClinicDirectory]:
+    clinics = ClinicDirectory.from_yaml(args.clinics_file)
+    return TemplateRenderer(args.templates_dir, clinics), clinics
+
+
+def check_command(args: argparse.Namespace) -> int:
+    """Render every template in every locale for both channels; exit 1 on any error."""
+    renderer, clinics = _renderer(args)
+    budget = clinics.get(args.clinic).sms_segment_budget
+    errors = warnings = 0
+    roots = [DEFAULTS_DIR] + ([args.templates_dir] if args.templates_dir else [])
+    ids = sorted({t for root in roots for t in template_ids(root)})
+    for template in ids:
+        context = {k: v for root in roots for k, v in sample_context(root, template).items()}
+        for locale in LOCALES:
+            reminder = sample_reminder(template, locale, args.clinic, context)
+            for channel in (Channel.SMS, Channel.EMAIL):
+                try:
+                    message = renderer.render(reminder, channel)
+                except TemplateRenderError as exc:
+                    errors += 1
+                    print(f"ERROR   {template} [{locale}, {channel.value}]: {exc}")
+                    continue
+                if channel is Channel.SMS:
+                    counted = count_segments(message.text)
+                    if counted.segments > budget:
+                        warnings += 1
+                        print(
+                            f"WARNING {template} [{locale}, sms]: {counted.segments} "
+                            f"{counted.encoding} segments ({counted.units} units), "
+                            f"budget {budget}"
+                        )
+    print(f"{len(ids)} templates, {len(LOCALES)} locales: {errors} errors, {warnings} warnings")
+    return 1 if errors else 0
+
+
+def preview_command(args: argparse.Namespace) -> int:
+    """Print the SMS and the email (subject and text) of one template, as a patient sees them."""
+    renderer, _ = _renderer(args)
+    roots = [DEFAULTS_DIR] + ([args.templates_dir] if args.templates_dir else [])
+    context = {k: v for root in roots for k, v in sample_context(root, args.milestone).items()}
+    reminder = sample_reminder(args.milestone, args.locale, args.clinic, context)
+    try:
+        sms = renderer.render(reminder, Channel.SMS)
+        email = renderer.render(reminder, Channel.EMAIL)
+    except TemplateRenderError as exc:
+        print(f"ERROR   {exc}")
+        return 1
+    counted = count_segments(sms.text)
+    print(f"--- SMS ({counted.segments} {counted.encoding} segments, {counted.units} units)")
+    print(sms.text)
+    print(f"--- Email: {email.subject}")
+    print(email.text, end="")
+    return 0

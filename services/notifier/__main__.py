@@ -1,0 +1,43 @@
+"""``python -m services.notifier``: run the notifier in the foreground until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from services.notifier.bootstrap import run
+from services.notifier.settings import NotifierSettings
+from services.shared.clock import ScaledClock
+from services.shared.settings import load_settings
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="notifier: %(message)s")
+    settings = load_settings(NotifierSettings)
+    try:
+        clock = ScaledClock.from_environment()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    print(
+        f"notifier: consuming {settings.topics.due} on {settings.bootstrap_servers}, "
+        f"SMS via {settings.sms_provider}, email via {settings.email_provider}",
+        flush=True,
+    )
+    run(settings, clock, stop)
+    print("notifier: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

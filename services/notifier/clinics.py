@@ -1,0 +1,98 @@
+"""Clinic details the templates show (name, phone, sign-off) and each clinic's quiet hours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import time
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.shared.events import Phone
+
+
+class QuietHours(BaseModel):
+    """A nightly window (in the patient's own zone) in which no SMS is sent.
+
+    ``start`` after ``end`` means the window spans midnight (21:00 to 08:00).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+    @classmethod
+    def parse(cls, text: str) -> QuietHours | None:
+        """``"21:00-08:00"`` → the window; an empty string → None (no quiet hours)."""
+        if not text.strip():
+            return None
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        except ValueError as exc:
+            raise ValueError(f"quiet hours {text!r} are not HH:MM-HH:MM") from exc
+        return cls(start=start, end=end)
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+class ClinicInfo(BaseModel):
+    """One clinic as its messages present it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    phone: Phone | None = None
+    sign_off: str = ""
+    quiet_hours: QuietHours | None = QuietHours()
+    sms_segment_budget: Annotated[int, Field(ge=1, le=10)] = 2
+
+
+def default_clinic(clinic_id: str, quiet_hours: QuietHours | None = QuietHours()) -> ClinicInfo:
+    """A clinic nobody described: its name comes from its id (``dr-jenny`` → ``Dr Jenny``)."""
+    name = " ".join(part.capitalize() for part in clinic_id.replace("_", "-").split("-") if part)
+    name = name or clinic_id
+    return ClinicInfo(name=name, sign_off=f"The team at {name}", quiet_hours=quiet_hours)
+
+
+class ClinicDirectory:
+    """Clinic details by id; a clinic not listed gets :func:`default_clinic`."""
+
+    def __init__(
+        self,
+        clinics: Mapping[str, ClinicInfo] | None = None,
+        default_quiet_hours: QuietHours | None = QuietHours(),
+    ) -> None:
+        self._clinics = dict(clinics or {})
+        self._default_quiet_hours = default_quiet_hours
+
+    def get(self, clinic_id: str) -> ClinicInfo:
+        return self._clinics.get(clinic_id) or default_clinic(clinic_id, self._default_quiet_hours)
+
+    def ids(self) -> list[str]:
+        return sorted(self._clinics)
+
+    @classmethod
+    def from_yaml(
+        cls, path: Path | None, default_quiet_hours: QuietHours | None = QuietHours()
+    ) -> ClinicDirectory:
+        """Read ``{clinic_id: {name, phone, sign_off, ...}}``; ValueError names the entry."""
+        if path is None:
+            return cls(default_quiet_hours=default_quiet_hours)
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ValueError(f"{path}: expected a mapping of clinic id to clinic details")
+        clinics: dict[str, ClinicInfo] = {}
+        for clinic_id, entry in raw.items():
+            try:
+                clinics[str(clinic_id)] = ClinicInfo.model_validate(entry)
+            except ValidationError as exc:
+                raise ValueError(f"{path}: clinic {clinic_id!r}: {exc}") from exc
+        return cls(clinics, default_quiet_hours)

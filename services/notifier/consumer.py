@@ -1,0 +1,122 @@
+"""The consumer loop: due reminders in, statuses and dead letters out.
+
+At least once: offsets are committed only after every outcome of the batch is
+acknowledged by the broker; the ledger turns a redelivery into a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from services.notifier.clinics import ClinicDirectory
+from services.notifier.delivery import Deliverer
+from services.notifier.quiet import quiet_until
+from services.notifier.retry import Interrupted
+from services.shared.clock import Clock
+from services.shared.events import DeadLetter, InvalidEvent, ReminderDue, decode, encode
+from services.shared.topics import Topics
+
+log = logging.getLogger(__name__)
+SERVICE = "notifier"
+
+
+class NotifierLoop:
+    """Consumes ``topics.due`` until ``stop`` is set; one record at a time per partition.
+
+    A reminder inside its clinic's quiet hours pauses its partition until the
+    window opens (the record is fetched again then); other partitions go on.
+    """
+
+    def __init__(
+        self,
+        topics: Topics,
+        clock: Clock,
+        deliverer: Deliverer,
+        clinics: ClinicDirectory,
+        consumer: KafkaConsumer,
+        producer: KafkaProducer,
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        self._topics = topics
+        self._clock = clock
+        self._deliverer = deliverer
+        self._clinics = clinics
+        self._consumer = consumer
+        self._producer = producer
+        self._poll_timeout_ms = poll_timeout_ms
+        self._paused: dict[TopicPartition, datetime] = {}
+
+    def run(self, stop: threading.Event) -> None:
+        """Block, processing batches, until ``stop`` is set; commit what was done."""
+        while not stop.is_set():
+            self._resume_due_partitions()
+            batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+            try:
+                for partition, records in batch.items():
+                    self._process_partition(partition, records)
+            except Interrupted:
+                log.info("stopping mid-retry; the reminder will be delivered again")
+                break
+
+    def _process_partition(self, partition: TopicPartition, records: list[Any]) -> None:
+        done: int | None = None
+        for record in records:
+            if until := self._handle(record):
+                self._consumer.seek(partition, record.offset)
+                self._consumer.pause(partition)
+                self._paused[partition] = until
+                log.info("quiet hours: %s waits until %s", partition, until.isoformat())
+                break
+            done = record.offset
+        if done is not None:
+            self._producer.flush()
+            self._consumer.commit({partition: OffsetAndMetadata(done + 1, "", -1)})
+
+    def _handle(self, record: Any) -> datetime | None:
+        """Deliver one record; return when to try again if quiet hours hold it back."""
+        try:
+            reminder = decode(ReminderDue, record.value)
+        except InvalidEvent as exc:
+            self._dead_letter(record, str(exc))
+            return None
+        clinic = self._clinics.get(reminder.clinic_id)
+        until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
+        if until is not None:
+            return until
+        for channel in reminder.channels:
+            outcome = self._deliverer.deliver(reminder, channel)
+            self._send(self._topics.status, reminder.key, encode(outcome.status))
+            if outcome.dead_letter and not outcome.repeat:
+                self._dead_letter(record, outcome.dead_letter)
+        return None
+
+    def _dead_letter(self, record: Any, reason: str) -> None:
+        key = record.key.decode(errors="replace") if record.key else None
+        letter = DeadLetter(
+            service=SERVICE,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=key,
+            payload=bytes(record.value or b"").decode(errors="replace"),
+            reason=reason,
+            occurred_at=self._clock.now(),
+        )
+        self._send(self._topics.notifications_dlq, key, encode(letter))
+
+    def _send(self, topic: str, key: str | None, value: bytes) -> None:
+        self._producer.send(topic, key=key.encode() if key else None, value=value)
+
+    def _resume_due_partitions(self) -> None:
+        now = self._clock.now()
+        for partition, until in list(self._paused.items()):
+            if until <= now or partition not in self._consumer.assignment():
+                del self._paused[partition]
+                if partition in self._consumer.assignment():
+                    self._consumer.resume(partition)

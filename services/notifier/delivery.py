@@ -1,0 +1,160 @@
+"""One reminder on one channel: consent, ledger, render, send, record; Kafka-free.
+
+:class:`Deliverer` returns what became of each channel; the consumer loop
+publishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.notifier.consent import recipient
+from services.notifier.exceptions import (
+    AmbiguousSendError,
+    PermanentSendError,
+    RetryableSendError,
+    TemplateRenderError,
+)
+from services.notifier.ledger import Delivery, DeliveryLedger, LedgerState
+from services.notifier.rendering import RenderedMessage, TemplateRenderer
+from services.notifier.retry import Backoff, Interrupted
+from services.notifier.senders.base import EmailSender, SendResult, SmsSender
+from services.shared.clock import Clock
+from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
+
+Wait = Callable[[float], bool]
+"""Waits up to the given real seconds; True means the notifier is stopping."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The status to publish and, for a permanent failure, the dead-letter reason.
+
+    ``repeat`` marks an outcome recorded earlier and only reported again (a
+    redelivered reminder): its status is published again, its dead letter not.
+    """
+
+    status: NotificationStatus
+    dead_letter: str | None = None
+    repeat: bool = False
+
+
+@dataclass(frozen=True)
+class Senders:
+    sms: SmsSender
+    email: EmailSender
+
+
+class Deliverer:
+    """Delivers one reminder on one channel at most once (see :mod:`ledger`)."""
+
+    def __init__(
+        self,
+        ledger: DeliveryLedger,
+        renderer: TemplateRenderer,
+        senders: Senders,
+        clock: Clock,
+        backoff: Backoff,
+        wait: Wait,
+    ) -> None:
+        self._ledger = ledger
+        self._renderer = renderer
+        self._senders = senders
+        self._clock = clock
+        self._backoff = backoff
+        self._wait = wait
+
+    def deliver(self, reminder: ReminderDue, channel: Channel) -> Outcome:
+        """Send ``reminder`` on ``channel`` unless the ledger says it already has an outcome.
+
+        Blocks through retries (waiting with ``wait``). Raises :class:`Interrupted`
+        when the notifier stops mid-wait; nothing was sent then.
+        """
+        known = self._ledger.get(reminder.reminder_id, channel)
+        if known is not None and known.state not in (LedgerState.PENDING, LedgerState.SENDING):
+            return self._outcome(reminder, known, repeat=True)
+        if reason := self._reason_to_skip(reminder, channel):
+            row = self._ledger.record(reminder, channel, LedgerState.SKIPPED, reason, self._now())
+            return self._outcome(reminder, row)
+        try:
+            message = self._renderer.render(reminder, channel)
+        except TemplateRenderError as exc:
+            row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
+            return self._outcome(reminder, row)
+        return self._send(reminder, channel, message)
+
+    def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
+        if reminder.stale_at is not None and self._now() >= reminder.stale_at:
+            return f"stale since {reminder.stale_at.isoformat()}"
+        return recipient(reminder.patient, channel).reason
+
+    def _send(self, reminder: ReminderDue, channel: Channel, message: RenderedMessage) -> Outcome:
+        to = recipient(reminder.patient, channel).address or ""
+        while True:
+            claim = self._ledger.claim(reminder, channel, self._now())
+            if not claim.granted:
+                return self._outcome(reminder, claim.delivery)
+            try:
+                result = self._hand_over(to, message, reminder)
+            except RetryableSendError as exc:
+                if self._backoff.gives_up_after(claim.delivery.attempts):
+                    reason = f"gave up after {claim.delivery.attempts} attempts: {exc.reason}"
+                    return self._finish(reminder, channel, LedgerState.FAILED, reason)
+                self._finish(reminder, channel, LedgerState.PENDING, exc.reason)
+                if self._wait(self._backoff.delay(claim.delivery.attempts, exc.retry_after)):
+                    raise Interrupted(reminder.reminder_id) from exc
+                continue
+            except PermanentSendError as exc:
+                return self._finish(reminder, channel, LedgerState.FAILED, exc.reason)
+            except AmbiguousSendError as exc:
+                return self._finish(reminder, channel, LedgerState.UNKNOWN, exc.reason)
+            return self._finish(reminder, channel, LedgerState.SENT, None, result.provider_id)
+
+    def _hand_over(self, to: str, message: RenderedMessage, reminder: ReminderDue) -> SendResult:
+        if message.channel is Channel.SMS:
+            return self._senders.sms.send(to, message.text, reminder)
+        return self._senders.email.send(
+            to, message.subject or "", message.text, message.html, reminder
+        )
+
+    def _finish(
+        self,
+        reminder: ReminderDue,
+        channel: Channel,
+        state: LedgerState,
+        reason: str | None,
+        provider_id: str | None = None,
+    ) -> Outcome:
+        row = self._ledger.finish(
+            reminder.reminder_id, channel, state, self._now(), reason, provider_id
+        )
+        return self._outcome(reminder, row)
+
+    def _outcome(self, reminder: ReminderDue, row: Delivery, repeat: bool = False) -> Outcome:
+        state = PUBLISHED_STATE.get(row.state, DeliveryState.UNKNOWN)
+        status = NotificationStatus(
+            reminder_id=reminder.reminder_id,
+            clinic_id=reminder.clinic_id,
+            booking_id=reminder.booking_id,
+            milestone=reminder.milestone,
+            channel=row.channel,
+            state=state,
+            reason=row.reason,
+            provider_id=row.provider_id,
+            occurred_at=row.updated_at,
+        )
+        failed = state is DeliveryState.FAILED
+        return Outcome(status, f"{row.channel.value}: {row.reason}" if failed else None, repeat)
+
+    def _now(self) -> datetime:
+        return self._clock.now()
+
+
+PUBLISHED_STATE = {
+    LedgerState.SENT: DeliveryState.SENT,
+    LedgerState.FAILED: DeliveryState.FAILED,
+    LedgerState.SKIPPED: DeliveryState.SKIPPED,
+    LedgerState.UNKNOWN: DeliveryState.UNKNOWN,
+}

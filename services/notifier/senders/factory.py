@@ -1,0 +1,56 @@
+"""Which sender each channel uses: configuration, not code."""
+
+from __future__ import annotations
+
+import threading
+
+from services.notifier.delivery import Senders
+from services.notifier.ratelimit import TokenBucket
+from services.notifier.senders.base import EmailSender, SmsSender
+from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
+from services.notifier.senders.smtp_email import SmtpEmailSender
+from services.notifier.senders.twilio_sms import TwilioSmsSender, twilio_client
+from services.notifier.settings import NotifierSettings
+from services.shared.clock import Clock
+
+
+def build_senders(settings: NotifierSettings, clock: Clock, stop: threading.Event) -> Senders:
+    """The local sinks by default; Twilio and SMTP when the settings say so.
+
+    Raises ValueError naming the missing setting for a provider half configured.
+    """
+    return Senders(sms=_sms(settings, clock), email=_email(settings, clock))
+
+
+def _sms(settings: NotifierSettings, clock: Clock) -> SmsSender:
+    if settings.sms_provider == "local":
+        return LocalSmsSender(settings.outbox_dir, clock)
+    if not settings.twilio_account_sid:
+        raise ValueError("CLINIC_TWILIO_ACCOUNT_SID is needed when CLINIC_SMS_PROVIDER=twilio")
+    client = twilio_client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        settings.twilio_api_base_url,
+    )
+    return TwilioSmsSender(
+        client,
+        from_number=settings.twilio_from_number,
+        messaging_service_sid=settings.twilio_messaging_service_sid,
+        status_callback=settings.twilio_status_callback_url,
+        bucket=TokenBucket(settings.sms_rate_per_second, settings.sms_burst),
+    )
+
+
+def _email(settings: NotifierSettings, clock: Clock) -> EmailSender:
+    if settings.email_provider == "local":
+        return LocalEmailSender(settings.outbox_dir, clock)
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return SmtpEmailSender(
+        settings.smtp_host,
+        settings.smtp_port,
+        settings.smtp_from_address,
+        username=settings.smtp_username,
+        password=password,
+        starttls=settings.smtp_starttls,
+        timeout=settings.smtp_timeout_seconds,
+    )

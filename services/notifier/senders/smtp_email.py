@@ -1,0 +1,104 @@
+"""Email through SMTP: STARTTLS when the server offers it, login when configured, multipart."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from email.message import EmailMessage
+
+from services.notifier.exceptions import (
+    AmbiguousSendError,
+    PermanentSendError,
+    RetryableSendError,
+    SendError,
+)
+from services.notifier.senders.base import SendResult
+from services.shared.events import ReminderDue
+
+
+class SmtpEmailSender:
+    """One SMTP session per message (reminders are few; a session kept open goes stale).
+
+    Blocks for the whole session. 4xx answers and a server that cannot be reached
+    are retryable, 5xx are permanent, a connection lost after the message was
+    handed over is ambiguous. The Message-ID comes from the reminder id, so a
+    receiving system can tell a duplicate.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        from_address: str,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+        timeout: float = 10.0,
+        local_hostname: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._from = from_address
+        self._username = username
+        self._password = password
+        self._starttls = starttls
+        self._timeout = timeout
+        self._local_hostname = local_hostname
+
+    def send(
+        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+    ) -> SendResult:
+        message = self._message(to, subject, text, html, reminder)
+        try:
+            with smtplib.SMTP(
+                self._host, self._port, self._local_hostname, timeout=self._timeout
+            ) as smtp:
+                self._open(smtp)
+                _hand_over(smtp, message)
+        except smtplib.SMTPResponseException as exc:
+            raise _by_code(exc.smtp_code, exc.smtp_error) from exc
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, answer = next(iter(exc.recipients.values()))
+            raise _by_code(code, answer) from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise RetryableSendError(f"SMTP server {self._host}:{self._port}: {exc}") from exc
+        return SendResult(provider_id=str(message["Message-ID"]))
+
+    def _open(self, smtp: smtplib.SMTP) -> None:
+        smtp.ehlo()
+        if self._starttls and smtp.has_extn("starttls"):
+            smtp.starttls(context=ssl.create_default_context())
+            smtp.ehlo()
+        if self._username:
+            smtp.login(self._username, self._password or "")
+
+    def _message(
+        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+    ) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self._from
+        message["To"] = to
+        message["Subject"] = subject
+        local = re.sub(r"[^A-Za-z0-9.-]", ".", reminder.reminder_id)
+        message["Message-ID"] = f"<{local}.email@clinic-reminders>"
+        message.set_content(text)
+        if html is not None:
+            message.add_alternative(html, subtype="html")
+        return message
+
+
+def _hand_over(smtp: smtplib.SMTP, message: EmailMessage) -> None:
+    try:
+        smtp.send_message(message)
+    except (TimeoutError, smtplib.SMTPServerDisconnected) as exc:
+        raise AmbiguousSendError(f"SMTP session lost while handing over: {exc}") from exc
+
+
+def _by_code(code: int, answer: bytes | str) -> SendError:
+    text = answer.decode(errors="replace") if isinstance(answer, bytes) else answer
+    reason = f"SMTP {code}: {text}"
+    if 400 <= code < 500:
+        return RetryableSendError(reason)
+    return PermanentSendError(reason)

@@ -1,0 +1,76 @@
+"""The notifier's settings: one frozen class, read once at start from ``CLINIC_*``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+
+from services.notifier.clinics import QuietHours
+from services.shared.settings import PlatformSettings
+
+
+class NotifierSettings(PlatformSettings):
+    """What the notifier needs beyond the platform's shared settings.
+
+    Providers are chosen here: ``local`` writes to ``{var_dir}/outbox`` (the
+    embedded default), ``twilio`` and ``smtp`` talk to the real services.
+    """
+
+    notifier_database_url: str | None = None
+    """Delivery ledger; SQLite under ``var_dir`` when unset."""
+    consumer_group: str = "clinic-notifier"
+    session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    heartbeat_interval_ms: int = Field(default=1_000, ge=100)
+    poll_timeout_ms: int = Field(default=200, ge=10)
+
+    sms_provider: Literal["local", "twilio"] = "local"
+    email_provider: Literal["local", "smtp"] = "local"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_status_callback_url: str | None = None
+    twilio_api_base_url: str | None = None
+    """Only to point the client at a Twilio-compatible server in tests."""
+    sms_rate_per_second: float = Field(default=1.0, gt=0)
+    sms_burst: int = Field(default=1, ge=1)
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_from_address: str = "reminders@clinic.example"
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    backoff_base_seconds: float = Field(default=0.5, ge=0)
+    backoff_max_seconds: float = Field(default=30.0, ge=0)
+
+    templates_dir: Path | None = None
+    """Per-clinic overrides: ``{templates_dir}/{clinic_id}/{locale}/*.j2``."""
+    clinics_file: Path | None = None
+    """YAML: clinic id -> name, phone, sign_off, quiet_hours, sms_segment_budget."""
+    default_quiet_hours: str = "21:00-08:00"
+    """For clinics the clinics file does not describe; empty means none."""
+
+    @field_validator("default_quiet_hours")
+    @classmethod
+    def _quiet_hours_parse(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    @property
+    def database_url(self) -> str:
+        """The ledger URL; creates ``var_dir`` for the SQLite default."""
+        if self.notifier_database_url:
+            return self.notifier_database_url
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        return self.sqlite_url("notifier.db")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.var_dir / "outbox"

@@ -1,0 +1,65 @@
+"""Wall-clock arithmetic in a patient's time zone, right across daylight-saving changes.
+
+Local times that do not exist (the hour skipped in spring) are read with the
+offset in force before the change, so they move forward by the length of the
+gap (02:30 becomes 03:30); local times that happen twice (the hour repeated in
+autumn) are the first of the two. Both rules are deterministic.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from services.reminders.planning.offsets import Unit
+
+
+def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of ``day`` at wall time ``at`` in ``zone`` (rules above)."""
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months; the 31st becomes the month's last day if needed."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(day.day, last))
+
+
+def shift_day(day: date, amount: int, unit: Unit) -> date:
+    """A local date moved by ``amount`` days, weeks or months."""
+    if unit is Unit.MONTHS:
+        return add_months(day, amount)
+    return day + timedelta(days=amount * (7 if unit is Unit.WEEKS else 1))
+
+
+def shift(anchor: datetime, amount: int, unit: Unit, at: time | None, zone: ZoneInfo) -> datetime:
+    """``anchor`` moved by an offset: exact elapsed hours, or a local date at ``at``."""
+    if unit is Unit.HOURS:
+        return (anchor + timedelta(hours=amount)).astimezone(UTC)
+    if at is None:
+        raise ValueError("an offset in days, weeks or months needs a time of day")
+    day = shift_day(anchor.astimezone(zone).date(), amount, unit)
+    return local_to_utc(day, at, zone)
+
+
+def in_quiet_hours(wall: time, start: time, end: time) -> bool:
+    """Whether a local wall time falls in ``[start, end)``, which may wrap midnight."""
+    if start == end:
+        return False
+    if start < end:
+        return start <= wall < end
+    return wall >= start or wall < end
+
+
+def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
+    """``instant`` if allowed, else the next ``end`` (that morning or the next one), in UTC."""
+    local = instant.astimezone(zone)
+    wall = local.time().replace(tzinfo=None)
+    if not in_quiet_hours(wall, start, end):
+        return instant.astimezone(UTC)
+    day = local.date() if wall < end else local.date() + timedelta(days=1)
+    moved = local_to_utc(day, end, zone)
+    return moved if moved > instant else instant.astimezone(UTC)

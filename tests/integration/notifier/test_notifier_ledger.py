@@ -1,0 +1,67 @@
+"""The delivery ledger on SQLite and on the real PostgreSQL: at most one send per channel."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from services.notifier.ledger import INTERRUPTED, DeliveryLedger, LedgerState
+from services.shared.events import Channel
+from tests.support.reminders import reminder
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def ledger(database_url: str) -> DeliveryLedger:
+    return DeliveryLedger(database_url)
+
+
+def test_first_claim_is_granted_and_a_second_is_not(ledger: DeliveryLedger) -> None:
+    first = ledger.claim(reminder(), Channel.SMS, NOW)
+    assert first.granted and first.delivery.state is LedgerState.SENDING
+    assert first.delivery.attempts == 1
+    ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.SENT, NOW, provider_id="SM1")
+    again = ledger.claim(reminder(), Channel.SMS, NOW + timedelta(seconds=1))
+    assert not again.granted
+    assert again.delivery.state is LedgerState.SENT and again.delivery.provider_id == "SM1"
+
+
+def test_channels_are_separate(ledger: DeliveryLedger) -> None:
+    assert ledger.claim(reminder(), Channel.SMS, NOW).granted
+    assert ledger.claim(reminder(), Channel.EMAIL, NOW).granted
+
+
+def test_a_claim_left_sending_becomes_unknown_and_is_not_resent(ledger: DeliveryLedger) -> None:
+    ledger.claim(reminder(), Channel.SMS, NOW)
+    later = NOW + timedelta(minutes=5)
+    after_crash = ledger.claim(reminder(), Channel.SMS, later)
+    assert not after_crash.granted
+    assert after_crash.delivery.state is LedgerState.UNKNOWN
+    assert after_crash.delivery.reason == INTERRUPTED
+    assert after_crash.delivery.updated_at == later
+
+
+def test_a_pending_retry_may_be_claimed_again_counting_attempts(ledger: DeliveryLedger) -> None:
+    ledger.claim(reminder(), Channel.SMS, NOW)
+    ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.PENDING, NOW, "429")
+    retry = ledger.claim(reminder(), Channel.SMS, NOW)
+    assert retry.granted and retry.delivery.attempts == 2
+
+
+def test_a_skip_is_recorded_once_and_never_overwrites_an_outcome(ledger: DeliveryLedger) -> None:
+    skipped = ledger.record(reminder(), Channel.EMAIL, LedgerState.SKIPPED, "no consent", NOW)
+    assert skipped.state is LedgerState.SKIPPED and skipped.reason == "no consent"
+    assert not ledger.claim(reminder(), Channel.EMAIL, NOW).granted
+    ledger.claim(reminder(), Channel.SMS, NOW)
+    ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.SENT, NOW)
+    kept = ledger.record(reminder(), Channel.SMS, LedgerState.SKIPPED, "late", NOW)
+    assert kept.state is LedgerState.SENT
+
+
+def test_rows_survive_a_new_ledger_on_the_same_store(database_url: str) -> None:
+    DeliveryLedger(database_url).claim(reminder(), Channel.SMS, NOW)
+    row = DeliveryLedger(database_url).get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state is LedgerState.SENDING and row.updated_at == NOW

@@ -1,0 +1,169 @@
+"""The notifier on the real broker: due reminder in, JSON line and status out, once."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.notifier.bootstrap import notifier
+from services.notifier.settings import NotifierSettings
+from services.shared.broker import EmbeddedBroker
+from services.shared.clock import ManualClock
+from services.shared.events import (
+    Channel,
+    Consent,
+    DeadLetter,
+    DeliveryState,
+    NotificationStatus,
+    decode,
+    encode,
+)
+from services.shared.topics import Topics
+from tests.support.kafka import TopicReader, assigned_consumer, produce
+from tests.support.reminders import patient, reminder
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+SMS = "Hi {{ patient.first_name }}, see you {{ appointment.start | short_date }}."
+
+
+@pytest.fixture
+def settings(
+    broker: EmbeddedBroker, topics: Topics, group_id: str, tmp_path: Path
+) -> NotifierSettings:
+    wording = tmp_path / "templates" / "dr-jenny" / "en-GB"
+    wording.mkdir(parents=True)
+    (wording / "pre-treatment.sms.j2").write_text(SMS)
+    return NotifierSettings(
+        bootstrap_servers=broker.bootstrap,
+        topic_prefix=topics.prefix,
+        var_dir=tmp_path / "var",
+        consumer_group=group_id,
+        templates_dir=tmp_path / "templates",
+    )
+
+
+@pytest.fixture
+def running(settings: NotifierSettings, clock: ManualClock) -> Iterator[ManualClock]:
+    stop = threading.Event()
+    consumer = assigned_consumer(
+        settings.bootstrap_servers, settings.topics.due, settings.consumer_group
+    )
+    with notifier(settings, clock, stop, consumer) as loop:
+        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        thread.start()
+        yield clock
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
+
+
+@pytest.fixture
+def statuses(settings: NotifierSettings) -> Iterator[TopicReader]:
+    reader = TopicReader(settings.bootstrap_servers, settings.topics.status)
+    yield reader
+    reader.close()
+
+
+def sms_lines(settings: NotifierSettings) -> list[dict[str, str]]:
+    path = settings.var_dir / "outbox" / "sms.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_due_reminder_becomes_one_text_and_a_status(
+    settings: NotifierSettings, running: ManualClock, statuses: TopicReader
+) -> None:
+    due = reminder(channels=(Channel.SMS,))
+    produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+    [raw] = statuses.wait_for(1)
+    status = decode(NotificationStatus, raw)
+    assert (status.reminder_id, status.channel, status.state) == (
+        due.reminder_id,
+        Channel.SMS,
+        DeliveryState.SENT,
+    )
+    [line] = sms_lines(settings)
+    assert line["body"] == "Hi Jane, see you Tue 1 Dec." and line["to"] == "+447700900123"
+    assert line["sent_at"] == NOW.isoformat()
+
+    produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+    again = decode(NotificationStatus, statuses.wait_for(2)[1])
+    assert again == status
+    assert len(sms_lines(settings)) == 1
+
+
+def test_no_consent_is_a_skipped_status_and_no_text(
+    settings: NotifierSettings, running: ManualClock, statuses: TopicReader
+) -> None:
+    due = reminder(patient=patient(consent=Consent(sms=False, email=False)))
+    produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+    found = [decode(NotificationStatus, raw) for raw in statuses.wait_for(2)]
+    assert {(s.channel, s.state, s.reason) for s in found} == {
+        (Channel.SMS, DeliveryState.SKIPPED, "no SMS consent"),
+        (Channel.EMAIL, DeliveryState.SKIPPED, "no email consent"),
+    }
+    assert sms_lines(settings) == []
+
+
+def test_a_malformed_record_is_dead_lettered_and_the_stream_goes_on(
+    settings: NotifierSettings, running: ManualClock, statuses: TopicReader
+) -> None:
+    dlq = TopicReader(settings.bootstrap_servers, settings.topics.notifications_dlq)
+    produce(
+        settings.bootstrap_servers,
+        settings.topics.due,
+        "dr-jenny:p-42",
+        b'{"type": "reminder.due", "reminder_id": "r-1"}',
+    )
+    due = reminder(channels=(Channel.SMS,))
+    produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+    try:
+        letter = decode(DeadLetter, dlq.wait_for(1)[0])
+    finally:
+        dlq.close()
+    assert letter.service == "notifier" and letter.topic == settings.topics.due
+    assert "patient: Field required" in letter.reason and letter.key == "dr-jenny:p-42"
+    assert decode(NotificationStatus, statuses.wait_for(1)[0]).state is DeliveryState.SENT
+
+
+def partition_of(key: str, partitions: int = 4) -> int:
+    from kafka.partitioner.default import murmur2
+
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
+def test_quiet_hours_hold_one_partition_while_others_go_on(
+    settings: NotifierSettings, running: ManualClock, statuses: TopicReader
+) -> None:
+    london = reminder(channels=(Channel.SMS,))
+    night_id = next(
+        f"p-{n}" for n in range(100) if partition_of(f"dr-jenny:p-{n}") != partition_of(london.key)
+    )
+    auckland = reminder(
+        reminder_id="bk-2002:pre-treatment-24h:1",
+        channels=(Channel.SMS,),
+        patient=patient(id=night_id, timezone="Pacific/Auckland"),
+    )
+    produce(settings.bootstrap_servers, settings.topics.due, auckland.key, encode(auckland))
+    produce(settings.bootstrap_servers, settings.topics.due, london.key, encode(london))
+    [first] = statuses.wait_for(1)
+    assert decode(NotificationStatus, first).reminder_id == london.reminder_id
+    with pytest.raises(AssertionError):
+        statuses.wait_for(2, timeout=1.0)
+    running.advance(timedelta(hours=9, minutes=1))
+    second = decode(NotificationStatus, statuses.wait_for(2)[1])
+    assert (second.reminder_id, second.state) == (auckland.reminder_id, DeliveryState.SENT)
+    assert [line["reminder_id"] for line in sms_lines(settings)] == [
+        london.reminder_id,
+        auckland.reminder_id,
+    ]

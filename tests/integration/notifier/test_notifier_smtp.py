@@ -1,0 +1,132 @@
+"""The SMTP sender against real aiosmtpd servers: one that accepts, one with 421, one with 550."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+from services.notifier.exceptions import PermanentSendError, RetryableSendError
+from services.notifier.senders.smtp_email import SmtpEmailSender
+from services.shared.broker import free_port
+from tests.support.reminders import reminder
+
+pytestmark = pytest.mark.integration
+
+
+class Mailbox:
+    """Keeps what it is given, or refuses with the answer it was told to give."""
+
+    def __init__(self, refuse_rcpt: str | None = None, refuse_data: str | None = None) -> None:
+        self.refuse_rcpt = refuse_rcpt
+        self.refuse_data = refuse_data
+        self.messages: list[tuple[Envelope, Message]] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if self.refuse_rcpt:
+            return self.refuse_rcpt
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        if self.refuse_data:
+            return self.refuse_data
+        self.messages.append((envelope, message_from_bytes(bytes(envelope.content or b""))))
+        return "250 Message accepted"
+
+
+def only_clinic(
+    server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+) -> AuthResult:
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login == b"clinic"
+        and (auth_data.password == b"s3cret")
+    )
+    return AuthResult(success=ok)
+
+
+def serve(mailbox: Mailbox, **options: Any) -> Iterator[int]:
+    port = free_port()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, server_hostname="localhost", **options
+    )
+    controller.start()
+    try:
+        yield port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailbox() -> Mailbox:
+    return Mailbox()
+
+
+@pytest.fixture
+def port(mailbox: Mailbox) -> Iterator[int]:
+    yield from serve(mailbox, authenticator=only_clinic, auth_require_tls=False, auth_required=True)
+
+
+def sender(port: int, **options: Any) -> SmtpEmailSender:
+    return SmtpEmailSender(
+        "127.0.0.1",
+        port,
+        "Dr Jenny <reminders@dr-jenny.example>",
+        username="clinic",
+        password="s3cret",
+        timeout=5,
+        local_hostname="localhost",
+        **options,
+    )
+
+
+def test_a_multipart_email_arrives_with_text_and_html(mailbox: Mailbox, port: int) -> None:
+    result = sender(port).send(
+        "jane@example.com",
+        "Your treatment on Tuesday",
+        "Dear Jane,\n",
+        "<p>Dear Jane,</p>",
+        reminder(),
+    )
+    [(envelope, message)] = mailbox.messages
+    assert envelope.rcpt_tos == ["jane@example.com"]
+    assert message["Subject"] == "Your treatment on Tuesday"
+    assert message["Message-ID"] == "<bk-1001.pre-treatment-24h.1.email@clinic-reminders>"
+    assert result.provider_id == message["Message-ID"]
+    parts = {
+        part.get_content_type(): bytes(part.get_payload(decode=True)).replace(b"\r\n", b"\n")
+        for part in message.walk()
+        if not part.is_multipart()
+    }
+    assert parts == {"text/plain": b"Dear Jane,\n", "text/html": b"<p>Dear Jane,</p>\n"}
+
+
+def test_421_is_retryable() -> None:
+    for port in serve(Mailbox(refuse_data="421 Service not available, try later")):
+        with pytest.raises(RetryableSendError, match="SMTP 421"):
+            SmtpEmailSender(
+                "127.0.0.1", port, "r@x.example", timeout=5, local_hostname="localhost"
+            ).send("jane@example.com", "S", "T", None, reminder())
+
+
+def test_550_is_permanent() -> None:
+    for port in serve(Mailbox(refuse_rcpt="550 No such user here")):
+        with pytest.raises(PermanentSendError, match="SMTP 550: No such user here"):
+            SmtpEmailSender(
+                "127.0.0.1", port, "r@x.example", timeout=5, local_hostname="localhost"
+            ).send("jane@example.com", "S", "T", None, reminder())
+
+
+def test_no_server_is_retryable() -> None:
+    with pytest.raises(RetryableSendError):
+        SmtpEmailSender(
+            "127.0.0.1", free_port(), "r@x.example", timeout=2, local_hostname="localhost"
+        ).send("jane@example.com", "S", "T", None, reminder())

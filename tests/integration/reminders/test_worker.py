@@ -1,0 +1,158 @@
+"""The reminders worker on the real broker: on time, cancellable, dead-letters bad input."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from services.reminders.planning.engine import ClinicPolicy, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.broker import EmbeddedBroker
+from services.shared.clock import ScaledClock
+from services.shared.events import BookingEventType, BookingStatus
+from services.shared.topics import Topics
+from tests.integration.reminders.worker import DueReader, Worker, publish
+from tests.unit.reminders.factories import booking, event
+
+pytestmark = pytest.mark.integration
+
+SCALE = 7200.0  # two platform hours per real second
+REGISTRY = ProtocolRegistry.builtin()
+
+
+@pytest.fixture
+def clock() -> ScaledClock:
+    return ScaledClock(scale=SCALE, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def worker(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path, clock: ScaledClock
+) -> Iterator[Worker]:
+    running = Worker(broker.bootstrap, topics, tmp_path, clock).start()
+    running.wait_ready()
+    yield running
+    running.stop()
+
+
+def made_now(clock: ScaledClock, booking_id: str, patient_id: str, hours_ahead: float):  # type: ignore[no-untyped-def]
+    now = clock.now()
+    return booking(booking_id, patient_id, start=now + timedelta(hours=hours_ahead), booked_at=now)
+
+
+def real_time_of(clock: ScaledClock, instant: datetime) -> float:
+    return clock.anchor + (instant - clock.start).total_seconds() / clock.scale
+
+
+def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
+    broker: EmbeddedBroker, topics: Topics, clock: ScaledClock, worker: Worker
+) -> None:
+    made = made_now(clock, "bk-on-time", "p-1", hours_ahead=50)
+    publish(broker.bootstrap, topics.bookings, [event(made)])
+    expected = {r.reminder_id: r for r in plan_patient([made], REGISTRY, ClinicPolicy())}
+    reader = DueReader(broker.bootstrap, topics.due)
+    got = reader.until(lambda seen: {d.reminder_id for d in seen} >= expected.keys(), 45)
+    assert sorted(d.reminder_id for d in got) == sorted(expected), worker.log()
+    for arrived, due in reader.received:
+        lateness = arrived - real_time_of(clock, max(due.due_at, made.booked_at or due.due_at))
+        assert -0.3 < lateness < 1.5, (due.milestone, lateness)
+
+
+def test_cancelled_booking_never_emits(
+    broker: EmbeddedBroker, topics: Topics, clock: ScaledClock, worker: Worker
+) -> None:
+    kept = made_now(clock, "bk-kept", "p-2", hours_ahead=50)
+    dropped = made_now(clock, "bk-dropped", "p-3", hours_ahead=50)
+    cancelled = dropped.model_copy(update={"status": BookingStatus.CANCELLED})
+    publish(
+        broker.bootstrap,
+        topics.bookings,
+        [event(kept), event(dropped), event(cancelled, BookingEventType.CANCELLED)],
+    )
+    reader = DueReader(broker.bootstrap, topics.due)
+    reminder = [
+        r
+        for r in plan_patient([kept], REGISTRY, ClinicPolicy())
+        if r.milestone == "treatment-reminder"
+    ]
+    assert reminder, "the kept booking must have a day-before reminder"
+    got = reader.until(lambda seen: any(d.milestone == "treatment-reminder" for d in seen), 30)
+    assert any(d.booking_id == "bk-kept" and d.milestone == "treatment-reminder" for d in got)
+    assert [
+        d for d in got if d.booking_id == "bk-dropped" and d.milestone == "treatment-reminder"
+    ] == []
+
+
+def test_bad_events_go_to_the_dead_letter_topic_and_the_stream_goes_on(
+    broker: EmbeddedBroker, topics: Topics, clock: ScaledClock, worker: Worker
+) -> None:
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+    producer.send(topics.bookings, key=b"dr-jenny:p-9", value=b"{not json")
+    unknown = made_now(clock, "bk-unknown", "p-9", hours_ahead=40).model_copy(
+        update={"treatment": "tattoo-removal"}
+    )
+    producer.send(
+        topics.bookings, key=b"dr-jenny:p-9", value=event(unknown).model_dump_json().encode()
+    )
+    producer.flush()
+    good = made_now(clock, "bk-good", "p-9", hours_ahead=40)
+    publish(broker.bootstrap, topics.bookings, [event(good)])
+    letters = _read_all(broker.bootstrap, topics.bookings_dlq, want=2)
+    reasons = [json.loads(v)["reason"] for v in letters]
+    assert any("Invalid JSON" in r for r in reasons), reasons
+    assert any("tattoo-removal" in r for r in reasons), reasons
+    got = DueReader(broker.bootstrap, topics.due).until(
+        lambda seen: any(d.booking_id == "bk-good" for d in seen), 20
+    )
+    assert any(d.booking_id == "bk-good" for d in got)
+
+
+def test_worker_killed_mid_stream_loses_nothing(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path, clock: ScaledClock
+) -> None:
+    worker = Worker(broker.bootstrap, topics, tmp_path, clock).start()
+    worker.wait_ready()
+    bookings = [made_now(clock, f"bk-k{i}", f"p-k{i}", hours_ahead=50 + i) for i in range(20)]
+    publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings[:10]])
+    expected = {r.reminder_id for r in plan_patient(bookings[:1], REGISTRY, ClinicPolicy())}
+    reader = DueReader(broker.bootstrap, topics.due)
+    reader.until(lambda seen: bool(expected & {d.reminder_id for d in seen}), 20)
+    worker.stop(signal.SIGKILL)
+    publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings[10:]])
+    worker.start()
+    worker.wait_ready(starts=2)
+    try:
+        wanted = set()
+        for made in bookings:
+            wanted |= {
+                r.reminder_id
+                for r in plan_patient([made], REGISTRY, ClinicPolicy())
+                if r.milestone == "treatment-reminder"
+            }
+        got = reader.until(lambda seen: {d.reminder_id for d in seen} >= wanted, 60)
+        ids = [d.reminder_id for d in got]
+        assert wanted <= set(ids), worker.log()
+        repeats = len(ids) - len(set(ids))
+        print(f"after kill -9: {len(set(ids))} distinct reminders, {repeats} repeated")
+    finally:
+        worker.stop()
+
+
+def _read_all(bootstrap: str, topic: str, want: int, timeout_ms: int = 20000) -> list[bytes]:
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=timeout_ms
+    )
+    consumer.assign([TopicPartition(topic, p) for p in range(4)])
+    values = []
+    for record in consumer:
+        values.append(record.value)
+        if len(values) >= want:
+            break
+    consumer.close()
+    return values

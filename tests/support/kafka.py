@@ -1,0 +1,50 @@
+"""Reading and writing test topics with kafka-python, partitions assigned by hand."""
+
+from __future__ import annotations
+
+import time
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+
+def produce(bootstrap: str, topic: str, key: str | None, value: bytes) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        producer.send(topic, key=key.encode() if key else None, value=value)
+        producer.flush()
+    finally:
+        producer.close()
+
+
+def assigned_consumer(
+    bootstrap: str, topic: str, group_id: str | None = None, partitions: int = 4
+) -> KafkaConsumer:
+    """A consumer on every partition of ``topic`` from the start, without a group join."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+    return consumer
+
+
+class TopicReader:
+    """Everything that arrives on one topic, read as the test goes."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._consumer = assigned_consumer(bootstrap, topic)
+        self.values: list[bytes] = []
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list[bytes]:
+        """Block until ``count`` records in all were read; AssertionError on timeout."""
+        deadline = time.monotonic() + timeout
+        while len(self.values) < count and time.monotonic() < deadline:
+            for records in self._consumer.poll(timeout_ms=200).values():
+                self.values.extend(r.value for r in records)
+        assert len(self.values) >= count, f"saw {len(self.values)} of {count} records"
+        return self.values
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -1,0 +1,188 @@
+"""One reminder, one channel: consent, ledger, render, send, retry, record."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.notifier.clinics import ClinicDirectory
+from services.notifier.delivery import Deliverer, Senders
+from services.notifier.exceptions import (
+    AmbiguousSendError,
+    PermanentSendError,
+    RetryableSendError,
+)
+from services.notifier.ledger import DeliveryLedger
+from services.notifier.rendering import TemplateRenderer
+from services.notifier.retry import Backoff, Interrupted
+from services.notifier.senders.base import SendResult
+from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
+from services.shared.clock import ManualClock
+from services.shared.events import Channel, Consent, DeliveryState, ReminderDue
+from tests.support.reminders import patient, reminder
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+class ScriptedSms:
+    """An SMS provider that fails as told, then accepts; records each hand-off."""
+
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.sent: list[str] = []
+
+    def send(self, to: str, body: str, reminder: ReminderDue) -> SendResult:
+        self.sent.append(body)
+        if self.failures:
+            raise self.failures.pop(0)
+        return SendResult(provider_id=f"SM{len(self.sent)}")
+
+
+class Harness:
+    def __init__(self, tmp_path: Path, defaults: Path, sms: object | None = None) -> None:
+        self.clock = ManualClock(NOW)
+        self.echo = io.StringIO()
+        self.outbox = tmp_path / "outbox"
+        self.ledger = DeliveryLedger(f"sqlite:///{tmp_path}/ledger.db")
+        self.waits: list[float] = []
+        senders = Senders(
+            sms=sms or LocalSmsSender(self.outbox, self.clock, self.echo),  # type: ignore[arg-type]
+            email=LocalEmailSender(self.outbox, self.clock, self.echo),
+        )
+        self.deliverer = Deliverer(
+            self.ledger,
+            TemplateRenderer(None, ClinicDirectory(), defaults_dir=defaults),
+            senders,
+            self.clock,
+            Backoff(0.5, 8.0, 3, random.Random(7)),
+            self.wait,
+        )
+        self.stopping = False
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return self.stopping
+
+    def lines(self, name: str) -> list[dict[str, object]]:
+        path = self.outbox / name
+        return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_sends_to_the_local_sink_and_records_it(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert outcome.status.state is DeliveryState.SENT and outcome.dead_letter is None
+    assert outcome.status.occurred_at == NOW
+    [line] = h.lines("sms.jsonl")
+    assert line == {
+        "reminder_id": "bk-1001:pre-treatment-24h:1",
+        "booking_id": "bk-1001",
+        "milestone": "pre-treatment-24h",
+        "channel": "sms",
+        "to": "+447700900123",
+        "body": "Hi Jane, see you Tue 1 Dec at 10:00. Dr Jenny",
+        "sent_at": NOW.isoformat(),
+    }
+    assert h.echo.getvalue() == (
+        "SMS   -> +4477...123  [pre-treatment-24h] Hi Jane, see you Tue 1 Dec at 10:00. Dr Jenny\n"
+    )
+
+
+def test_email_line_carries_subject(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    h.deliverer.deliver(reminder(), Channel.EMAIL)
+    [line] = h.lines("email.jsonl")
+    assert line["subject"] == "Your treatment on Tuesday 1 December 2026"
+    assert str(line["body"]).startswith("Dear Jane,")
+
+
+def test_a_second_delivery_sends_nothing_and_reports_the_first(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    first = h.deliverer.deliver(reminder(), Channel.SMS)
+    h.clock.advance(timedelta(hours=1))
+    again = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert len(h.lines("sms.jsonl")) == 1
+    assert again.repeat and again.status == first.status
+
+
+def test_without_consent_it_is_skipped_with_the_reason(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    no_sms = reminder(patient=patient(consent=Consent(sms=False, email=True)))
+    outcome = h.deliverer.deliver(no_sms, Channel.SMS)
+    assert outcome.status.state is DeliveryState.SKIPPED
+    assert outcome.status.reason == "no SMS consent"
+    assert h.lines("sms.jsonl") == []
+
+
+def test_a_stale_reminder_is_skipped(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    outcome = h.deliverer.deliver(reminder(stale_at=NOW - timedelta(minutes=1)), Channel.SMS)
+    assert outcome.status.state is DeliveryState.SKIPPED
+    assert str(outcome.status.reason).startswith("stale since")
+
+
+def test_a_broken_template_fails_for_good_and_names_the_template(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    outcome = h.deliverer.deliver(reminder(template="missing"), Channel.SMS)
+    assert outcome.status.state is DeliveryState.FAILED
+    assert outcome.dead_letter == (
+        "sms: template missing.sms.j2 not found for clinic 'dr-jenny', locale 'en-GB'"
+    )
+
+
+def test_transient_failures_are_retried_with_backoff(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(RetryableSendError("HTTP 500"), RetryableSendError("429", retry_after=2))
+    h = Harness(tmp_path, defaults_dir, sms)
+    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert outcome.status.state is DeliveryState.SENT and outcome.status.provider_id == "SM3"
+    assert len(sms.sent) == 3
+    assert 0 <= h.waits[0] <= 0.5 and h.waits[1] == 2
+
+
+def test_retries_give_up_after_max_attempts(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(*[RetryableSendError("HTTP 503")] * 5)
+    h = Harness(tmp_path, defaults_dir, sms)
+    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert outcome.status.state is DeliveryState.FAILED
+    assert outcome.status.reason == "gave up after 3 attempts: HTTP 503"
+    assert len(sms.sent) == 3 and outcome.dead_letter
+
+
+def test_a_permanent_failure_is_not_retried(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(PermanentSendError("21610: unsubscribed"))
+    h = Harness(tmp_path, defaults_dir, sms)
+    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert outcome.status.state is DeliveryState.FAILED
+    assert outcome.dead_letter == "sms: 21610: unsubscribed" and len(sms.sent) == 1
+
+
+def test_an_ambiguous_failure_is_unknown_and_never_resent(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    sms = ScriptedSms(AmbiguousSendError("read timeout after hand-off"))
+    h = Harness(tmp_path, defaults_dir, sms)
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.UNKNOWN
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.UNKNOWN
+    assert len(sms.sent) == 1
+
+
+def test_stopping_during_a_retry_wait_leaves_it_to_redelivery(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    sms = ScriptedSms(RetryableSendError("HTTP 500"))
+    h = Harness(tmp_path, defaults_dir, sms)
+    h.stopping = True
+    with pytest.raises(Interrupted):
+        h.deliverer.deliver(reminder(), Channel.SMS)
+    h.stopping = False
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.SENT
+    assert len(sms.sent) == 2

@@ -1,0 +1,36 @@
+"""``clinic-reminders templates check|preview`` on the real defaults and on a clinic's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+
+
+def test_every_default_template_renders_in_both_locales(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["templates", "check"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].endswith(": 0 errors, 0 warnings")
+
+
+def test_check_reports_a_broken_override_and_a_long_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = tmp_path / "dr-jenny" / "en-GB"
+    own.mkdir(parents=True)
+    (own / "aftercare-sun.sms.j2").write_text("Hi {{ patient.last_name }}")
+    (own / "aftercare-staining.sms.j2").write_text("ça " * 60)
+    code = main(["templates", "check", "--templates-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "ERROR   aftercare-sun [en-GB, sms]: template clinic/dr-jenny/en-GB/" in out
+    assert "last_name" in out
+    assert "WARNING aftercare-staining [en-GB, sms]: 3 UCS-2 segments (179 units), budget 2" in out
+
+
+def test_preview_shows_the_french_sms_and_email(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["templates", "preview", "aftercare-stockings", "--locale", "fr-FR"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("--- SMS (")
+    assert "Bonjour Jane" in out and "--- Email: " in out
