@@ -16,6 +16,8 @@ from services.shared.settings import load_settings
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="notifier: %(message)s")
+    # The Kafka client narrates every connection at INFO; ops need only its trouble.
+    logging.getLogger("kafka").setLevel(logging.WARNING)
     settings = load_settings(NotifierSettings)
     try:
         clock = ScaledClock.from_environment()

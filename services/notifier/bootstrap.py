@@ -6,7 +6,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.notifier.clinics import ClinicDirectory, QuietHours
 from services.notifier.consumer import NotifierLoop
@@ -33,8 +33,19 @@ def open_consumer(settings: NotifierSettings) -> KafkaConsumer:
         max_poll_records=50,
         max_poll_interval_ms=600_000,
     )
-    consumer.subscribe([settings.topics.due])
+    consumer.subscribe([settings.topics.due], listener=_SayWhenAssigned())
     return consumer
+
+
+class _SayWhenAssigned(ConsumerRebalanceListener):
+    """Prints the partitions the notifier holds after each rebalance: ops see it is ready."""
+
+    def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        partitions = sorted(tp.partition for tp in assigned)
+        print(f"notifier ready, partitions {partitions}", flush=True)
 
 
 def open_producer(settings: NotifierSettings) -> KafkaProducer:

@@ -26,7 +26,10 @@ class Worker(faust.Worker):
 
 def main() -> None:
     settings = load_settings(ReminderSettings)
-    clock = ScaledClock.from_environment()
+    try:
+        clock = ScaledClock.from_environment()
+    except ValueError as exc:
+        raise SystemExit(f"configuration error: {exc}") from exc
     registry = (
         ProtocolRegistry.from_dirs(settings.protocols_dir)
         if settings.protocols_dir

@@ -1,0 +1,92 @@
+"""``python -m services.booking``: the booking API and the outbox relay, until a signal.
+
+Starts even when the broker is down: bookings are accepted into the outbox and
+the relay publishes them (creating the topics first) once the broker answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import uvicorn
+
+from services.booking.api import create_app
+from services.booking.relay import OutboxRelay
+from services.booking.settings import BookingSettings
+from services.booking.store import BookingStore
+from services.shared.clock import ScaledClock
+from services.shared.settings import load_settings
+from services.shared.topics import ensure_topics
+
+
+def main() -> int:
+    """Run until SIGINT or SIGTERM; 0 after a clean stop, 2 on bad configuration."""
+    logging.basicConfig(level=logging.WARNING, format="booking: %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)  # the relay reports broker trouble
+    settings = load_settings(BookingSettings)
+    try:
+        clock = ScaledClock.from_environment()
+    except ValueError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    store = BookingStore(settings.database_url)
+    relay = _relay(settings, store, clock)
+    app = create_app(settings, store, clock, notify=relay.wake)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=settings.booking_host, port=settings.booking_port, log_level="warning"
+        )
+    )
+    threading.Thread(target=_announce, args=(server,), daemon=True).start()
+    _stop_on_signals(server)
+    relay.start()
+    try:
+        server.run()
+    finally:
+        relay.stop()
+        store.close()
+    return 0
+
+
+def _relay(settings: BookingSettings, store: BookingStore, clock: ScaledClock) -> OutboxRelay:
+    def prepare() -> None:
+        ensure_topics(
+            settings.bootstrap_servers, settings.topics.all(), settings.partitions, timeout=2.0
+        )
+
+    return OutboxRelay(
+        store,
+        settings.bootstrap_servers,
+        clock,
+        poll_seconds=settings.relay_poll_seconds,
+        batch_size=settings.relay_batch_size,
+        max_backoff_seconds=settings.relay_max_backoff_seconds,
+        prepare=prepare,
+    )
+
+
+def _stop_on_signals(server: uvicorn.Server) -> None:
+    # uvicorn handles SIGINT/SIGTERM while serving, then raises the signal again
+    # under the previous handler; with this one that ends in a clean return (exit 0)
+    # rather than a KeyboardInterrupt or a kill by SIGTERM.
+    def stop(_signum: int, _frame: object) -> None:
+        server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, stop)
+
+
+def _announce(server: uvicorn.Server) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        threading.Event().wait(0.05)
+    host, port = server.servers[0].sockets[0].getsockname()[:2]
+    print(f"booking service on http://{host}:{port}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

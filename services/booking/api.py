@@ -1,0 +1,60 @@
+"""The booking REST API: thin handlers over :class:`BookingService`.
+
+Built by :func:`create_app`; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from services.booking import http_errors, openapi, routes
+from services.booking.auth import ClinicKeys
+from services.booking.service import BookingService
+from services.booking.settings import BookingSettings
+from services.booking.store import BookingStore
+from services.booking.treatments import known_treatments
+from services.booking.webhooks import MappingFolder
+from services.shared.clock import Clock
+
+
+def create_app(
+    settings: BookingSettings,
+    store: BookingStore,
+    clock: Clock,
+    notify: Callable[[], None] | None = None,
+    backlog: Callable[[], int] | None = None,
+) -> FastAPI:
+    """The booking API over ``store``.
+
+    Args:
+        notify: called after each newly committed event (wakes the relay).
+        backlog: how many events wait to be published (for ``/healthz``);
+            defaults to the store's outbox count.
+    """
+    service = BookingService(
+        store,
+        clock,
+        settings.topics.bookings,
+        known_treatments(settings.booking_treatments),
+        notify,
+    )
+    app = FastAPI(
+        title="Clinic reminders: booking service",
+        version="1",
+        description="Bookings in: validated, stored, and published to "
+        "clinic.bookings.v1 through a transactional outbox. "
+        "When API keys are configured, send yours in X-API-Key; "
+        "a key acts for its own clinic only.",
+    )
+    app.state.service = service
+    app.state.keys = ClinicKeys(settings.booking_api_keys)
+    app.state.backlog = backlog or store.backlog
+    app.state.webhooks = MappingFolder(
+        settings.booking_webhook_dir or settings.var_dir / "webhooks"
+    )
+    http_errors.install(app)
+    app.include_router(routes.router)
+    app.openapi = openapi.with_booking_request(app)  # type: ignore[method-assign]
+    return app

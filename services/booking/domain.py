@@ -1,0 +1,169 @@
+"""The booking rules, pure: validate a new booking and work out each change.
+
+No database, broker or web import here; time arrives as an argument.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from services.booking.errors import FieldError, InvalidBooking, TransitionNotAllowed
+from services.shared.events import (
+    Booking,
+    BookingEvent,
+    BookingEventType,
+    BookingStatus,
+    UtcDatetime,
+)
+
+SERVICE_FIELDS = ("status", "schedule_version", "booked_at")
+"""Set by the booking service, never by the caller."""
+
+_instant: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
+
+Change = Callable[[Booking], BookingEvent]
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """One :class:`FieldError` per pydantic error, with a dotted path to the field."""
+    found = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"] if p != "__root__")
+        found.append(FieldError(prefix + path if path else prefix or "(body)", err["msg"]))
+    return found
+
+
+def new_booking(payload: Mapping[str, Any], now: datetime, treatments: Collection[str]) -> Booking:
+    """Validate a v1 booking request into a booked :class:`Booking` booked at ``now``.
+
+    Raises:
+        InvalidBooking: naming every bad field, not only the first.
+    """
+    errors = [
+        FieldError(f, "is set by the booking service") for f in SERVICE_FIELDS if f in payload
+    ]
+    clean = {k: v for k, v in payload.items() if k not in SERVICE_FIELDS}
+    booking = None
+    try:
+        booking = Booking.model_validate({**clean, "booked_at": now})
+    except ValidationError as exc:
+        errors += field_errors(exc)
+    errors += _rule_errors(clean, now, treatments, {e.field for e in errors})
+    if errors or booking is None:
+        raise InvalidBooking(errors)
+    return booking
+
+
+def _rule_errors(
+    payload: Mapping[str, Any], now: datetime, treatments: Collection[str], already: set[str]
+) -> list[FieldError]:
+    errors = []
+    treatment = payload.get("treatment")
+    if "treatment" not in already and isinstance(treatment, str) and treatment not in treatments:
+        known = ", ".join(sorted(treatments))
+        errors.append(FieldError("treatment", f"unknown treatment {treatment!r}; known: {known}"))
+    if "start" not in already and "start" in payload:
+        errors += _future_errors("start", payload["start"], now)
+    return errors
+
+
+def _future_errors(name: str, raw: object, now: datetime) -> list[FieldError]:
+    try:
+        start = _instant.validate_python(raw)
+    except ValidationError as exc:
+        return field_errors(exc, prefix=name)
+    if start <= now:
+        return [
+            FieldError(name, f"{start.isoformat()} is not in the future (now {now.isoformat()})")
+        ]
+    return []
+
+
+def parse_future(name: str, raw: object, now: datetime) -> datetime:
+    """``raw`` as a UTC instant after ``now``; :class:`InvalidBooking` naming ``name`` if not."""
+    if errors := _future_errors(name, raw, now):
+        raise InvalidBooking(errors)
+    return _instant.validate_python(raw)
+
+
+def parse_instant(name: str, raw: object) -> datetime:
+    """``raw`` as a UTC instant; :class:`InvalidBooking` naming ``name`` if it is not one."""
+    try:
+        return _instant.validate_python(raw)
+    except ValidationError as exc:
+        raise InvalidBooking(field_errors(exc, prefix=name)) from exc
+
+
+def fingerprint(*parts: object) -> str:
+    """A stable digest of a request, to tell a faithful repeat from a conflicting one."""
+    canonical = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def booking_fingerprint(booking: Booking) -> str:
+    """What makes two create requests the same booking: everything the caller sent."""
+    return fingerprint(booking.model_dump(mode="json", exclude={"booked_at"}))
+
+
+def event_for(booking: Booking, kind: BookingEventType, now: datetime, source: str) -> BookingEvent:
+    return BookingEvent(
+        type=kind, occurred_at=now, clinic_id=booking.clinic_id, source=source, data=booking
+    )
+
+
+def _require_booked(booking: Booking, action: str) -> None:
+    if booking.status is not BookingStatus.BOOKED:
+        raise TransitionNotAllowed(booking.booking_id, booking.status.value, action)
+
+
+def cancel(now: datetime, source: str) -> Change:
+    """The change that cancels a booked appointment."""
+    return _status_change(
+        BookingStatus.CANCELLED, BookingEventType.CANCELLED, "cancelled", now, source
+    )
+
+
+def attended(now: datetime, source: str) -> Change:
+    """The change that records that the patient came."""
+    return _status_change(
+        BookingStatus.ATTENDED, BookingEventType.ATTENDED, "marked attended", now, source
+    )
+
+
+def no_show(now: datetime, source: str) -> Change:
+    """The change that records that the patient did not come."""
+    return _status_change(
+        BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", now, source
+    )
+
+
+def _status_change(
+    status: BookingStatus, kind: BookingEventType, action: str, now: datetime, source: str
+) -> Change:
+    def change(booking: Booking) -> BookingEvent:
+        _require_booked(booking, action)
+        return event_for(booking.model_copy(update={"status": status}), kind, now, source)
+
+    return change
+
+
+def reschedule(
+    start: datetime, now: datetime, source: str, duration_minutes: int | None = None
+) -> Change:
+    """The change that moves a booked appointment to ``start`` (already checked future)."""
+
+    def change(booking: Booking) -> BookingEvent:
+        _require_booked(booking, "rescheduled")
+        update: dict[str, Any] = {"start": start, "schedule_version": booking.schedule_version + 1}
+        if duration_minutes is not None:
+            update["duration_minutes"] = duration_minutes
+        moved = Booking.model_validate({**booking.model_dump(), **update})
+        return event_for(moved, BookingEventType.RESCHEDULED, now, source)
+
+    return change

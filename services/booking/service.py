@@ -1,0 +1,209 @@
+"""The booking service's use cases, shared by the API, webhooks, CSV import and iCal.
+
+Each call validates, applies the booking rules with the injected clock, and
+writes through the store (snapshot, history and outbox in one transaction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from services.booking import domain
+from services.booking.errors import AmbiguousBooking, BookingNotFound
+from services.booking.store import BookingStore, IdempotencyKey, Recorded
+from services.shared.clock import Clock
+from services.shared.events import Booking, BookingEvent, BookingEventType
+
+
+class BookingService:
+    """Creates and changes bookings; every success is an event in the outbox.
+
+    ``notify`` is called after each new event is committed (the relay uses it
+    to publish at once rather than at its next poll).
+    """
+
+    def __init__(
+        self,
+        store: BookingStore,
+        clock: Clock,
+        topic: str,
+        treatments: Collection[str],
+        notify: Callable[[], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self._topic = topic
+        self._treatments = frozenset(treatments)
+        self._notify = notify or (lambda: None)
+
+    @property
+    def treatments(self) -> frozenset[str]:
+        return self._treatments
+
+    def create(
+        self, payload: Mapping[str, Any], *, source: str = "api", idempotency_key: str | None = None
+    ) -> Recorded:
+        """Validate and record a new booking (``booking.created``).
+
+        Raises:
+            InvalidBooking: naming every bad field.
+            Conflict: the booking id or key was already used for something else.
+        """
+        key = _key(idempotency_key, "create", dict(payload))
+        clinic_id = payload.get("clinic_id")
+        if (
+            key is not None
+            and isinstance(clinic_id, str)
+            and (first := self._replayed(clinic_id, key))
+        ):
+            return first
+        now = self.clock.now()
+        booking = domain.new_booking(payload, now, self._treatments)
+        event = domain.event_for(booking, BookingEventType.CREATED, now, source)
+        recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
+        return self._done(recorded)
+
+    def cancel(
+        self,
+        clinic_id: str,
+        booking_id: str,
+        *,
+        source: str = "api",
+        idempotency_key: str | None = None,
+    ) -> Recorded:
+        """Cancel a booked appointment (``booking.cancelled``)."""
+        return self._change(
+            clinic_id,
+            booking_id,
+            domain.cancel(self.clock.now(), source),
+            _key(idempotency_key, "cancel", clinic_id, booking_id),
+        )
+
+    def mark_attended(
+        self,
+        clinic_id: str,
+        booking_id: str,
+        *,
+        source: str = "api",
+        idempotency_key: str | None = None,
+    ) -> Recorded:
+        """Record that the patient came (``booking.attended``)."""
+        return self._change(
+            clinic_id,
+            booking_id,
+            domain.attended(self.clock.now(), source),
+            _key(idempotency_key, "attended", clinic_id, booking_id),
+        )
+
+    def mark_no_show(
+        self,
+        clinic_id: str,
+        booking_id: str,
+        *,
+        source: str = "api",
+        idempotency_key: str | None = None,
+    ) -> Recorded:
+        """Record that the patient did not come (``booking.no_show``)."""
+        return self._change(
+            clinic_id,
+            booking_id,
+            domain.no_show(self.clock.now(), source),
+            _key(idempotency_key, "no_show", clinic_id, booking_id),
+        )
+
+    def reschedule(
+        self,
+        clinic_id: str,
+        booking_id: str,
+        start: object,
+        duration_minutes: int | None = None,
+        *,
+        source: str = "api",
+        idempotency_key: str | None = None,
+    ) -> Recorded:
+        """Move a booked appointment to a future ``start`` (``booking.rescheduled``).
+
+        Raises:
+            InvalidBooking: ``start`` is not an instant in the future.
+        """
+        now = self.clock.now()
+        key = _key(idempotency_key, "reschedule", clinic_id, booking_id, start, duration_minutes)
+        if key is not None and (first := self._replayed(clinic_id, key)):
+            return first
+        when = domain.parse_future("start", start, now)
+        change = domain.reschedule(when, now, source, duration_minutes)
+        return self._change(clinic_id, booking_id, change, key)
+
+    def upsert(self, payload: Mapping[str, Any], *, source: str) -> Recorded:
+        """Take a full booking from a clinic's own system: new, moved, or as before.
+
+        Creates it when unknown, reschedules it when its start moved, and
+        otherwise returns its latest event with ``replayed=True`` (a redelivery).
+
+        Raises:
+            InvalidBooking, Conflict, TransitionNotAllowed: as create and reschedule.
+        """
+        clinic_id, booking_id = payload.get("clinic_id"), payload.get("booking_id")
+        current = None
+        if isinstance(clinic_id, str) and isinstance(booking_id, str):
+            current = self.store.get(clinic_id, booking_id)
+        if current is None:
+            return self.create(payload, source=source)
+        start = domain.parse_instant("start", payload.get("start"))
+        if start != current.start:
+            return self.reschedule(current.clinic_id, current.booking_id, start, source=source)
+        latest = self.store.history(current.clinic_id, current.booking_id)[-1]
+        return Recorded(latest, replayed=True)
+
+    def get(self, clinic_id: str, booking_id: str) -> Booking:
+        """The booking's snapshot; :class:`BookingNotFound` if there is none."""
+        booking = self.store.get(clinic_id, booking_id)
+        if booking is None:
+            raise BookingNotFound(clinic_id, booking_id)
+        return booking
+
+    def history(self, clinic_id: str, booking_id: str) -> list[BookingEvent]:
+        """The booking's events, oldest first; :class:`BookingNotFound` if there is none."""
+        events = self.store.history(clinic_id, booking_id)
+        if not events:
+            raise BookingNotFound(clinic_id, booking_id)
+        return events
+
+    def clinic_of(self, booking_id: str) -> str:
+        """The one clinic holding ``booking_id``, for callers that did not name one.
+
+        Raises:
+            BookingNotFound: no clinic has it.
+            AmbiguousBooking: several do; the caller must pass ``clinic_id``.
+        """
+        clinics = self.store.clinics_of(booking_id)
+        if not clinics:
+            raise BookingNotFound(None, booking_id)
+        if len(clinics) > 1:
+            raise AmbiguousBooking(
+                f"booking {booking_id!r} exists at several clinics "
+                f"({', '.join(clinics)}); pass clinic_id"
+            )
+        return clinics[0]
+
+    def _change(
+        self, clinic_id: str, booking_id: str, change: domain.Change, key: IdempotencyKey | None
+    ) -> Recorded:
+        return self._done(self.store.update(clinic_id, booking_id, change, self._topic, key))
+
+    def _replayed(self, clinic_id: str, key: IdempotencyKey) -> Recorded | None:
+        # A faithful repeat must return the first result even when the start it names
+        # has since passed, so the key is looked at before the start is checked.
+        return self.store.replay(clinic_id, key)
+
+    def _done(self, recorded: Recorded) -> Recorded:
+        if not recorded.replayed:
+            self._notify()
+        return recorded
+
+
+def _key(idempotency_key: str | None, *request: object) -> IdempotencyKey | None:
+    if idempotency_key is None:
+        return None
+    return IdempotencyKey(idempotency_key, domain.fingerprint(*request))

@@ -1,0 +1,42 @@
+"""The booking service's settings: one frozen class, read once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+
+from services.shared.settings import PlatformSettings
+
+DEFAULT_TREATMENTS = frozenset({"microsclerotherapy"})
+
+
+class BookingSettings(PlatformSettings):
+    """``CLINIC_BOOKING_*`` variables on top of the platform's own.
+
+    ``booking_api_keys`` maps a clinic id to its API key (JSON in the variable,
+    e.g. ``{"dr-jenny": "s3cret"}``). Left empty, the API is open: any caller
+    may act for any clinic, which suits the embedded demo on loopback only.
+    """
+
+    booking_host: str = "127.0.0.1"
+    booking_port: int = Field(default=8080, ge=0, le=65535)
+    booking_database_url: str = ""
+    booking_treatments: frozenset[str] = DEFAULT_TREATMENTS
+    booking_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    booking_webhook_dir: Path | None = None
+    """Folder of per-clinic webhook mappings, ``<clinic_id>.yaml``."""
+    relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _default_database(self) -> BookingSettings:
+        if not self.booking_database_url:
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            object.__setattr__(self, "booking_database_url", self.sqlite_url("booking.db"))
+        return self
+
+    @property
+    def database_url(self) -> str:
+        return self.booking_database_url

@@ -1,0 +1,75 @@
+"""The booking store's tables (SQLAlchemy Core): bookings, history, outbox, idempotency."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
+_SerialId = BigInteger().with_variant(Integer(), "sqlite")
+
+bookings = Table(
+    "bookings",
+    metadata,
+    Column("clinic_id", String(128), primary_key=True),
+    Column("booking_id", String(128), primary_key=True),
+    Column("patient_id", String(128), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("snapshot", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+booking_events = Table(
+    "booking_events",
+    metadata,
+    Column("id", _SerialId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("clinic_id", String(128), nullable=False),
+    Column("booking_id", String(128), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("payload", Text, nullable=False),
+    Index("ix_booking_events_booking", "clinic_id", "booking_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", _SerialId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False),
+    Column("key", String(260), nullable=False),
+    Column("topic", String(255), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_outbox_pending",
+    outbox.c.id,
+    postgresql_where=outbox.c.published_at.is_(None),
+    sqlite_where=outbox.c.published_at.is_(None),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("clinic_id", String(128), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("event_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

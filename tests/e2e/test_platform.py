@@ -1,0 +1,93 @@
+"""A clinic books, moves and cancels; patients get the right texts at the right time.
+
+The platform runs exactly as ``make run`` starts it (embedded broker, the three
+services, local sinks) with a clock at x7200: two platform hours a real second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.reminders.planning.engine import ClinicPolicy, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.events import Booking
+from tests.e2e.platform import Platform
+
+pytestmark = pytest.mark.e2e
+
+SCALE = 7200.0
+START = datetime(2026, 11, 16, 8, 30, tzinfo=UTC)
+
+
+def booking_body(booking_id: str, patient_id: str, start: datetime) -> dict[str, Any]:
+    return {
+        "clinic_id": "dr-jenny",
+        "booking_id": booking_id,
+        "patient": {
+            "id": patient_id,
+            "first_name": "Jane",
+            "phone": "+447700900123",
+            "email": "jane@example.com",
+            "locale": "en-GB",
+            "timezone": "Europe/London",
+            "consent": {"sms": True, "email": True},
+        },
+        "treatment": "microsclerotherapy",
+        "kind": "treatment",
+        "session_number": 1,
+        "start": start.isoformat(),
+        "duration_minutes": 45,
+    }
+
+
+@pytest.fixture
+def platform(tmp_path: Path) -> Iterator[Platform]:
+    running = Platform(tmp_path / "var", SCALE, START).start()
+    try:
+        yield running
+    finally:
+        if running.process is not None and running.process.poll() is None:
+            running.stop()
+
+
+def test_booking_becomes_texts_on_time_and_a_cancelled_booking_sends_none(
+    platform: Platform,
+) -> None:
+    now = platform.now()
+    kept = Booking.model_validate(
+        platform.post("/v1/bookings", booking_body("bk-1001", "p-42", now + timedelta(hours=50)))[
+            "booking"
+        ]
+    )
+    platform.post("/v1/bookings", booking_body("bk-2002", "p-43", now + timedelta(hours=200)))
+    platform.post("/v1/bookings/bk-2002/cancel")
+
+    planned = {
+        r.milestone: r for r in plan_patient([kept], ProtocolRegistry.builtin(), ClinicPolicy())
+    }
+    day_before = planned["treatment-reminder"]
+    platform.wait_until(day_before.due_at + timedelta(hours=4))
+    platform.wait_for_line("[treatment-reminder]", timeout=10)
+
+    texts = {(m["booking_id"], m["milestone"]): m for m in platform.sent("sms")}
+    assert ("bk-1001", "treatment-reminder") in texts, platform.output()
+    for (booking_id, milestone), message in texts.items():
+        assert booking_id == "bk-1001", f"cancelled booking sent {milestone}"
+        lateness = datetime.fromisoformat(message["sent_at"]) - planned[milestone].due_at
+        assert timedelta(0) <= lateness <= timedelta(seconds=3 * SCALE), (milestone, lateness)
+    assert "Jane" in texts[("bk-1001", "treatment-reminder")]["body"]
+    assert all(m["booking_id"] == "bk-1001" for m in platform.sent("email"))
+
+    platform.wait_until(kept.start + timedelta(minutes=45))
+    platform.post("/v1/bookings/bk-1001/attended")
+    platform.wait_for_line("[aftercare-", timeout=20)
+    aftercare = [m for m in platform.sent("sms") if m["milestone"].startswith("aftercare-")]
+    assert aftercare and all(m["booking_id"] == "bk-1001" for m in aftercare)
+
+    assert platform.stop() == 0
+    assert platform.processes_left() == []

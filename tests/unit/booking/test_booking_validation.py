@@ -1,0 +1,112 @@
+"""POST /v1/bookings: what is accepted, and a 422 that names every bad field."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.unit.booking.conftest import NOW, Payload
+
+
+def _fields(response_json: dict[str, list[dict[str, str]]]) -> set[str]:
+    return {e["field"] for e in response_json["errors"]}
+
+
+def test_a_valid_booking_is_booked_now_at_version_one(client: TestClient, payload: Payload) -> None:
+    response = client.post("/v1/bookings", json=payload())
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["booking"]["status"] == "booked"
+    assert body["booking"]["schedule_version"] == 1
+    assert body["booking"]["booked_at"] == NOW.isoformat().replace("+00:00", "Z")
+    assert body["booking"]["start"] == "2026-12-01T10:00:00Z"
+    assert body["event_id"]
+
+
+def test_every_bad_field_is_named_in_one_answer(client: TestClient, payload: Payload) -> None:
+    bad = payload(
+        patient={
+            "phone": "07700900123",
+            "email": "jane@",
+            "timezone": "Europe/Londn",
+            "first_name": "",
+        },
+        kind="surgery",
+        treatment="botox",
+        start="2026-10-01T10:00:00+00:00",
+        duration_minutes=2,
+    )
+
+    response = client.post("/v1/bookings", json=bad)
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == {
+        "patient.phone",
+        "patient.email",
+        "patient.timezone",
+        "patient.first_name",
+        "kind",
+        "treatment",
+        "start",
+        "duration_minutes",
+    }
+
+
+def test_unknown_kind_is_named_alone(client: TestClient, payload: Payload) -> None:
+    response = client.post("/v1/bookings", json=payload(kind="massage"))
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "kind"
+    assert "consultation" in error["message"]
+
+
+def test_a_start_in_the_past_is_refused(client: TestClient, payload: Payload) -> None:
+    response = client.post("/v1/bookings", json=payload(start="2026-11-01T08:59:00+00:00"))
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == {"start"}
+    assert "not in the future" in response.json()["errors"][0]["message"]
+
+
+def test_a_start_without_an_offset_is_refused(client: TestClient, payload: Payload) -> None:
+    response = client.post("/v1/bookings", json=payload(start="2026-12-01T10:00:00"))
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == {"start"}
+
+
+def test_missing_and_unknown_fields_are_named(client: TestClient, payload: Payload) -> None:
+    body = payload(colour="blue", status="attended")
+    del body["patient"]["first_name"]
+
+    response = client.post("/v1/bookings", json=body)
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == {"patient.first_name", "colour", "status"}
+
+
+def test_a_body_that_is_not_an_object_is_refused(client: TestClient) -> None:
+    response = client.post("/v1/bookings", json=[1, 2])
+
+    assert response.status_code == 422
+    assert _fields(response.json()) == {"(body)"}
+
+
+def test_a_stored_booking_reads_back_with_its_history(client: TestClient, payload: Payload) -> None:
+    event_id = client.post("/v1/bookings", json=payload()).json()["event_id"]
+
+    booking = client.get("/v1/bookings/bk-1001").json()
+    history = client.get("/v1/bookings/bk-1001/events", params={"clinic_id": "dr-jenny"}).json()
+
+    assert booking["patient"]["phone"] == "+447700900123"
+    assert [e["event_id"] for e in history["events"]] == [event_id]
+    assert history["events"][0]["type"] == "booking.created"
+    assert history["events"][0]["data"] == booking
+
+
+def test_the_clock_and_health_answer(client: TestClient, payload: Payload) -> None:
+    client.post("/v1/bookings", json=payload())
+
+    assert client.get("/v1/clock").json() == {"now": "2026-11-01T09:00:00Z", "scale": 1.0}
+    assert client.get("/healthz").json() == {"status": "ok", "store": "ok", "outbox_backlog": 1}
