@@ -71,7 +71,10 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: fl
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap, client_id="clinic-topics", request_timeout_ms=5000
+                bootstrap_servers=bootstrap,
+                client_id="clinic-topics",
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000),
             )
             break
         except (KafkaError, OSError) as exc:
