@@ -19,6 +19,7 @@ from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
 from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.settings import ReminderSettings
+from services.reminders.views import add_views
 from services.shared.clock import Clock
 from services.shared.events import (
     BookingEvent,
@@ -95,6 +96,8 @@ def create_app(
             else:
                 await on_booking(event)
 
+    add_views(app, patients, clock)
+
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:
         for tp in app.consumer.assignment():
@@ -109,7 +112,7 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "broker": f"kafka://{settings.bootstrap_servers}",
         "store": "rocksdb://" if settings.worker_store == "rocksdb" else "memory://",
         "datadir": str(settings.data_dir),
-        "web_host": "127.0.0.1",
+        "web_host": settings.worker_web_host,
         "web_port": settings.worker_web_port,
         "topic_partitions": settings.partitions,
         "processing_guarantee": "at_least_once",

@@ -15,6 +15,7 @@ class ReminderSettings(PlatformSettings):
     """``CLINIC_*`` variables of the reminders worker."""
 
     worker_id: str = "1"
+    worker_web_host: str = "127.0.0.1"
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_store: Literal["rocksdb", "memory"] = "rocksdb"
     tick_interval_seconds: float = Field(default=0.2, gt=0, le=10)

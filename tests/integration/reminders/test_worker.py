@@ -62,6 +62,11 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
     for arrived, due in reader.received:
         lateness = arrived - real_time_of(clock, max(due.due_at, made.booked_at or due.due_at))
         assert -0.3 < lateness < 1.5, (due.milestone, lateness)
+    stats = worker.view("/reminders/stats")
+    assert stats["emitted"] == len(expected) and stats["patients"] == 1
+    plan = worker.view("/reminders/patients/dr-jenny/p-1")
+    assert set(plan["done"]) == set(expected)
+    assert [b["booking_id"] for b in plan["bookings"]] == ["bk-on-time"]
 
 
 def test_cancelled_booking_never_emits(

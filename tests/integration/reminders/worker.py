@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
@@ -70,6 +73,12 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def view(self, path: str) -> Any:
+        """GET one of the worker's JSON views."""
+        port = self.env["CLINIC_WORKER_WEB_PORT"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+            return json.loads(response.read())
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

@@ -1,0 +1,38 @@
+"""What the ops tools read: the platform's settings plus where each service keeps its state."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from services.shared.settings import PlatformSettings
+
+NOTIFIER_GROUP = "clinic-notifier"
+REMINDERS_APP = "clinic-reminders"
+
+
+class OpsSettings(PlatformSettings):
+    """``CLINIC_*`` variables, the same names the services themselves read."""
+
+    consumer_group: str = NOTIFIER_GROUP
+    """The notifier's consumer group."""
+    notifier_database_url: str | None = None
+    booking_database_url: str | None = None
+    worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_web_host: str = "127.0.0.1"
+
+    @property
+    def reminders_group(self) -> str:
+        """The worker's Faust app id, which is its consumer group."""
+        return f"{self.topic_prefix}{REMINDERS_APP}"
+
+    @property
+    def ledger_url(self) -> str:
+        return self.notifier_database_url or self.sqlite_url("notifier.db")
+
+    @property
+    def booking_url(self) -> str:
+        return self.booking_database_url or self.sqlite_url("booking.db")
+
+    @property
+    def worker_stats_url(self) -> str:
+        return f"http://{self.worker_web_host}:{self.worker_web_port}/reminders/stats"

@@ -1,0 +1,44 @@
+"""Ops views on the worker's web port: thin reads of the tables this worker holds."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import faust
+from faust.web import Request, Response, View
+
+from services.reminders.state import PatientState
+from services.reminders.stats import describe, summarize
+from services.shared.clock import Clock
+from services.shared.events import patient_key
+
+
+def add_views(app: faust.App, patients: MutableMapping[str, Any], clock: Clock) -> None:
+    """Add ``/reminders/stats``, ``/reminders/patients/{clinic}/{patient}`` and
+    ``/reminders/bookings/{booking_id}`` (JSON).
+
+    Each worker answers for the partitions it holds; with several workers, ask each.
+    """
+
+    @app.page("/reminders/stats")
+    async def stats(web: View, request: Request) -> Response:
+        states = (PatientState.from_value(v) for v in patients.values())
+        body = summarize(states, clock.now())
+        body["partitions"] = sorted({tp.partition for tp in app.consumer.assignment()})
+        return web.json(body)
+
+    @app.page("/reminders/patients/{clinic}/{patient}")
+    async def patient(web: View, request: Request, clinic: str, patient: str) -> Response:
+        value = patients.get(patient_key(clinic, patient))
+        if value is None:
+            return web.json({"error": "no such patient on this worker"}, status=404)
+        return web.json(describe(PatientState.from_value(value)))
+
+    @app.page("/reminders/bookings/{booking_id}")
+    async def booking(web: View, request: Request, booking_id: str) -> Response:
+        for value in patients.values():
+            state = PatientState.from_value(value)
+            if booking_id in state.bookings:
+                return web.json(describe(state, booking_id))
+        return web.json({"error": "no such booking on this worker"}, status=404)
