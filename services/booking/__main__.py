@@ -17,6 +17,7 @@ from services.booking.api import create_app
 from services.booking.relay import OutboxRelay
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 from services.shared.topics import ensure_topics
@@ -33,8 +34,9 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     store = BookingStore(settings.database_url)
-    relay = _relay(settings, store, clock)
-    app = create_app(settings, store, clock, notify=relay.wake)
+    metrics = PlatformMetrics("booking")
+    relay = _relay(settings, store, clock, metrics)
+    app = create_app(settings, store, clock, notify=relay.wake, metrics=metrics)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.booking_host, port=settings.booking_port, log_level="warning"
@@ -51,7 +53,9 @@ def main() -> int:
     return 0
 
 
-def _relay(settings: BookingSettings, store: BookingStore, clock: ScaledClock) -> OutboxRelay:
+def _relay(
+    settings: BookingSettings, store: BookingStore, clock: ScaledClock, metrics: PlatformMetrics
+) -> OutboxRelay:
     def prepare() -> None:
         ensure_topics(
             settings.bootstrap_servers, settings.topics.all(), settings.partitions, timeout=2.0
@@ -65,6 +69,7 @@ def _relay(settings: BookingSettings, store: BookingStore, clock: ScaledClock) -
         batch_size=settings.relay_batch_size,
         max_backoff_seconds=settings.relay_max_backoff_seconds,
         prepare=prepare,
+        metrics=metrics,
     )
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.booking import http_errors, openapi, routes
 from services.booking.auth import ClinicKeys
@@ -16,6 +17,7 @@ from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.treatments import known_treatments
 from services.booking.webhooks import MappingFolder
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
 
 
@@ -25,6 +27,7 @@ def create_app(
     clock: Clock,
     notify: Callable[[], None] | None = None,
     backlog: Callable[[], int] | None = None,
+    metrics: PlatformMetrics | None = None,
 ) -> FastAPI:
     """The booking API over ``store``.
 
@@ -57,4 +60,15 @@ def create_app(
     http_errors.install(app)
     app.include_router(routes.router)
     app.openapi = openapi.with_booking_request(app)  # type: ignore[method-assign]
+    if metrics is not None:
+        _serve_metrics(app, metrics, app.state.backlog)
     return app
+
+
+def _serve_metrics(app: FastAPI, metrics: PlatformMetrics, backlog: Callable[[], int]) -> None:
+    """``GET /metrics`` in Prometheus' text format; the outbox backlog is read at each scrape."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def scrape() -> Response:
+        metrics.outbox_backlog.set(backlog())
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)

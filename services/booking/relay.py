@@ -18,6 +18,7 @@ from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from services.booking.store import BookingStore, OutboxRecord
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class OutboxRelay:
         max_backoff_seconds: float = 5.0,
         timeout_seconds: float = 10.0,
         prepare: Callable[[], None] | None = None,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._store = store
         self._bootstrap = bootstrap_servers
         self._clock = clock
@@ -89,6 +92,9 @@ class OutboxRelay:
         producer = self._connected()
         acked = self._send(producer, records)
         self._store.mark_published([r.id for r in records[:acked]], self._clock.now())
+        if self._metrics is not None:
+            for record in records[:acked]:
+                self._metrics.record_produced(record.topic)
         if acked < len(records):
             self._drop_producer()
             raise RelayUnavailable(

@@ -15,6 +15,7 @@ from typing import Any
 import faust
 from faust.types import EventT
 
+from services.ops.metrics import PlatformMetrics
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
 from services.reminders.schedule import Scheduler, Skipped
@@ -57,6 +58,7 @@ def create_app(
     }
     patients = app.Table("patients", **table_options)
     index = app.Table("due-index", **table_options)
+    metrics = PlatformMetrics("reminders")
     scheduler = Scheduler(
         patients,
         index,
@@ -67,17 +69,20 @@ def create_app(
     )
 
     async def on_booking(event: EventT[Any]) -> None:
+        metrics.record_consumed(event.message.topic)
         try:
             booking_event = decode(BookingEvent, event.message.value or b"")
             scheduler.apply(booking_event, event.message.partition, clock.now())
         except (InvalidEvent, UnknownTreatment) as exc:
             await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
+            metrics.record_produced(topics.bookings_dlq)
             log.warning("dead-lettered %s:%s: %s", event.message.topic, event.message.offset, exc)
 
     async def on_tick(partition: int) -> None:
         result = scheduler.tick(partition, clock.now())
         for reminder in result.emitted:
             await due.send(key=reminder.key.encode(), value=encode(reminder))
+            metrics.record_produced(topics.due)
             log.info(
                 "due %s %s for booking %s",
                 reminder.reminder_id,
@@ -87,6 +92,7 @@ def create_app(
         for skipped in result.skipped:
             for state in _skipped_statuses(skipped, clock):
                 await status.send(key=skipped.booking.patient_key.encode(), value=encode(state))
+                metrics.record_delivery(state.channel.value, state.state.value, state.reason)
 
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
@@ -96,7 +102,7 @@ def create_app(
             else:
                 await on_booking(event)
 
-    add_views(app, patients, clock)
+    add_views(app, patients, clock, metrics)
 
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:

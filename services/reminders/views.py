@@ -7,16 +7,20 @@ from typing import Any
 
 import faust
 from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
 from services.shared.clock import Clock
 from services.shared.events import patient_key
 
 
-def add_views(app: faust.App, patients: MutableMapping[str, Any], clock: Clock) -> None:
+def add_views(
+    app: faust.App, patients: MutableMapping[str, Any], clock: Clock, metrics: PlatformMetrics
+) -> None:
     """Add ``/reminders/stats``, ``/reminders/patients/{clinic}/{patient}`` and
-    ``/reminders/bookings/{booking_id}`` (JSON).
+    ``/reminders/bookings/{booking_id}`` (JSON), and ``/metrics`` for Prometheus.
 
     Each worker answers for the partitions it holds; with several workers, ask each.
     """
@@ -27,6 +31,15 @@ def add_views(app: faust.App, patients: MutableMapping[str, Any], clock: Clock) 
         body = summarize(states, clock.now())
         body["partitions"] = sorted({tp.partition for tp in app.consumer.assignment()})
         return web.json(body)
+
+    @app.page("/metrics")
+    async def scrape(web: View, request: Request) -> Response:
+        states = (PatientState.from_value(v) for v in patients.values())
+        counts = summarize(states, clock.now())
+        observe_backlogs(metrics, pending=counts["pending"], due_soon=counts["due_next_hour"])
+        return web.bytes(
+            generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
 
     @app.page("/reminders/patients/{clinic}/{patient}")
     async def patient(web: View, request: Request, clinic: str, patient: str) -> Response:

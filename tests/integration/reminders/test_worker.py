@@ -67,6 +67,10 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
     plan = worker.view("/reminders/patients/dr-jenny/p-1")
     assert set(plan["done"]) == set(expected)
     assert [b["booking_id"] for b in plan["bookings"]] == ["bk-on-time"]
+    scraped = worker.page("/metrics")
+    produced = f'clinic_events_produced_total{{service="reminders",topic="{topics.due}"}}'
+    assert f"{produced} {float(len(expected))}" in scraped
+    assert "clinic_reminders_pending " in scraped
 
 
 def test_cancelled_booking_never_emits(

@@ -76,9 +76,12 @@ class Worker:
 
     def view(self, path: str) -> Any:
         """GET one of the worker's JSON views."""
+        return json.loads(self.page(path))
+
+    def page(self, path: str) -> str:
         port = self.env["CLINIC_WORKER_WEB_PORT"]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
-            return json.loads(response.read())
+            return str(response.read().decode())
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]
