@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 
@@ -18,9 +19,15 @@ from services.shared.topics import ensure_topics
 class Worker(faust.Worker):
     """A faust worker that says plainly when it is ready, and draws no spinner."""
 
+    def __init__(self, app: faust.App, ticks_topic: str, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._ticks_topic = ticks_topic
+
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        partitions = sorted(tp.partition for tp in self.app.consumer.assignment())
+        partitions = sorted(
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic == self._ticks_topic
+        )
         print(f"reminders worker ready, partitions {partitions}", flush=True)
 
 
@@ -49,7 +56,7 @@ def main() -> None:
         flush=True,
     )
     logging.getLogger("clinic.reminders").setLevel(logging.INFO)
-    worker = Worker(app, loglevel="WARNING")
+    worker = Worker(app, settings.topics.ticks, loglevel="WARNING")
     worker.spinner = None
     worker.execute_from_commandline()
 

@@ -102,13 +102,16 @@ def create_app(
             else:
                 await on_booking(event)
 
-    add_views(app, patients, clock, metrics)
+    def owned() -> list[int]:
+        """The partitions this worker fires (those of the ticks topic it holds)."""
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.ticks)
+
+    add_views(app, patients, clock, metrics, owned)
 
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:
-        for tp in app.consumer.assignment():
-            if tp.topic == topics.ticks:
-                await ticks.send(value=b"", partition=tp.partition)
+        for partition in owned():
+            await ticks.send(value=b"", partition=partition)
 
     return app
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import faust
@@ -17,7 +17,11 @@ from services.shared.events import patient_key
 
 
 def add_views(
-    app: faust.App, patients: MutableMapping[str, Any], clock: Clock, metrics: PlatformMetrics
+    app: faust.App,
+    patients: MutableMapping[str, Any],
+    clock: Clock,
+    metrics: PlatformMetrics,
+    owned: Callable[[], list[int]],
 ) -> None:
     """Add ``/reminders/stats``, ``/reminders/patients/{clinic}/{patient}`` and
     ``/reminders/bookings/{booking_id}`` (JSON), and ``/metrics`` for Prometheus.
@@ -29,7 +33,7 @@ def add_views(
     async def stats(web: View, request: Request) -> Response:
         states = (PatientState.from_value(v) for v in patients.values())
         body = summarize(states, clock.now())
-        body["partitions"] = sorted({tp.partition for tp in app.consumer.assignment()})
+        body["partitions"] = owned()
         return web.json(body)
 
     @app.page("/metrics")
