@@ -17,6 +17,7 @@ from services.booking.api import create_app
 from services.booking.relay import OutboxRelay
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
+from services.ops.logs import configure_logging
 from services.ops.metrics import PlatformMetrics
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
@@ -25,7 +26,7 @@ from services.shared.topics import ensure_topics
 
 def main() -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 2 on bad configuration."""
-    logging.basicConfig(level=logging.WARNING, format="booking: %(levelname)s %(message)s")
+    configure_logging("booking", logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # the relay reports broker trouble
     settings = load_settings(BookingSettings)
     try:

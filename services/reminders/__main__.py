@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import faust
 
+from services.ops.logs import configure_logging
 from services.reminders.app import create_app
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -32,6 +32,7 @@ class Worker(faust.Worker):
 
 
 def main() -> None:
+    configure_logging("reminders")
     settings = load_settings(ReminderSettings)
     try:
         clock = ScaledClock.from_environment()
@@ -55,8 +56,7 @@ def main() -> None:
         f"web http://127.0.0.1:{settings.worker_web_port}, clock x{clock.scale:g}",
         flush=True,
     )
-    logging.getLogger("clinic.reminders").setLevel(logging.INFO)
-    worker = Worker(app, settings.topics.ticks, loglevel="WARNING")
+    worker = Worker(app, settings.topics.ticks, override_logging=False, redirect_stdouts=False)
     worker.spinner = None
     worker.execute_from_commandline()
 

@@ -76,7 +76,17 @@ def create_app(
         except (InvalidEvent, UnknownTreatment) as exc:
             await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
             metrics.record_produced(topics.bookings_dlq)
-            log.warning("dead-lettered %s:%s: %s", event.message.topic, event.message.offset, exc)
+            log.warning(
+                "dead-lettered %s:%s: %s",
+                event.message.topic,
+                event.message.offset,
+                exc,
+                extra={
+                    "topic": event.message.topic,
+                    "partition": event.message.partition,
+                    "offset": event.message.offset,
+                },
+            )
 
     async def on_tick(partition: int) -> None:
         result = scheduler.tick(partition, clock.now())
@@ -84,10 +94,10 @@ def create_app(
             await due.send(key=reminder.key.encode(), value=encode(reminder))
             metrics.record_produced(topics.due)
             log.info(
-                "due %s %s for booking %s",
-                reminder.reminder_id,
+                "due %s for booking %s",
                 reminder.milestone,
                 reminder.booking_id,
+                extra={"reminder_id": reminder.reminder_id, "booking_id": reminder.booking_id},
             )
         for skipped in result.skipped:
             for state in _skipped_statuses(skipped, clock):
