@@ -16,6 +16,14 @@ from services.notifier.settings import NotifierSettings
 from services.reminders.settings import ReminderSettings
 
 ROOT = Path(__file__).resolve().parents[2]
+PROCESS_WIDE = {
+    "CLINIC_LOG_FORMAT",
+    "CLINIC_LOG_LEVEL",
+    "CLINIC_TIME_SCALE",
+    "CLINIC_CLOCK_START",
+    "CLINIC_CLOCK_ANCHOR",
+}
+"""Read by every process outside its settings class (logging and the shared clock)."""
 SETTINGS: dict[str, type[BaseSettings]] = {
     "booking": BookingSettings,
     "reminders": ReminderSettings,
@@ -30,7 +38,7 @@ def compose() -> dict[str, Any]:
 
 
 def env_names(settings: type[BaseSettings]) -> set[str]:
-    return {f"CLINIC_{name.upper()}" for name in settings.model_fields}
+    return {f"CLINIC_{name.upper()}" for name in settings.model_fields} | PROCESS_WIDE
 
 
 def test_every_part_of_the_platform_is_there_with_a_health_check(compose: dict[str, Any]) -> None:
