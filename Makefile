@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit integration e2e clean
+.PHONY: install browser run test lint typecheck unit integration e2e clean
 
 install: $(STAMP)
 
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
+
+# The ops console's tests drive Debian's Chromium headless.
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 
 run: install
 	$(BIN)/clinic-reminders run
@@ -35,7 +39,7 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest -q
 
 clean:

@@ -13,6 +13,7 @@ from typing import Any
 
 from services.shared.events import (
     BookingEvent,
+    ConsentChanged,
     DeadLetter,
     Frozen,
     NotificationStatus,
@@ -24,6 +25,7 @@ EVENTS: dict[str, type[Frozen]] = {
     "reminder-due.v1.json": ReminderDue,
     "notification-status.v1.json": NotificationStatus,
     "dead-letter.v1.json": DeadLetter,
+    "consent-changed.v1.json": ConsentChanged,
 }
 DEFAULT_FOLDER = Path("docs/schemas")
 

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "services.cli.templates",
     "services.cli.resync",
     "services.cli.imports",
+    "services.cli.calendar",
     "services.cli.ops",
 )
 

@@ -1,8 +1,8 @@
 """``clinic-reminders run``: the whole platform in the foreground, on the embedded default.
 
 Starts the embedded broker (unless ``CLINIC_BOOTSTRAP_SERVERS`` names one),
-creates the topics, then the booking service, one reminders worker and the
-notifier, all sharing one clock. Ctrl-C or SIGTERM stops every process it
+creates the topics, then the booking service, one reminders worker, the
+notifier and the ops console, all sharing one clock. Ctrl-C or SIGTERM stops every process it
 started; children also die with it if it is killed outright.
 """
 
@@ -22,7 +22,7 @@ from services.shared.clock import ScaledClock
 from services.shared.settings import PlatformSettings, load_settings
 from services.shared.topics import ensure_topics
 
-SERVICES = ("booking", "reminders", "notifier")
+SERVICES = ("booking", "reminders", "notifier", "ops.web")
 
 
 def register(subparsers: Any) -> None:

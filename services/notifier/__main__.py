@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from services.notifier.bootstrap import run
+from services.notifier.http_server import PortUnavailable
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
@@ -31,12 +32,25 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    print(
-        f"notifier: consuming {settings.topics.due} on {settings.bootstrap_servers}, "
-        f"SMS via {settings.sms_provider}, email via {settings.email_provider}",
-        flush=True,
-    )
-    run(settings, clock, stop)
+
+    def announce(address: str) -> None:
+        print(
+            f"notifier: consuming {settings.topics.due} on {settings.bootstrap_servers}, "
+            f"SMS via {settings.sms_provider}, email via {settings.email_provider}, "
+            f"HTTP on {address} (/healthz, /metrics, /v1/twilio/inbound, /v1/twilio/status)",
+            flush=True,
+        )
+        if not settings.twilio_auth_token.get_secret_value():
+            print(
+                "notifier: no CLINIC_TWILIO_AUTH_TOKEN: webhooks are not signature-checked",
+                flush=True,
+            )
+
+    try:
+        run(settings, clock, stop, announce)
+    except PortUnavailable as exc:
+        print(f"configuration error: CLINIC_NOTIFIER_HTTP_PORT: {exc}", file=sys.stderr)
+        return 2
     print("notifier: stopped", flush=True)
     return 0
 

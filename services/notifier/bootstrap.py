@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
+from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.notifier.clinics import ClinicDirectory, QuietHours
 from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
+from services.notifier.http_server import HttpServer
+from services.notifier.inbound import InboundTexts
 from services.notifier.ledger import DeliveryLedger
+from services.notifier.publisher import Publisher
+from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
 from services.notifier.retry import Backoff
 from services.notifier.senders.factory import build_senders
 from services.notifier.settings import NotifierSettings
+from services.notifier.status_callbacks import StatusCallbacks
+from services.notifier.web import WebParts, create_app
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
 from services.shared.topics import ensure_topics
 
@@ -57,40 +66,87 @@ def open_producer(settings: NotifierSettings) -> KafkaProducer:
     )
 
 
+@dataclass(frozen=True)
+class Notifier:
+    """The consumer loop and the HTTP app, built on the same ledger, registry and metrics."""
+
+    loop: NotifierLoop
+    app: FastAPI
+    metrics: PlatformMetrics
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until ``stop`` is set (see :meth:`NotifierLoop.run`)."""
+        self.loop.run(stop)
+
+
 @contextmanager
 def notifier(
     settings: NotifierSettings,
     clock: Clock,
     stop: threading.Event,
     consumer: KafkaConsumer | None = None,
-) -> Iterator[NotifierLoop]:
-    """Build the notifier (topics ensured, ledger open) and close everything after.
+    metrics: PlatformMetrics | None = None,
+) -> Iterator[Notifier]:
+    """Build the notifier (topics ensured, ledger and registry open) and close everything after.
 
     Blocks until the broker answers (``RuntimeError`` naming it otherwise).
     ``consumer`` replaces the group consumer, e.g. one with partitions assigned.
+    Nothing is served: run :attr:`Notifier.app` with :class:`HttpServer` (see :func:`run`).
     """
     ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
     clinics = ClinicDirectory.from_yaml(
         settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
     )
+    metrics = metrics or PlatformMetrics("notifier")
     ledger = DeliveryLedger(settings.database_url)
+    registry = ConsentRegistry(settings.database_url)
     producer = open_producer(settings)
     consumer = consumer or open_consumer(settings)
     try:
-        yield NotifierLoop(
+        deliverer = _deliverer(settings, clock, clinics, ledger, registry, stop, metrics)
+        loop = NotifierLoop(
             settings.topics,
             clock,
-            _deliverer(settings, clock, clinics, ledger, stop),
+            deliverer,
             clinics,
             consumer,
             producer,
             settings.poll_timeout_ms,
+            metrics,
         )
+        parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop)
+        yield Notifier(loop, create_app(parts), metrics)
     finally:
         consumer.close()
         producer.flush()
         producer.close()
+        registry.close()
         ledger.close()
+
+
+def _web(
+    settings: NotifierSettings,
+    clock: Clock,
+    clinics: ClinicDirectory,
+    ledger: DeliveryLedger,
+    registry: ConsentRegistry,
+    producer: KafkaProducer,
+    metrics: PlatformMetrics,
+    loop: NotifierLoop,
+) -> WebParts:
+    publish = Publisher(producer, metrics).publish
+    topics = settings.topics
+    return WebParts(
+        ledger=ledger,
+        inbound=InboundTexts(
+            registry, topics, clinics, settings.twilio_inbound_numbers, clock, publish
+        ),
+        callbacks=StatusCallbacks(ledger, topics, clock, publish, metrics),
+        metrics=metrics,
+        partitions=lambda: loop.partitions,
+        auth_token=settings.twilio_auth_token.get_secret_value(),
+        public_url=settings.notifier_public_url,
+    )
 
 
 def _deliverer(
@@ -98,17 +154,32 @@ def _deliverer(
     clock: Clock,
     clinics: ClinicDirectory,
     ledger: DeliveryLedger,
+    registry: ConsentRegistry,
     stop: threading.Event,
+    metrics: PlatformMetrics,
 ) -> Deliverer:
     renderer = TemplateRenderer(settings.templates_dir, clinics)
-    senders: Senders = build_senders(settings, clock, stop)
+    senders: Senders = build_senders(settings, clock, stop, metrics)
     backoff = Backoff(
         settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
     )
-    return Deliverer(ledger, renderer, senders, clock, backoff, stop.wait)
+    return Deliverer(ledger, renderer, senders, clock, backoff, stop.wait, registry)
 
 
-def run(settings: NotifierSettings, clock: Clock, stop: threading.Event) -> None:
-    """Run the notifier until ``stop`` is set, then close cleanly."""
-    with notifier(settings, clock, stop) as loop:
-        loop.run(stop)
+def run(
+    settings: NotifierSettings,
+    clock: Clock,
+    stop: threading.Event,
+    announce: Callable[[str], None] = lambda address: None,
+) -> None:
+    """Serve HTTP and consume until ``stop`` is set, then close cleanly.
+
+    ``announce`` is told the HTTP address once it accepts requests. Raises
+    :class:`PortUnavailable` if the HTTP port cannot be had.
+    """
+    with (
+        notifier(settings, clock, stop) as built,
+        HttpServer(built.app, settings.notifier_http_host, settings.notifier_http_port) as http,
+    ):
+        announce(http.address)
+        built.run(stop)

@@ -18,8 +18,16 @@ from services.notifier.clinics import ClinicDirectory
 from services.notifier.delivery import Deliverer
 from services.notifier.quiet import quiet_until
 from services.notifier.retry import Interrupted
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
-from services.shared.events import DeadLetter, InvalidEvent, ReminderDue, decode, encode
+from services.shared.events import (
+    DeadLetter,
+    InvalidEvent,
+    NotificationStatus,
+    ReminderDue,
+    decode,
+    encode,
+)
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ class NotifierLoop:
         consumer: KafkaConsumer,
         producer: KafkaProducer,
         poll_timeout_ms: int = 200,
+        metrics: PlatformMetrics | None = None,
     ) -> None:
         self._topics = topics
         self._clock = clock
@@ -51,12 +60,20 @@ class NotifierLoop:
         self._producer = producer
         self._poll_timeout_ms = poll_timeout_ms
         self._paused: dict[TopicPartition, datetime] = {}
+        self._metrics = metrics or PlatformMetrics(SERVICE)
+        self._partitions: tuple[int, ...] = ()
+
+    @property
+    def partitions(self) -> tuple[int, ...]:
+        """The partitions held after the last poll (read from any thread)."""
+        return self._partitions
 
     def run(self, stop: threading.Event) -> None:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
         while not stop.is_set():
             self._resume_due_partitions()
             batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+            self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             try:
                 for partition, records in batch.items():
                     self._process_partition(partition, records)
@@ -74,6 +91,8 @@ class NotifierLoop:
                 log.info("quiet hours: %s waits until %s", partition, until.isoformat())
                 break
             done = record.offset
+            # Counted once handled: a record held back for quiet hours is fetched again.
+            self._metrics.record_consumed(partition.topic)
         if done is not None:
             self._producer.flush()
             self._consumer.commit({partition: OffsetAndMetadata(done + 1, "", -1)})
@@ -92,9 +111,17 @@ class NotifierLoop:
         for channel in reminder.channels:
             outcome = self._deliverer.deliver(reminder, channel)
             self._send(self._topics.status, reminder.key, encode(outcome.status))
+            if not outcome.repeat:
+                status = outcome.status
+                self._metrics.record_delivery(
+                    status.channel.value, status.state.value, status.reason
+                )
             if outcome.dead_letter and not outcome.repeat:
                 self._dead_letter(record, outcome.dead_letter)
         return None
+
+    def _count(self, status: NotificationStatus) -> None:
+        self._metrics.record_delivery(status.channel.value, status.state.value, status.reason)
 
     def _dead_letter(self, record: Any, reason: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None
@@ -112,6 +139,7 @@ class NotifierLoop:
 
     def _send(self, topic: str, key: str | None, value: bytes) -> None:
         self._producer.send(topic, key=key.encode() if key else None, value=value)
+        self._metrics.record_produced(topic)
 
     def _resume_due_partitions(self) -> None:
         now = self._clock.now()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from services.notifier.consent import recipient
 from services.notifier.exceptions import (
@@ -18,6 +19,7 @@ from services.notifier.exceptions import (
     TemplateRenderError,
 )
 from services.notifier.ledger import Delivery, DeliveryLedger, LedgerState
+from services.notifier.registry import ConsentRecord
 from services.notifier.rendering import RenderedMessage, TemplateRenderer
 from services.notifier.retry import Backoff, Interrupted
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
@@ -41,6 +43,12 @@ class Outcome:
     repeat: bool = False
 
 
+class OptOuts(Protocol):
+    """The consent registry as delivery reads it (see :mod:`registry`)."""
+
+    def opted_out(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None: ...
+
+
 @dataclass(frozen=True)
 class Senders:
     sms: SmsSender
@@ -58,8 +66,10 @@ class Deliverer:
         clock: Clock,
         backoff: Backoff,
         wait: Wait,
+        opt_outs: OptOuts | None = None,
     ) -> None:
         self._ledger = ledger
+        self._opt_outs = opt_outs
         self._renderer = renderer
         self._senders = senders
         self._clock = clock
@@ -88,7 +98,15 @@ class Deliverer:
     def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
         if reminder.stale_at is not None and self._now() >= reminder.stale_at:
             return f"stale since {reminder.stale_at.isoformat()}"
-        return recipient(reminder.patient, channel).reason
+        found = recipient(reminder.patient, channel)
+        if found.reason or self._opt_outs is None or channel is not Channel.SMS:
+            return found.reason
+        # The registry overrides the booking's consent: the patient's own word is the latest.
+        withdrawn = self._opt_outs.opted_out(found.address or "", reminder.clinic_id, channel)
+        if withdrawn is None:
+            return None
+        keyword = withdrawn.keyword or "STOP"
+        return f"opted out by SMS {keyword} at {withdrawn.changed_at.isoformat()}"
 
     def _send(self, reminder: ReminderDue, channel: Channel, message: RenderedMessage) -> Outcome:
         to = recipient(reminder.patient, channel).address or ""
@@ -154,6 +172,7 @@ class Deliverer:
 
 PUBLISHED_STATE = {
     LedgerState.SENT: DeliveryState.SENT,
+    LedgerState.DELIVERED: DeliveryState.DELIVERED,
     LedgerState.FAILED: DeliveryState.FAILED,
     LedgerState.SKIPPED: DeliveryState.SKIPPED,
     LedgerState.UNKNOWN: DeliveryState.UNKNOWN,

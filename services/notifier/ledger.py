@@ -21,10 +21,14 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.events import Channel, ReminderDue
@@ -35,6 +39,8 @@ class LedgerState(StrEnum):
     """Tried and failed transiently: nothing went out, safe to try again."""
     SENDING = "sending"
     SENT = "sent"
+    DELIVERED = "delivered"
+    """The provider reported the message reached the phone (a status callback)."""
     FAILED = "failed"
     SKIPPED = "skipped"
     UNKNOWN = "unknown"
@@ -48,11 +54,12 @@ deliveries = Table(
     Column("channel", String(16), primary_key=True),
     Column("clinic_id", String(128), nullable=False),
     Column("booking_id", String(128), nullable=False),
+    Column("patient_id", String(128)),
     Column("milestone", String(128), nullable=False),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("reason", Text),
-    Column("provider_id", String(128)),
+    Column("provider_id", String(128), index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -72,6 +79,17 @@ class Delivery:
 
 
 @dataclass(frozen=True)
+class TrackedDelivery:
+    """A ledger row with what a status event needs to name it."""
+
+    delivery: Delivery
+    clinic_id: str
+    booking_id: str
+    milestone: str
+    patient_id: str | None
+
+
+@dataclass(frozen=True)
 class Claim:
     """The answer to :meth:`DeliveryLedger.claim`: send only when ``granted``."""
 
@@ -80,6 +98,26 @@ class Claim:
 
 
 INTERRUPTED = "an earlier attempt stopped between hand-off and confirmation; not resent"
+
+
+def _add_patient_id(engine: Engine) -> None:
+    # Ledgers made before status callbacks lack the column that keys their status events.
+    columns = {c["name"] for c in inspect(engine).get_columns(deliveries.name)}
+    if "patient_id" not in columns:
+        with engine.begin() as conn:
+            conn.execute(text(f"ALTER TABLE {deliveries.name} ADD COLUMN patient_id VARCHAR(128)"))
+
+
+def _delivery(row: RowMapping) -> Delivery:
+    return Delivery(
+        row["reminder_id"],
+        Channel(row["channel"]),
+        LedgerState(row["state"]),
+        row["attempts"],
+        row["reason"],
+        row["provider_id"],
+        _utc(row["updated_at"]),
+    )
 
 
 def _utc(value: datetime) -> datetime:
@@ -93,9 +131,15 @@ class DeliveryLedger:
     def __init__(self, url: str) -> None:
         self._engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         metadata.create_all(self._engine)
+        _add_patient_id(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def ping(self) -> None:
+        """Raise the database's error if it cannot be reached."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
 
     def get(self, reminder_id: str, channel: Channel) -> Delivery | None:
         query = select(deliveries).where(
@@ -103,17 +147,42 @@ class DeliveryLedger:
         )
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
+        return None if row is None else _delivery(row)
+
+    def count_by_state(self) -> dict[str, int]:
+        """Rows per state, e.g. ``{"sent": 12, "pending": 1}``."""
+        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
+        with self._engine.connect() as conn:
+            return {state: int(count) for state, count in conn.execute(query)}
+
+    def by_provider_id(self, provider_id: str) -> TrackedDelivery | None:
+        """The row whose message the provider knows as ``provider_id``, if any."""
+        query = select(deliveries).where(deliveries.c.provider_id == provider_id)
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        return Delivery(
-            row["reminder_id"],
-            Channel(row["channel"]),
-            LedgerState(row["state"]),
-            row["attempts"],
-            row["reason"],
-            row["provider_id"],
-            _utc(row["updated_at"]),
+        return TrackedDelivery(
+            _delivery(row), row["clinic_id"], row["booking_id"], row["milestone"], row["patient_id"]
         )
+
+    def settle(
+        self, provider_id: str, state: LedgerState, now: datetime, reason: str | None = None
+    ) -> bool:
+        """Record the provider's final word on a ``sent`` message; False if it was not ``sent``.
+
+        A repeated or late callback (the row already delivered or failed) changes nothing.
+        """
+        query = (
+            update(deliveries)
+            .values(state=state.value, updated_at=now, reason=reason)
+            .where(
+                deliveries.c.provider_id == provider_id,
+                deliveries.c.state == LedgerState.SENT.value,
+            )
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(query).rowcount >= 1
 
     def claim(self, reminder: ReminderDue, channel: Channel, now: datetime) -> Claim:
         """Mark the delivery ``sending`` if nothing went out yet.
@@ -179,6 +248,7 @@ class DeliveryLedger:
             "channel": channel.value,
             "clinic_id": reminder.clinic_id,
             "booking_id": reminder.booking_id,
+            "patient_id": reminder.patient.id,
             "milestone": reminder.milestone,
             "state": state.value,
             "attempts": 1 if state is LedgerState.SENDING else 0,

@@ -16,6 +16,12 @@ class NotifierSettings(PlatformSettings):
 
     Providers are chosen here: ``local`` writes to ``{var_dir}/outbox`` (the
     embedded default), ``twilio`` and ``smtp`` talk to the real services.
+
+    The HTTP side (``/healthz``, ``/metrics``, Twilio's inbound and status
+    webhooks) listens on ``notifier_http_host:notifier_http_port``. Webhooks
+    must carry a valid ``X-Twilio-Signature`` made with ``twilio_auth_token``;
+    with no token set (the local default) they are accepted unsigned, so set
+    one wherever the port can be reached from outside.
     """
 
     notifier_database_url: str | None = None
@@ -35,8 +41,20 @@ class NotifierSettings(PlatformSettings):
     twilio_status_callback_url: str | None = None
     twilio_api_base_url: str | None = None
     """Only to point the client at a Twilio-compatible server in tests."""
+    twilio_inbound_numbers: dict[str, str] = Field(default_factory=dict)
+    """JSON, Twilio number -> clinic id: whose patients a STOP to that number concerns.
+
+    A keyword sent to a number not listed applies to every clinic.
+    """
     sms_rate_per_second: float = Field(default=1.0, gt=0)
     sms_burst: int = Field(default=1, ge=1)
+
+    notifier_http_host: str = "127.0.0.1"
+    notifier_http_port: int = Field(default=8081, ge=0, le=65535)
+    """0 picks a free port (the startup line says which)."""
+    notifier_public_url: str | None = None
+    """The address Twilio calls, e.g. ``https://notify.clinic.example``, when a proxy
+    stands in front: signatures are made over that URL, not the one the notifier sees."""
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25

@@ -243,3 +243,33 @@ def describe_errors(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(body)"
         parts.append(f"{where}: {err['msg']}")
     return "; ".join(parts)
+
+
+class ConsentChanged(Frozen):
+    """On ``clinic.consent.v1``: a patient gave or withdrew consent on one channel.
+
+    Names the patient by ``phone`` (E.164), by ``patient_id``, or both; at least
+    one is required. ``clinic_id`` None means every clinic that texts from the
+    number the patient answered (the clinic behind it was not known).
+    """
+
+    type: Literal["consent.changed"] = "consent.changed"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
+    clinic_id: Identifier | None = None
+    phone: Phone | None = None
+    patient_id: Identifier | None = None
+    channel: Channel
+    granted: bool
+    source: Annotated[str, Field(min_length=1, max_length=64)] = "sms-keyword"
+    keyword: Annotated[str, Field(max_length=32)] | None = None
+    occurred_at: UtcDatetime
+
+    def model_post_init(self, context: object) -> None:
+        if self.phone is None and self.patient_id is None:
+            raise ValueError("phone or patient_id is required")
+
+    @property
+    def key(self) -> str:
+        """``clinic:patient`` when the patient is known, else ``clinic:phone`` (``*`` for any)."""
+        return f"{self.clinic_id or '*'}:{self.patient_id or self.phone}"

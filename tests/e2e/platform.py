@@ -30,6 +30,7 @@ class Platform:
             "CLINIC_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
             "CLINIC_BOOKING_PORT": self.booking_url.rsplit(":", 1)[1],
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
+            "CLINIC_OPS_PORT": str(free_port()),
             "CLINIC_TIME_SCALE": str(scale),
             "CLINIC_CLOCK_START": clock_start.isoformat(),
             "PYTHONUNBUFFERED": "1",

@@ -9,17 +9,31 @@ from services.notifier.ratelimit import TokenBucket
 from services.notifier.senders.base import EmailSender, SmsSender
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.notifier.senders.smtp_email import SmtpEmailSender
+from services.notifier.senders.timed import TimedEmailSender, TimedSmsSender
 from services.notifier.senders.twilio_sms import TwilioSmsSender, twilio_client
 from services.notifier.settings import NotifierSettings
+from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
 
 
-def build_senders(settings: NotifierSettings, clock: Clock, stop: threading.Event) -> Senders:
+def build_senders(
+    settings: NotifierSettings,
+    clock: Clock,
+    stop: threading.Event,
+    metrics: PlatformMetrics | None = None,
+) -> Senders:
     """The local sinks by default; Twilio and SMTP when the settings say so.
 
-    Raises ValueError naming the missing setting for a provider half configured.
+    With ``metrics``, each provider call is timed. Raises ValueError naming the
+    missing setting for a provider half configured.
     """
-    return Senders(sms=_sms(settings, clock), email=_email(settings, clock))
+    sms, email = _sms(settings, clock), _email(settings, clock)
+    if metrics is None:
+        return Senders(sms=sms, email=email)
+    return Senders(
+        sms=TimedSmsSender(sms, metrics, settings.sms_provider),
+        email=TimedEmailSender(email, metrics, settings.email_provider),
+    )
 
 
 def _sms(settings: NotifierSettings, clock: Clock) -> SmsSender:

@@ -139,7 +139,8 @@ def test_a_malformed_record_is_dead_lettered_and_the_stream_goes_on(
 def partition_of(key: str, partitions: int = 4) -> int:
     from kafka.partitioner.default import murmur2
 
-    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 def test_quiet_hours_hold_one_partition_while_others_go_on(

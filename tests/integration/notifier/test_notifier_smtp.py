@@ -38,7 +38,9 @@ class Mailbox:
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         if self.refuse_data:
             return self.refuse_data
-        self.messages.append((envelope, message_from_bytes(bytes(envelope.content or b""))))
+        raw = envelope.content or b""
+        raw = raw if isinstance(raw, bytes) else raw.encode()
+        self.messages.append((envelope, message_from_bytes(raw)))
         return "250 Message accepted"
 
 

@@ -18,12 +18,13 @@ from services.notifier.exceptions import (
     RetryableSendError,
 )
 from services.notifier.ledger import DeliveryLedger
+from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
 from services.notifier.retry import Backoff, Interrupted
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.shared.clock import ManualClock
-from services.shared.events import Channel, Consent, DeliveryState, ReminderDue
+from services.shared.events import Channel, Consent, ConsentChanged, DeliveryState, ReminderDue
 from tests.support.reminders import patient, reminder
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -46,6 +47,7 @@ class ScriptedSms:
 class Harness:
     def __init__(self, tmp_path: Path, defaults: Path, sms: object | None = None) -> None:
         self.clock = ManualClock(NOW)
+        self.registry = ConsentRegistry(f"sqlite:///{tmp_path}/ledger.db")
         self.echo = io.StringIO()
         self.outbox = tmp_path / "outbox"
         self.ledger = DeliveryLedger(f"sqlite:///{tmp_path}/ledger.db")
@@ -61,6 +63,7 @@ class Harness:
             self.clock,
             Backoff(0.5, 8.0, 3, random.Random(7)),
             self.wait,
+            self.registry,
         )
         self.stopping = False
 
@@ -119,6 +122,41 @@ def test_without_consent_it_is_skipped_with_the_reason(tmp_path: Path, defaults_
     assert outcome.status.state is DeliveryState.SKIPPED
     assert outcome.status.reason == "no SMS consent"
     assert h.lines("sms.jsonl") == []
+
+
+def stop_from(
+    phone: str, clinic_id: str | None, at: datetime, granted: bool = False
+) -> ConsentChanged:
+    return ConsentChanged(
+        clinic_id=clinic_id,
+        phone=phone,
+        channel=Channel.SMS,
+        granted=granted,
+        keyword="START" if granted else "STOP",
+        occurred_at=at,
+    )
+
+
+def test_a_phone_that_texted_stop_gets_no_sms_whatever_the_booking_says(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    h.registry.record(stop_from("+447700900123", "dr-jenny", NOW - timedelta(days=1)))
+    sms = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert sms.status.state is DeliveryState.SKIPPED
+    assert sms.status.reason == "opted out by SMS STOP at 2026-11-29T10:00:00+00:00"
+    assert sms.dead_letter is None and h.lines("sms.jsonl") == []
+    assert h.deliverer.deliver(reminder(), Channel.EMAIL).status.state is DeliveryState.SENT
+
+
+def test_a_stop_to_another_clinic_does_not_count_and_start_lifts_it(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    h.registry.record(stop_from("+447700900123", "other-clinic", NOW - timedelta(days=2)))
+    h.registry.record(stop_from("+447700900123", None, NOW - timedelta(days=2)))
+    h.registry.record(stop_from("+447700900123", "dr-jenny", NOW - timedelta(days=1), True))
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.SENT
 
 
 def test_a_stale_reminder_is_skipped(tmp_path: Path, defaults_dir: Path) -> None:

@@ -1,0 +1,139 @@
+"""The consent registry: what each phone number last said about being texted, kept for good.
+
+Keyed by phone, clinic and channel. A keyword sent to a number no clinic is
+mapped to is kept under ``*`` and applies to every clinic. The latest word
+wins: a START after a STOP opts back in, and a change that arrives late (older
+than the one stored) changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from services.shared.events import Channel, ConsentChanged
+
+ANY_CLINIC = "*"
+
+metadata = MetaData()
+consents = Table(
+    "notifier_consent",
+    metadata,
+    Column("phone", String(20), primary_key=True),
+    Column("clinic_id", String(128), primary_key=True),
+    Column("channel", String(16), primary_key=True),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("keyword", String(32)),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """The last word one phone gave one clinic (or ``*``) on one channel."""
+
+    phone: str
+    clinic_id: str
+    channel: Channel
+    granted: bool
+    source: str
+    keyword: str | None
+    changed_at: datetime
+
+
+class ConsentRegistry:
+    """The registry on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
+
+    def __init__(self, url: str) -> None:
+        self._engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        metadata.create_all(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def ping(self) -> None:
+        """Raise the database's error if it cannot be reached."""
+        with self._engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def record(self, change: ConsentChanged) -> None:
+        """Keep ``change`` unless a later one is stored. Changes without a phone are ignored."""
+        if change.phone is None:
+            return
+        row: dict[str, object] = {
+            "phone": change.phone,
+            "clinic_id": change.clinic_id or ANY_CLINIC,
+            "channel": change.channel.value,
+            "granted": change.granted,
+            "source": change.source,
+            "keyword": change.keyword,
+            "changed_at": change.occurred_at,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(consents).values(**row))
+        except IntegrityError:
+            self._replace_if_older(row)
+
+    def _replace_if_older(self, row: dict[str, object]) -> None:
+        query = (
+            update(consents)
+            .values(**row)
+            .where(
+                consents.c.phone == row["phone"],
+                consents.c.clinic_id == row["clinic_id"],
+                consents.c.channel == row["channel"],
+                consents.c.changed_at <= row["changed_at"],
+            )
+        )
+        with self._engine.begin() as conn:
+            conn.execute(query)
+
+    def latest(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
+        """The most recent word from ``phone`` to ``clinic_id`` or to every clinic, if any."""
+        query = select(consents).where(
+            consents.c.phone == phone,
+            consents.c.channel == channel.value,
+            consents.c.clinic_id.in_([clinic_id, ANY_CLINIC]),
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        if not rows:
+            return None
+        row = max(rows, key=lambda r: _utc(r["changed_at"]))
+        return ConsentRecord(
+            row["phone"],
+            row["clinic_id"],
+            Channel(row["channel"]),
+            row["granted"],
+            row["source"],
+            row["keyword"],
+            _utc(row["changed_at"]),
+        )
+
+    def opted_out(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
+        """The withdrawal in force for ``phone`` with ``clinic_id``, or None if there is none."""
+        found = self.latest(phone, clinic_id, channel)
+        return found if found is not None and not found.granted else None
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,35 @@
+"""Senders that time each provider call into ``clinic_provider_latency_seconds``."""
+
+from __future__ import annotations
+
+from services.notifier.senders.base import EmailSender, SendResult, SmsSender
+from services.ops.metrics import PlatformMetrics
+from services.shared.events import ReminderDue
+
+
+class TimedSmsSender:
+    """Wraps an :class:`SmsSender`; times the call whether it returns or raises."""
+
+    def __init__(self, inner: SmsSender, metrics: PlatformMetrics, provider: str) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        self._provider = provider
+
+    def send(self, to: str, body: str, reminder: ReminderDue) -> SendResult:
+        with self._metrics.time_provider("sms", self._provider):
+            return self._inner.send(to, body, reminder)
+
+
+class TimedEmailSender:
+    """Wraps an :class:`EmailSender`; times the call whether it returns or raises."""
+
+    def __init__(self, inner: EmailSender, metrics: PlatformMetrics, provider: str) -> None:
+        self._inner = inner
+        self._metrics = metrics
+        self._provider = provider
+
+    def send(
+        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+    ) -> SendResult:
+        with self._metrics.time_provider("email", self._provider):
+            return self._inner.send(to, subject, text, html, reminder)

@@ -1,0 +1,74 @@
+"""The ops web app: server-rendered pages and the JSON endpoints behind them.
+
+Everything it serves is local (no CDN): the templates, one stylesheet, one
+small script. Every view is masked before it is rendered or returned.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.resources import files
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from services.ops.web import gather
+from services.ops.web.pages import Pages
+from services.ops.web.sources import Sources
+from services.shared.clock import Clock
+
+BOOKING_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+BAD_ID = "booking_id must be 1-128 letters, digits or . _ : @ -"
+
+
+def create_app(sources: Sources, clock: Clock) -> FastAPI:
+    """The app over ``sources``; nothing is read until a page or endpoint is asked for."""
+    app = FastAPI(title="clinic-reminders ops", docs_url=None, redoc_url=None)
+    pages = Pages()
+    static = str(files("services.ops.web").joinpath("static"))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+
+    async def overview() -> dict[str, Any]:
+        return await run_in_threadpool(gather.overview, sources, clock.now())
+
+    async def journey(booking_id: str) -> dict[str, Any]:
+        return await run_in_threadpool(gather.booking, sources, booking_id)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/api/overview")
+    async def api_overview() -> dict[str, Any]:
+        return await overview()
+
+    @app.get("/api/bookings/{booking_id}")
+    async def api_booking(booking_id: str) -> Response:
+        if not BOOKING_ID.match(booking_id):
+            return JSONResponse({"detail": BAD_ID}, status_code=422)
+        view = await journey(booking_id)
+        return JSONResponse(view, status_code=200 if view["found"] else 404)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def index() -> str:
+        return pages.overview(await overview())
+
+    @app.get("/bookings", response_model=None)
+    async def search(booking_id: str = "") -> Response:
+        booking_id = booking_id.strip()
+        if not BOOKING_ID.match(booking_id):
+            html = pages.search(booking_id, BAD_ID if booking_id else None)
+            return HTMLResponse(html, status_code=422 if booking_id else 200)
+        return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
+
+    @app.get("/bookings/{booking_id}", response_class=HTMLResponse)
+    async def booking_page(booking_id: str) -> HTMLResponse:
+        if not BOOKING_ID.match(booking_id):
+            return HTMLResponse(pages.search(booking_id, BAD_ID), status_code=422)
+        view = await journey(booking_id)
+        return HTMLResponse(pages.journey(view), status_code=200 if view["found"] else 404)
+
+    return app

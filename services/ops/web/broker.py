@@ -1,0 +1,93 @@
+"""What the page reads from the broker: due reminders and dead letters, outside any group."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.ops.dlq import Letter, list_letters
+from services.ops.kafka_io import read_all
+from services.ops.masking import mask_text
+from services.ops.web.shaping import DueReminder
+from services.shared.events import InvalidEvent, ReminderDue, decode
+from services.shared.topics import Topics
+
+PAYLOAD_SHOWN = 300
+"""Characters of a dead letter's payload shown; enough to recognise it."""
+
+
+@dataclass(frozen=True)
+class DeadLetterRow:
+    """One dead letter as the page shows it; the payload is masked and cut short."""
+
+    id: str
+    queue: str
+    service: str
+    topic: str
+    key: str | None
+    reason: str
+    occurred_at: datetime | None
+    payload: str
+
+
+def due_reminders(bootstrap: str, topics: Topics) -> list[DueReminder]:
+    """Every reminder now on the due topic; undecodable records are left out.
+
+    Blocks while reading the topic to its end; raises ``BrokerUnavailable`` or
+    ``TopicNotFound``.
+    """
+    found: list[DueReminder] = []
+    for record in read_all(bootstrap, topics.due):
+        try:
+            due = decode(ReminderDue, record.value or b"")
+        except InvalidEvent:
+            continue
+        found.append(
+            DueReminder(
+                due.reminder_id,
+                due.clinic_id,
+                due.booking_id,
+                due.milestone,
+                tuple(c.value for c in due.channels),
+                due.due_at,
+            )
+        )
+    return found
+
+
+def dead_letters(bootstrap: str, topics: Topics) -> list[DeadLetterRow]:
+    """Both dead-letter topics, newest first; raises ``BrokerUnavailable`` or ``TopicNotFound``."""
+    rows = [_row(letter) for letter in list_letters(bootstrap, topics)]
+    return sorted(rows, key=lambda r: (r.occurred_at is not None, r.occurred_at), reverse=True)
+
+
+def _row(letter: Letter) -> DeadLetterRow:
+    queue = letter.id.split(":", 1)[0]
+    dead = letter.letter
+    if dead is None:
+        raw = (letter.record.value or b"").decode(errors="replace")
+        return DeadLetterRow(
+            letter.id,
+            queue,
+            "?",
+            letter.record.topic,
+            letter.record.key_text,
+            letter.error or "unreadable",
+            letter.record.timestamp,
+            _shown(raw),
+        )
+    return DeadLetterRow(
+        letter.id,
+        queue,
+        dead.service,
+        dead.topic,
+        dead.key,
+        dead.reason,
+        dead.occurred_at,
+        _shown(dead.payload),
+    )
+
+
+def _shown(payload: str) -> str:
+    # Masked before it is cut, so that a cut never leaves part of a number unmasked.
+    return mask_text(payload)[:PAYLOAD_SHOWN]

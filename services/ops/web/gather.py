@@ -1,0 +1,116 @@
+"""The page's two views, gathered from the sources as JSON-ready, masked dicts.
+
+Each source is read on its own: one that is down is named in ``down`` with its
+reason and its part of the view is left empty; the rest is still shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, TypeVar
+
+from services.ops.masking import mask_value
+from services.ops.status import Status
+from services.ops.web.broker import DeadLetterRow
+from services.ops.web.journey import journey_of
+from services.ops.web.reconcile import reconcile
+from services.ops.web.shaping import DueReminder, hourly_series, totals
+from services.ops.web.sources import SourceDown, Sources
+
+WINDOW = timedelta(hours=24)
+T = TypeVar("T")
+
+
+def overview(sources: Sources, now: datetime) -> dict[str, Any]:
+    """Per-clinic hourly outcomes, the day's reconciliation, broker and dead letters."""
+    since = now - WINDOW
+    down: dict[str, str] = {}
+    status = sources.status()
+    rows = _read(down, lambda: sources.ledger_since(since))
+    due: list[DueReminder] = []
+    letters: list[DeadLetterRow] = []
+    if status.broker_reachable:
+        due = _read(down, sources.due_reminders)
+        letters = _read(down, sources.dead_letters)
+    else:
+        down["broker"] = f"no Kafka broker answered at {status.bootstrap}"
+    said = {f"{source}: {reason}" for source, reason in down.items()}
+    notes = [n for n in status.notes if n not in said and not n.startswith("no Kafka broker")]
+    series = hourly_series(rows, now)
+    view = {
+        "at": now,
+        "since": since,
+        "down": down,
+        "notes": notes,
+        "totals": totals(h for hours in series.values() for h in hours),
+        "clinics": [
+            {"clinic_id": c, "totals": totals(hours), "hours": hours} for c, hours in series.items()
+        ],
+        "reconciliation": [
+            {**asdict(r), "difference": r.difference} for r in reconcile(due, rows, since, now)
+        ],
+        "dead_letters": letters,
+        "worker": status.worker,
+        "broker": _broker(status),
+    }
+    return masked(view)
+
+
+def booking(sources: Sources, booking_id: str) -> dict[str, Any]:
+    """One booking's journey: its events, the worker's plan for it, its deliveries."""
+    down: dict[str, str] = {}
+    stored = _read(down, lambda: sources.bookings(booking_id))
+    deliveries = _read(down, lambda: sources.ledger_for_booking(booking_id))
+    plan = sources.worker_booking(booking_id)
+    if plan.note:
+        down["reminders worker"] = plan.note
+    return masked(journey_of(booking_id, stored, plan, deliveries, down))
+
+
+def _broker(status: Status) -> dict[str, Any]:
+    lag: dict[str, int] = {}
+    for row in status.lag:
+        lag[row.group] = lag.get(row.group, 0) + row.lag
+    return {
+        "bootstrap": status.bootstrap,
+        "reachable": status.broker_reachable,
+        "topics": [
+            {"name": t.name, "partitions": t.partitions, "records": t.records}
+            for t in status.topics
+        ],
+        "lag": [{**asdict(row), "lag": row.lag} for row in status.lag],
+        "lag_by_group": lag,
+        "outbox_backlog": status.outbox_backlog,
+    }
+
+
+def _read(down: dict[str, str], read: Callable[[], list[T]]) -> list[T]:
+    try:
+        return read()
+    except SourceDown as exc:
+        down[exc.source] = exc.reason
+        return []
+
+
+def masked(view: dict[str, Any]) -> dict[str, Any]:
+    """``view`` as plain JSON types, with every phone number and email address masked."""
+    out: dict[str, Any] = mask_value(jsonable(view))
+    return out
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, datetimes, enums and tuples turned into JSON types, recursively."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: jsonable(v) for k, v in vars(value).items()}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

@@ -1,0 +1,53 @@
+"""The reminders worker's booking view, read over HTTP; never raises.
+
+Its counts (pending, due soon) come through :mod:`services.ops.status` as the CLI reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class WorkerAnswer:
+    """A view's JSON body, or why there is none.
+
+    ``body`` is None with ``absent`` True when the worker answered 404 (it
+    holds no such thing), and with ``note`` when it could not be read at all.
+    """
+
+    body: dict[str, Any] | None = None
+    absent: bool = False
+    note: str | None = None
+
+
+class WorkerViews:
+    """The views of one worker at ``base_url`` (e.g. ``http://127.0.0.1:6066``)."""
+
+    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+        self._base = base_url.rstrip("/")
+        self._timeout = timeout
+
+    def booking(self, booking_id: str) -> WorkerAnswer:
+        """``/reminders/bookings/{id}``: the booking's pending reminders and those done."""
+        return self._get(f"/reminders/bookings/{urllib.parse.quote(booking_id, safe='')}")
+
+    def _get(self, path: str) -> WorkerAnswer:
+        url = self._base + path
+        try:
+            with urllib.request.urlopen(url, timeout=self._timeout) as response:
+                body = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:
+                return WorkerAnswer(absent=True)
+            return WorkerAnswer(note=f"reminders worker at {url} answered {exc.code}")
+        except (OSError, ValueError) as exc:
+            return WorkerAnswer(note=f"reminders worker at {url} not readable: {exc}")
+        if not isinstance(body, dict):
+            return WorkerAnswer(note=f"reminders worker at {url} did not answer a JSON object")
+        return WorkerAnswer(body)

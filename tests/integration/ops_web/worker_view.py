@@ -1,0 +1,58 @@
+"""The reminders worker's ops views on loopback, answering from a real scheduler's table.
+
+The bodies come from the worker's own ``summarize`` and ``describe``, as its
+Faust views build them; only the web framework around them is not Faust.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote
+
+from services.reminders.state import PatientState
+from services.reminders.stats import describe, summarize
+
+
+@contextmanager
+def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[int]:
+    """Serve ``/reminders/stats`` and ``/reminders/bookings/{id}``; yields the port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            states = [PatientState.from_value(v) for v in patients.values()]
+            prefix = "/reminders/bookings/"
+            if self.path == "/reminders/stats":
+                self._json(200, summarize(states, now))
+            elif self.path.startswith(prefix):
+                wanted = unquote(self.path[len(prefix) :])
+                held = [s for s in states if wanted in s.bookings]
+                body = describe(held[0], wanted) if held else {"error": "no such booking"}
+                self._json(200 if held else 404, body)
+            else:
+                self._json(404, {"error": "no such view"})
+
+        def _json(self, code: int, body: dict[str, Any]) -> None:
+            raw = json.dumps(body).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()

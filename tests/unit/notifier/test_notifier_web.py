@@ -1,0 +1,277 @@
+"""The HTTP side in-process: Twilio's signed webhooks, health and metrics, on SQLite."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from services.notifier.clinics import ClinicDirectory, ClinicInfo
+from services.notifier.inbound import NEEDS_A_PERSON, InboundTexts
+from services.notifier.ledger import DeliveryLedger, LedgerState
+from services.notifier.registry import ConsentRegistry
+from services.notifier.status_callbacks import StatusCallbacks
+from services.notifier.web import WebParts, create_app
+from services.ops.metrics import PlatformMetrics
+from services.shared.clock import ManualClock
+from services.shared.events import (
+    Channel,
+    ConsentChanged,
+    DeadLetter,
+    DeliveryState,
+    NotificationStatus,
+    decode,
+)
+from services.shared.topics import Topics
+from tests.support.reminders import reminder
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+TOKEN = "twilio-auth-token"
+CLINIC_NUMBER = "+447700900999"
+JANE = "+447700900123"
+TOPICS = Topics("u.")
+
+
+class Web:
+    """The app wired to real stores; what it publishes is kept in ``published``."""
+
+    def __init__(self, tmp_path: Path, token: str = TOKEN) -> None:
+        url = f"sqlite:///{tmp_path}/notifier.db"
+        self.clock = ManualClock(NOW)
+        self.ledger = DeliveryLedger(url)
+        self.registry = ConsentRegistry(url)
+        self.metrics = PlatformMetrics("notifier")
+        self.published: list[tuple[str, str | None, bytes]] = []
+        self.partitions: tuple[int, ...] = (0, 1)
+        clinics = ClinicDirectory({"dr-jenny": ClinicInfo(name="Dr Jenny", phone="+442079460000")})
+        numbers = {CLINIC_NUMBER: "dr-jenny"}
+        inbound = InboundTexts(self.registry, TOPICS, clinics, numbers, self.clock, self.publish)
+        callbacks = StatusCallbacks(self.ledger, TOPICS, self.clock, self.publish, self.metrics)
+        parts = WebParts(
+            self.ledger, inbound, callbacks, self.metrics, lambda: self.partitions, token
+        )
+        self.client = TestClient(create_app(parts))
+
+    def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        self.published.append((topic, key, value))
+
+    def on(self, topic: str) -> list[bytes]:
+        return [value for name, _, value in self.published if name == topic]
+
+    def post(self, path: str, form: dict[str, str], token: str = TOKEN) -> httpx.Response:
+        signature = RequestValidator(token).compute_signature(f"http://testserver{path}", form)
+        answer: httpx.Response = self.client.post(
+            path,
+            content=urlencode(form),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Twilio-Signature": signature,
+            },
+        )
+        return answer
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    made = Web(tmp_path)
+    with made.client:
+        yield made
+    made.ledger.close()
+    made.registry.close()
+
+
+def text(body: str, sender: str = JANE, to: str = CLINIC_NUMBER) -> dict[str, str]:
+    return {
+        "From": sender,
+        "To": to,
+        "Body": body,
+        "MessageSid": "SM" + "a" * 32,
+        "AccountSid": "AC" + "1" * 32,
+        "NumMedia": "0",
+    }
+
+
+def test_stop_withdraws_sms_consent_records_it_and_publishes_it(web: Web) -> None:
+    answer = web.post("/v1/twilio/inbound", text("Stop"))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/xml"
+    assert "<Message>" not in answer.text
+    withdrawn = web.registry.opted_out(JANE, "dr-jenny", Channel.SMS)
+    assert withdrawn is not None and withdrawn.keyword == "STOP" and withdrawn.changed_at == NOW
+    [raw] = web.on(TOPICS.consent)
+    change = decode(ConsentChanged, raw)
+    assert (change.clinic_id, change.phone, change.channel, change.granted) == (
+        "dr-jenny",
+        JANE,
+        Channel.SMS,
+        False,
+    )
+    assert (change.source, change.keyword, change.occurred_at) == ("sms-keyword", "STOP", NOW)
+    assert web.published[0][1] == f"dr-jenny:{JANE}"
+
+
+def test_start_after_stop_opts_back_in(web: Web) -> None:
+    web.post("/v1/twilio/inbound", text("STOP"))
+    web.clock.advance(timedelta(minutes=5))
+    web.post("/v1/twilio/inbound", text("start"))
+    assert web.registry.opted_out(JANE, "dr-jenny", Channel.SMS) is None
+    assert [decode(ConsentChanged, raw).granted for raw in web.on(TOPICS.consent)] == [False, True]
+
+
+def test_a_number_no_clinic_is_mapped_to_opts_out_of_every_clinic(web: Web) -> None:
+    web.post("/v1/twilio/inbound", text("QUIT", to="+447700900555"))
+    assert web.registry.opted_out(JANE, "any-clinic", Channel.SMS) is not None
+    assert decode(ConsentChanged, web.on(TOPICS.consent)[0]).clinic_id is None
+
+
+def test_help_is_answered_with_the_clinics_details(web: Web) -> None:
+    answer = web.post("/v1/twilio/inbound", text("help"))
+    assert answer.text == (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>Dr Jenny: appointment '
+        "reminders. Reply STOP to opt out, START to opt in. Questions: call +442079460000."
+        "</Message></Response>"
+    )
+    assert web.published == []
+
+
+def test_any_other_reply_goes_to_ops_and_its_number_is_masked_in_logs(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO")
+    web.post("/v1/twilio/inbound", text("Can I come at 11 instead?"))
+    [raw] = web.on(TOPICS.notifications_dlq)
+    letter = decode(DeadLetter, raw)
+    assert (letter.service, letter.topic, letter.reason) == (
+        "notifier",
+        "twilio.inbound",
+        NEEDS_A_PERSON,
+    )
+    assert json.loads(letter.payload)["body"] == "Can I come at 11 instead?"
+    assert json.loads(letter.payload)["clinic_id"] == "dr-jenny"
+    assert "+4477...123" in caplog.text and JANE not in caplog.text
+    assert web.registry.latest(JANE, "dr-jenny", Channel.SMS) is None
+
+
+def test_a_wrong_signature_is_refused_and_changes_nothing(web: Web) -> None:
+    answer = web.post("/v1/twilio/inbound", text("STOP"), token="someone-elses-token")
+    assert answer.status_code == 403
+    assert web.registry.latest(JANE, "dr-jenny", Channel.SMS) is None and web.published == []
+
+
+def test_a_signature_over_other_fields_is_refused(web: Web) -> None:
+    form = text("START")
+    signature = RequestValidator(TOKEN).compute_signature(
+        "http://testserver/v1/twilio/inbound", form
+    )
+    answer = web.client.post(
+        "/v1/twilio/inbound",
+        content=urlencode({**form, "Body": "STOP"}),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature,
+        },
+    )
+    assert answer.status_code == 403
+
+
+def test_without_a_token_requests_are_taken_unsigned(tmp_path: Path) -> None:
+    web = Web(tmp_path, token="")
+    answer = web.client.post("/v1/twilio/inbound", data=text("STOP"))
+    assert answer.status_code == 200
+    assert web.registry.opted_out(JANE, "dr-jenny", Channel.SMS) is not None
+
+
+def test_a_sender_that_is_not_a_phone_number_is_a_400_naming_from(web: Web) -> None:
+    answer = web.post("/v1/twilio/inbound", text("STOP", sender="CLINIC"))
+    assert answer.status_code == 400
+    assert answer.json()["detail"].startswith("From:")
+
+
+def sent(web: Web, sid: str = "SM" + "b" * 32) -> str:
+    web.ledger.claim(reminder(), Channel.SMS, NOW)
+    web.ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.SENT, NOW, provider_id=sid)
+    return sid
+
+
+def status(sid: str, state: str, error: str | None = None) -> dict[str, str]:
+    form = {"MessageSid": sid, "MessageStatus": state, "AccountSid": "AC" + "1" * 32}
+    return {**form, "ErrorCode": error} if error else form
+
+
+def test_delivered_updates_the_ledger_and_is_published(web: Web) -> None:
+    sid = sent(web)
+    web.clock.advance(timedelta(seconds=4))
+    answer = web.post("/v1/twilio/status", status(sid, "delivered"))
+    assert answer.json() == {"message_sid": sid, "result": "updated"}
+    row = web.ledger.get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state is LedgerState.DELIVERED
+    [raw] = web.on(TOPICS.status)
+    published = decode(NotificationStatus, raw)
+    assert (published.state, published.provider_id, published.booking_id) == (
+        DeliveryState.DELIVERED,
+        sid,
+        "bk-1001",
+    )
+    assert published.occurred_at == NOW + timedelta(seconds=4)
+    assert web.published[0][1] == "dr-jenny:p-42"
+
+
+def test_undelivered_is_a_failure_with_the_error_code(web: Web) -> None:
+    sid = sent(web)
+    web.post("/v1/twilio/status", status(sid, "undelivered", "30003"))
+    published = decode(NotificationStatus, web.on(TOPICS.status)[0])
+    assert published.state is DeliveryState.FAILED
+    assert published.reason == "30003: Twilio reports the text undelivered"
+    assert 'reason="30003"' in web.client.get("/metrics").text
+
+
+def test_intermediate_repeated_and_unknown_callbacks_publish_nothing(web: Web) -> None:
+    sid = sent(web)
+    early = web.post("/v1/twilio/status", status(sid, "sent"))
+    assert early.json()["result"] == "not final"
+    web.post("/v1/twilio/status", status(sid, "delivered"))
+    again = web.post("/v1/twilio/status", status(sid, "failed", "30008"))
+    assert again.json()["result"] == "already settled"
+    unknown = web.post("/v1/twilio/status", status("SM" + "c" * 32, "delivered"))
+    assert unknown.status_code == 404
+    assert len(web.on(TOPICS.status)) == 1
+    row = web.ledger.get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state is LedgerState.DELIVERED
+
+
+def test_a_status_callback_needs_a_signature_too(web: Web) -> None:
+    sid = sent(web)
+    answer = web.client.post("/v1/twilio/status", data=status(sid, "delivered"))
+    assert answer.status_code == 403
+    row = web.ledger.get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state is LedgerState.SENT
+
+
+def test_health_needs_the_ledger_and_assigned_partitions(web: Web) -> None:
+    assert web.client.get("/healthz").json() == {
+        "status": "ok",
+        "ledger": "ok",
+        "partitions": [0, 1],
+    }
+    web.partitions = ()
+    answer = web.client.get("/healthz")
+    assert answer.status_code == 503 and answer.json()["status"] == "unhealthy"
+
+
+def test_metrics_are_in_prometheus_text_with_the_ledger_backlog(web: Web) -> None:
+    web.ledger.claim(reminder(), Channel.EMAIL, NOW)
+    web.metrics.record_consumed("u.clinic.reminders.due.v1", 3)
+    answer = web.client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain")
+    assert "clinic_ledger_backlog 1.0" in answer.text
+    assert (
+        'clinic_events_consumed_total{service="notifier",topic="u.clinic.reminders.due.v1"} 3.0'
+        in answer.text
+    )

@@ -1,0 +1,79 @@
+"""Sources for the ops page held in memory: the twin of the live readers for unit tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from services.ops.status import Status
+from services.ops.web.broker import DeadLetterRow
+from services.ops.web.shaping import DueReminder, LedgerRow
+from services.ops.web.sources import SourceDown
+from services.ops.web.stores import StoredBooking
+from services.ops.web.worker import WorkerAnswer
+
+NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
+
+
+def row(
+    reminder_id: str,
+    state: str,
+    at: datetime,
+    clinic: str = "dr-jenny",
+    channel: str = "sms",
+    reason: str | None = None,
+) -> LedgerRow:
+    return LedgerRow(reminder_id, channel, clinic, "bk-1", "pre", state, reason, 1, at, at)
+
+
+def due(
+    reminder_id: str, at: datetime, clinic: str = "dr-jenny", channels: tuple[str, ...] = ("sms",)
+) -> DueReminder:
+    return DueReminder(reminder_id, clinic, "bk-1", "pre", channels, at)
+
+
+@dataclass
+class FakeSources:
+    """Answers from its fields; a source named in ``down`` raises :class:`SourceDown`."""
+
+    rows: list[LedgerRow] = field(default_factory=list)
+    due: list[DueReminder] = field(default_factory=list)
+    letters: list[DeadLetterRow] = field(default_factory=list)
+    stored: list[StoredBooking] = field(default_factory=list)
+    plan: WorkerAnswer = field(default_factory=lambda: WorkerAnswer(absent=True))
+    reachable: bool = True
+    down: set[str] = field(default_factory=set)
+
+    def _check(self, source: str) -> None:
+        if source in self.down:
+            raise SourceDown(source, f"{source} is down (fake)")
+
+    def status(self) -> Status:
+        return Status(NOW, "127.0.0.1:9", self.reachable, True)
+
+    def ledger_since(self, since: datetime) -> list[LedgerRow]:
+        self._check("delivery ledger")
+        return [r for r in self.rows if r.updated_at >= since]
+
+    def ledger_for_booking(self, booking_id: str) -> list[LedgerRow]:
+        self._check("delivery ledger")
+        return [r for r in self.rows if r.booking_id == booking_id]
+
+    def bookings(self, booking_id: str) -> list[StoredBooking]:
+        self._check("booking store")
+        return [s for s in self.stored if s.booking.booking_id == booking_id]
+
+    def worker_booking(self, booking_id: str) -> WorkerAnswer:
+        return self.plan
+
+    def due_reminders(self) -> list[DueReminder]:
+        self._check("due topic")
+        return self.due
+
+    def dead_letters(self) -> list[DeadLetterRow]:
+        self._check("dead letters")
+        return self.letters
+
+
+def hours_ago(n: float) -> datetime:
+    return NOW - timedelta(hours=n)

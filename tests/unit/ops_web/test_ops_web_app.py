@@ -1,0 +1,76 @@
+"""The page and its JSON over in-memory sources: masking, and sources that are down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+
+from services.ops.web.app import create_app
+from services.ops.web.broker import DeadLetterRow
+from services.ops.web.worker import WorkerAnswer
+from services.shared.clock import ManualClock
+from tests.unit.ops_web.fakes import NOW, FakeSources, due, hours_ago, row
+
+PHONE = "+447700900123"
+
+
+def client(sources: FakeSources) -> TestClient:
+    return TestClient(create_app(sources, ManualClock(NOW)))
+
+
+def test_every_source_down_still_gives_a_page_that_names_them() -> None:
+    sources = FakeSources(down={"delivery ledger", "due topic", "dead letters", "booking store"})
+    sources.plan = WorkerAnswer(note="reminders worker at http://127.0.0.1:6066 not readable")
+    web = client(sources)
+
+    page = web.get("/")
+    assert page.status_code == 200
+    assert "delivery ledger" in page.text and "Some sources could not be read" in page.text
+    body = web.get("/api/overview").json()
+    assert set(body["down"]) == {"delivery ledger", "due topic", "dead letters"}
+
+    journey = web.get("/bookings/bk-1")
+    assert journey.status_code == 404 and "reminders worker" in journey.text
+    assert "booking store" in web.get("/api/bookings/bk-1").json()["down"]
+
+
+def test_an_unreachable_broker_is_said_once_and_nothing_is_read_from_it() -> None:
+    sources = FakeSources(reachable=False, down={"due topic", "dead letters"})
+    body = client(sources).get("/api/overview").json()
+    assert body["down"] == {"broker": "no Kafka broker answered at 127.0.0.1:9"}
+
+
+def test_phone_numbers_and_emails_are_masked_in_html_and_json() -> None:
+    reason = f"Twilio 21610: {PHONE} unsubscribed; copy to jane@example.com"
+    sources = FakeSources(
+        rows=[row("r1", "failed", hours_ago(1), reason=reason)],
+        due=[due("r1", hours_ago(1))],
+        letters=[
+            DeadLetterRow(
+                "notifications:0:3",
+                "notifications",
+                "notifier",
+                "due",
+                None,
+                reason,
+                NOW - timedelta(minutes=5),
+                f'{{"phone": "{PHONE}"}}',
+            )
+        ],
+    )
+    web = client(sources)
+    for path in ("/", "/api/overview", "/bookings/bk-1", "/api/bookings/bk-1"):
+        text = web.get(path).text
+        assert PHONE not in text and "jane@example.com" not in text, path
+        assert "+4477...123" in text, path
+
+
+def test_a_booking_id_that_cannot_be_one_is_refused_naming_the_field() -> None:
+    web = client(FakeSources())
+    answer = web.get("/api/bookings/bad id!")
+    assert answer.status_code == 422 and "booking_id" in answer.json()["detail"]
+    assert web.get("/bookings", params={"booking_id": "<script>"}).status_code == 422
+    assert "&lt;script&gt;" in web.get("/bookings", params={"booking_id": "<script>"}).text
+    found = web.get("/bookings", params={"booking_id": " bk-1 "}, follow_redirects=False)
+    assert found.status_code == 303 and found.headers["location"] == "/bookings/bk-1"
