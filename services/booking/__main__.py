@@ -2,6 +2,8 @@
 
 Starts even when the broker is down: bookings are accepted into the outbox and
 the relay publishes them (creating the topics first) once the broker answers.
+Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
+background thread.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import uvicorn
 
 from services.booking.api import create_app
+from services.booking.calendar_poller import CalendarPoller, build_feed
 from services.booking.relay import OutboxRelay
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
@@ -34,10 +37,16 @@ def main() -> int:
     except ValueError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    try:
+        feeds = [build_feed(entry) for entry in settings.booking_calendar_feeds]
+    except (OSError, ValueError) as exc:
+        print(f"configuration error: CLINIC_BOOKING_CALENDAR_FEEDS: {exc}", file=sys.stderr)
+        return 2
     store = BookingStore(settings.database_url)
     metrics = PlatformMetrics("booking")
     relay = _relay(settings, store, clock, metrics)
     app = create_app(settings, store, clock, notify=relay.wake, metrics=metrics)
+    calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
     server = uvicorn.Server(
         uvicorn.Config(
             app, host=settings.booking_host, port=settings.booking_port, log_level="warning"
@@ -46,9 +55,12 @@ def main() -> int:
     threading.Thread(target=_announce, args=(server,), daemon=True).start()
     _stop_on_signals(server)
     relay.start()
+    if feeds:
+        calendars.start()
     try:
         server.run()
     finally:
+        calendars.stop()
         relay.stop()
         store.close()
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,8 @@ SERVICE_FIELDS = ("status", "schedule_version", "booked_at")
 """Set by the booking service, never by the caller."""
 
 _instant: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
+_IDENTIFIER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 Change = Callable[[Booking], BookingEvent]
 
@@ -98,6 +101,24 @@ def parse_instant(name: str, raw: object) -> datetime:
         return _instant.validate_python(raw)
     except ValidationError as exc:
         raise InvalidBooking(field_errors(exc, prefix=name)) from exc
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` can be a clinic, booking or patient id at all.
+
+    Lets a lookup by an impossible id answer "not found" without asking a
+    database that may refuse the text (PostgreSQL refuses NUL characters).
+    """
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
+def check_idempotency_key(key: str) -> str:
+    """``key`` if it is 1-255 printable ASCII characters; :class:`InvalidBooking` if not."""
+    if _KEY.fullmatch(key) is None:
+        raise InvalidBooking(
+            [FieldError("Idempotency-Key", "use 1-255 printable ASCII characters, e.g. a UUID")]
+        )
+    return key
 
 
 def fingerprint(*parts: object) -> str:

@@ -86,6 +86,10 @@ def _clinic(
 
 Clinic = Annotated[str, Depends(_clinic)]
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": Problem,
+        "description": "The body is not JSON, or the booking id is held by several clinics.",
+    },
     401: {"model": Problem},
     403: {"model": Problem},
     404: {"model": Problem},

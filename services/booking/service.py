@@ -54,8 +54,8 @@ class BookingService:
         clinic_id = payload.get("clinic_id")
         if (
             key is not None
-            and isinstance(clinic_id, str)
-            and (first := self._replayed(clinic_id, key))
+            and domain.is_identifier(clinic_id)
+            and (first := self._replayed(str(clinic_id), key))
         ):
             return first
         now = self.clock.now()
@@ -128,6 +128,7 @@ class BookingService:
             InvalidBooking: ``start`` is not an instant in the future.
         """
         now = self.clock.now()
+        _require_ids(clinic_id, booking_id)
         key = _key(idempotency_key, "reschedule", clinic_id, booking_id, start, duration_minutes)
         if key is not None and (first := self._replayed(clinic_id, key)):
             return first
@@ -146,8 +147,8 @@ class BookingService:
         """
         clinic_id, booking_id = payload.get("clinic_id"), payload.get("booking_id")
         current = None
-        if isinstance(clinic_id, str) and isinstance(booking_id, str):
-            current = self.store.get(clinic_id, booking_id)
+        if domain.is_identifier(clinic_id) and domain.is_identifier(booking_id):
+            current = self.store.get(str(clinic_id), str(booking_id))
         if current is None:
             return self.create(payload, source=source)
         start = domain.parse_instant("start", payload.get("start"))
@@ -158,6 +159,7 @@ class BookingService:
 
     def get(self, clinic_id: str, booking_id: str) -> Booking:
         """The booking's snapshot; :class:`BookingNotFound` if there is none."""
+        _require_ids(clinic_id, booking_id)
         booking = self.store.get(clinic_id, booking_id)
         if booking is None:
             raise BookingNotFound(clinic_id, booking_id)
@@ -165,6 +167,7 @@ class BookingService:
 
     def history(self, clinic_id: str, booking_id: str) -> list[BookingEvent]:
         """The booking's events, oldest first; :class:`BookingNotFound` if there is none."""
+        _require_ids(clinic_id, booking_id)
         events = self.store.history(clinic_id, booking_id)
         if not events:
             raise BookingNotFound(clinic_id, booking_id)
@@ -177,7 +180,7 @@ class BookingService:
             BookingNotFound: no clinic has it.
             AmbiguousBooking: several do; the caller must pass ``clinic_id``.
         """
-        clinics = self.store.clinics_of(booking_id)
+        clinics = self.store.clinics_of(booking_id) if domain.is_identifier(booking_id) else []
         if not clinics:
             raise BookingNotFound(None, booking_id)
         if len(clinics) > 1:
@@ -190,6 +193,7 @@ class BookingService:
     def _change(
         self, clinic_id: str, booking_id: str, change: domain.Change, key: IdempotencyKey | None
     ) -> Recorded:
+        _require_ids(clinic_id, booking_id)
         return self._done(self.store.update(clinic_id, booking_id, change, self._topic, key))
 
     def _replayed(self, clinic_id: str, key: IdempotencyKey) -> Recorded | None:
@@ -206,4 +210,11 @@ class BookingService:
 def _key(idempotency_key: str | None, *request: object) -> IdempotencyKey | None:
     if idempotency_key is None:
         return None
-    return IdempotencyKey(idempotency_key, domain.fingerprint(*request))
+    key = domain.check_idempotency_key(idempotency_key)
+    return IdempotencyKey(key, domain.fingerprint(*request))
+
+
+def _require_ids(clinic_id: str, booking_id: str) -> None:
+    """An id no booking can have is not found, without a database round trip."""
+    if not (domain.is_identifier(clinic_id) and domain.is_identifier(booking_id)):
+        raise BookingNotFound(clinic_id, booking_id)

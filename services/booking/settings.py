@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from services.shared.settings import PlatformSettings
 
 DEFAULT_TREATMENTS = frozenset({"microsclerotherapy"})
+
+
+class CalendarFeedSettings(BaseModel):
+    """One calendar feed the booking service follows (see :mod:`services.booking.calendar_sync`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clinic_id: str = Field(min_length=1)
+    url: str = Field(min_length=1, description="an http(s) or webcal URL, or a file path")
+    mapping: Path | None = None
+    """The clinic's calendar mapping file; the documented defaults when None."""
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    """Names the feed's state; defaults to a digest of ``url``."""
 
 
 class BookingSettings(PlatformSettings):
@@ -26,6 +39,10 @@ class BookingSettings(PlatformSettings):
     booking_api_keys: dict[str, SecretStr] = Field(default_factory=dict)
     booking_webhook_dir: Path | None = None
     """Folder of per-clinic webhook mappings, ``<clinic_id>.yaml``."""
+    booking_calendar_feeds: tuple[CalendarFeedSettings, ...] = ()
+    """Calendar feeds to follow, JSON in the variable, e.g.
+    ``[{"clinic_id": "dr-jenny", "url": "https://...ics", "mapping": "dr-jenny.yaml"}]``."""
+    booking_calendar_poll_seconds: float = Field(default=300.0, gt=0, le=86_400)
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)

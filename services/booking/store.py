@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from services.booking.engine import make_engine
@@ -65,6 +65,11 @@ class BookingStore:
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         metadata.create_all(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, for tables kept beside the bookings (e.g. calendar feed state)."""
+        return self._engine
 
     def close(self) -> None:
         self._engine.dispose()

@@ -1,4 +1,5 @@
-"""The booking store's tables (SQLAlchemy Core): bookings, history, outbox, idempotency."""
+"""The booking store's tables (SQLAlchemy Core): bookings, history, outbox, idempotency,
+and what each calendar feed last said about each of its events."""
 
 from __future__ import annotations
 
@@ -72,4 +73,18 @@ idempotency_keys = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("event_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+calendar_events = Table(
+    "calendar_events",
+    metadata,
+    Column("feed", String(64), primary_key=True),
+    Column("event_key", String(64), primary_key=True),
+    Column("uid", Text, nullable=False),
+    Column("clinic_id", String(128), nullable=False),
+    Column("booking_id", String(128), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -62,7 +62,7 @@ def test_two_workers_split_the_partitions_and_emit_each_reminder_once(
 def test_a_reschedule_racing_its_due_time_never_sends_the_old_plan_after_the_move(
     broker: EmbeddedBroker, topics: Topics, tmp_path: Path
 ) -> None:
-    clock = ScaledClock(scale=3600.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    clock = ScaledClock(scale=7200.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     worker = Worker(broker.bootstrap, topics, tmp_path, clock).start()
     try:
         worker.wait_ready()

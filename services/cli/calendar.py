@@ -1,0 +1,112 @@
+"""``clinic-reminders calendar sync FEED --clinic ID [--mapping FILE] [--once]``.
+
+Follows a clinic calendar (.ics file or http(s)/webcal URL): new events are
+booked, moved ones rescheduled, cancelled or removed ones cancelled, through
+the booking store and its outbox, so the booking service publishes them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from services.booking.calendar_poller import CalendarPoller, build_feed
+from services.booking.calendar_sync import CalendarFeed, Outcome, SyncReport
+from services.booking.service import BookingService
+from services.booking.settings import BookingSettings, CalendarFeedSettings
+from services.booking.store import BookingStore
+from services.booking.treatments import known_treatments
+from services.shared.clock import ScaledClock
+from services.shared.settings import load_settings
+
+COLOURS = {
+    Outcome.CREATED: "green",
+    Outcome.RESCHEDULED: "yellow",
+    Outcome.CANCELLED: "magenta",
+    Outcome.REJECTED: "red",
+}
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "calendar", help="follow a clinic calendar feed (.ics)", description=__doc__
+    )
+    actions = parser.add_subparsers(dest="calendar_command", required=True)
+    sync = actions.add_parser("sync", help="book, move and cancel from an .ics feed")
+    sync.add_argument("feed", help="the .ics file, or its http(s) or webcal address")
+    sync.add_argument("--clinic", required=True, help="the clinic id the bookings belong to")
+    sync.add_argument("--mapping", type=Path, help="the clinic's calendar mapping (YAML)")
+    sync.add_argument("--name", help="names the feed's saved state (default: from FEED)")
+    sync.add_argument("--once", action="store_true", help="one pass, then exit")
+    sync.add_argument("--every", type=float, default=60.0, help="seconds between passes")
+    sync.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """One pass (exit 0, or 1 if any event was rejected), or poll until interrupted (0)."""
+    console = Console()
+    try:
+        entry = CalendarFeedSettings(
+            clinic_id=args.clinic, url=args.feed, mapping=args.mapping, name=args.name
+        )
+        feed = build_feed(entry)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot use this feed: {exc}[/red]")
+        return 2
+    settings = load_settings(BookingSettings)
+    store = BookingStore(settings.database_url)
+    try:
+        return _follow(args, feed, _service(settings, store), console)
+    finally:
+        store.close()
+
+
+def _service(settings: BookingSettings, store: BookingStore) -> BookingService:
+    return BookingService(
+        store,
+        ScaledClock.from_environment(),
+        settings.topics.bookings,
+        known_treatments(settings.booking_treatments),
+    )
+
+
+def _follow(
+    args: argparse.Namespace, feed: CalendarFeed, service: BookingService, console: Console
+) -> int:
+    outcome = {"code": 0}
+
+    def reported(_: CalendarFeed, report: SyncReport) -> None:
+        console.print(_table(report, changes_only=not args.once))
+        console.print(_summary(report))
+        outcome["code"] = 1 if report.rejected else 0
+
+    def failed(_: CalendarFeed, exc: Exception) -> None:
+        console.print(f"[red]pass failed: {exc}[/red]")
+        outcome["code"] = 3
+
+    poller = CalendarPoller([feed], service, args.every, reported, failed)
+    if args.once:
+        poller.poll_once()
+        return outcome["code"]
+    with contextlib.suppress(KeyboardInterrupt):
+        poller.run()
+    return 0
+
+
+def _table(report: SyncReport, changes_only: bool) -> Table:
+    table = Table("event", "booking", "result", "reason")
+    quiet = (Outcome.UNCHANGED, Outcome.PAST) if changes_only else ()
+    for r in (r for r in report.results if r.outcome not in quiet):
+        colour = COLOURS.get(r.outcome, "cyan")
+        table.add_row(r.uid, r.booking_id, f"[{colour}]{r.outcome.value}", r.reason)
+    return table
+
+
+def _summary(report: SyncReport) -> str:
+    counts = ((o, report.count(o)) for o in Outcome)
+    return ", ".join(f"{n} {o.value}" for o, n in counts if n)
