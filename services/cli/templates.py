@@ -6,11 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from services.notifier.clinics import ClinicDirectory
 from services.notifier.exceptions import TemplateRenderError
 from services.notifier.rendering import DEFAULTS_DIR, TemplateRenderer
 from services.notifier.samples import sample_context, sample_reminder, template_ids
 from services.notifier.segments import count_segments
+from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel
 
 LOCALES = ("en-GB", "fr-FR")

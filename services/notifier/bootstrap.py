@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.notifier.clinics import ClinicDirectory, QuietHours
 from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.http_server import HttpServer
@@ -25,6 +24,7 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.status_callbacks import StatusCallbacks
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
+from services.shared.clinics import ClinicDirectory, QuietHours
 from services.shared.clock import Clock
 from services.shared.topics import ensure_topics
 

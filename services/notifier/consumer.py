@@ -14,11 +14,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.notifier.clinics import ClinicDirectory
 from services.notifier.delivery import Deliverer
 from services.notifier.quiet import quiet_until
 from services.notifier.retry import Interrupted
 from services.ops.metrics import PlatformMetrics
+from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.events import (
     DeadLetter,

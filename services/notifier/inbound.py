@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from services.notifier.clinics import ClinicDirectory
 from services.notifier.keywords import Intent, Keyword, classify
 from services.notifier.registry import ConsentRegistry
 from services.ops.masking import mask_phone
+from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.events import Channel, ConsentChanged, DeadLetter, describe_errors, encode
 from services.shared.topics import Topics

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.notifier.clinics import QuietHours
+from services.shared.clinics import QuietHours
 
 
 def quiet_until(quiet: QuietHours | None, zone_name: str, now: datetime) -> datetime | None:

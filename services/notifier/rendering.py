@@ -21,10 +21,10 @@ from jinja2 import (
 )
 from jinja2.sandbox import SandboxedEnvironment
 
-from services.notifier.clinics import ClinicDirectory
 from services.notifier.exceptions import TemplateRenderError
 from services.notifier.filters import FILTERS
 from services.notifier.template_context import locale_chain, template_context
+from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel, ReminderDue
 
 DEFAULTS_DIR = Path(__file__).parent / "templates" / "defaults"

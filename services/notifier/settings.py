@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from services.notifier.clinics import QuietHours
+from services.shared.clinics import QuietHours
 from services.shared.settings import PlatformSettings
 
 

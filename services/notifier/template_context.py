@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from services.notifier.clinics import ClinicInfo
+from services.shared.clinics import ClinicInfo
 from services.shared.events import ReminderDue
 
 

@@ -8,9 +8,10 @@ import faust
 
 from services.ops.logs import configure_logging
 from services.reminders.app import create_app
-from services.reminders.planning.engine import ClinicPolicy
-from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
+from services.reminders.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
+from services.shared.clinics import ClinicDirectory, QuietHours
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 from services.shared.topics import ensure_topics
@@ -38,16 +39,18 @@ def main() -> None:
         clock = ScaledClock.from_environment()
     except ValueError as exc:
         raise SystemExit(f"configuration error: {exc}") from exc
-    registry = (
-        ProtocolRegistry.from_dirs(settings.protocols_dir)
-        if settings.protocols_dir
-        else ProtocolRegistry.builtin()
-    )
-    policy = ClinicPolicy(
-        quiet_start=settings.quiet_start,
-        quiet_end=settings.quiet_end,
-        maintenance=settings.maintenance,
-    )
+    extra = [settings.protocols_dir] if settings.protocols_dir else []
+    try:
+        registry = ProtocolRegistry.from_dirs(BUILTIN_DIR, *extra)
+    except ProtocolError as exc:
+        raise SystemExit(f"configuration error: CLINIC_PROTOCOLS_DIR: {exc}") from exc
+    try:
+        clinics = ClinicDirectory.from_yaml(
+            settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
+        )
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"configuration error: CLINIC_CLINICS_FILE: {exc}") from exc
+    policy = clinic_policies(clinics)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
     app = create_app(settings, clock, registry, policy)

@@ -9,6 +9,7 @@ processed, which is what keeps a patient's plan and its index together.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -36,7 +37,10 @@ log = logging.getLogger("clinic.reminders")
 
 
 def create_app(
-    settings: ReminderSettings, clock: Clock, registry: ProtocolRegistry, policy: ClinicPolicy
+    settings: ReminderSettings,
+    clock: Clock,
+    registry: ProtocolRegistry,
+    policy: Callable[[str], ClinicPolicy],
 ) -> faust.App:
     """Build the worker's app; nothing connects until a faust Worker starts it."""
     app = faust.App(settings.app_id, **_app_options(settings))

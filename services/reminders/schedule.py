@@ -8,7 +8,7 @@ of the partitions it owns.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -47,7 +47,7 @@ class Scheduler:
         patients: Table,
         index: Table,
         registry: ProtocolRegistry,
-        policy: ClinicPolicy,
+        policy: Callable[[str], ClinicPolicy],
         bucket_seconds: int = 60,
         max_lateness: timedelta = timedelta(days=7),
     ) -> None:
@@ -70,7 +70,8 @@ class Scheduler:
             booking = booking.model_copy(update={"booked_at": event.occurred_at})
         before = PatientState.from_value(self._patients.get(event.key))
         bookings = {**before.bookings, booking.booking_id: booking}
-        planned = plan_patient(list(bookings.values()), self._registry, self._policy)
+        policy = self._policy(booking.clinic_id)
+        planned = plan_patient(list(bookings.values()), self._registry, policy)
         floor = self._ensure_cursor(partition, now)
         pending: dict[str, Pending] = {}
         for item in planned:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -24,9 +23,11 @@ class ReminderSettings(PlatformSettings):
     """A reminder with no staleness rule of its own is skipped once this late."""
     session_timeout_seconds: float = Field(default=6.0, ge=1)
     protocols_dir: Path | None = None
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(8, 0)
-    maintenance: Literal["annual", "biannual"] = "annual"
+    """A clinic's own protocol files; one for a treatment replaces the built-in one."""
+    clinics_file: Path | None = None
+    """Per-clinic quiet hours and maintenance recall (the notifier reads the same file)."""
+    default_quiet_hours: str = "21:00-08:00"
+    """For clinics the file does not list; empty means none."""
 
     @property
     def app_id(self) -> str:

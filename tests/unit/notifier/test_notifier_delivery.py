@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.clinics import ClinicDirectory
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.exceptions import (
     AmbiguousSendError,
@@ -23,6 +22,7 @@ from services.notifier.rendering import TemplateRenderer
 from services.notifier.retry import Backoff, Interrupted
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
+from services.shared.clinics import ClinicDirectory
 from services.shared.clock import ManualClock
 from services.shared.events import Channel, Consent, ConsentChanged, DeliveryState, ReminderDue
 from tests.support.reminders import patient, reminder

@@ -13,13 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from services.notifier.clinics import ClinicDirectory, ClinicInfo
 from services.notifier.inbound import NEEDS_A_PERSON, InboundTexts
 from services.notifier.ledger import DeliveryLedger, LedgerState
 from services.notifier.registry import ConsentRegistry
 from services.notifier.status_callbacks import StatusCallbacks
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
+from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.events import (
     Channel,

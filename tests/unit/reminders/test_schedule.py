@@ -23,7 +23,7 @@ def scheduler(
         {} if patients is None else patients,
         {} if index is None else index,
         REGISTRY,
-        POLICY,
+        lambda _: POLICY,
         bucket_seconds=60,
         max_lateness=timedelta(days=7),
     )

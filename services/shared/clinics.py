@@ -1,11 +1,16 @@
-"""Clinic details the templates show (name, phone, sign-off) and each clinic's quiet hours."""
+"""Each clinic's own settings, from one file both the worker and the notifier read.
+
+Name, phone and sign-off are what its messages show; quiet hours (in the
+patient's zone) shape the plan and are checked again at send time; the
+maintenance recall is annual or twice a year.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,13 +58,20 @@ class ClinicInfo(BaseModel):
     sign_off: str = ""
     quiet_hours: QuietHours | None = QuietHours()
     sms_segment_budget: Annotated[int, Field(ge=1, le=10)] = 2
+    maintenance: Literal["annual", "biannual"] = "annual"
 
 
-def default_clinic(clinic_id: str, quiet_hours: QuietHours | None = QuietHours()) -> ClinicInfo:
+def default_clinic(
+    clinic_id: str,
+    quiet_hours: QuietHours | None = QuietHours(),
+    maintenance: Literal["annual", "biannual"] = "annual",
+) -> ClinicInfo:
     """A clinic nobody described: its name comes from its id (``dr-jenny`` → ``Dr Jenny``)."""
     name = " ".join(part.capitalize() for part in clinic_id.replace("_", "-").split("-") if part)
     name = name or clinic_id
-    return ClinicInfo(name=name, sign_off=f"The team at {name}", quiet_hours=quiet_hours)
+    return ClinicInfo(
+        name=name, sign_off=f"The team at {name}", quiet_hours=quiet_hours, maintenance=maintenance
+    )
 
 
 class ClinicDirectory:
