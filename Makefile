@@ -44,3 +44,12 @@ test: lint typecheck browser
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+
+# Benchmarks (bench/, results in docs/benchmarks.md): quick is under two minutes.
+.PHONY: bench bench-quick
+
+bench: install
+	$(BIN)/python -m bench full
+
+bench-quick: install
+	$(BIN)/python -m bench quick

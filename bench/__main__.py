@@ -1,0 +1,78 @@
+"""``python -m bench quick|full``: one line per figure, and a JSON record under var/bench/."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import notifier_figure, plan, timing, worker_figures
+from bench.machine import describe
+from bench.result import Figure
+from services.shared.broker import EmbeddedBroker
+
+
+@dataclass(frozen=True)
+class Sizes:
+    plans: int
+    events: int
+    pending: list[int]
+    due: int
+    window: float
+    notified: int
+
+
+MODES = {
+    "quick": Sizes(plans=2000, events=2000, pending=[20_000], due=600, window=8, notified=500),
+    "full": Sizes(
+        plans=20_000,
+        events=10_000,
+        pending=[100_000],
+        due=5_000,
+        window=30,
+        notified=3_000,
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("mode", choices=sorted(MODES))
+    parser.add_argument("--var-dir", type=Path, default=Path("var/bench"))
+    args = parser.parse_args()
+    sizes = MODES[args.mode]
+    run_dir = args.var_dir / f"{args.mode}-{int(time.time())}"
+    run_dir.mkdir(parents=True)
+    machine = describe()
+    print(" | ".join(f"{k}: {v}" for k, v in machine.items()), flush=True)
+    began = time.monotonic()
+    figures = _run(sizes, run_dir)
+    took = time.monotonic() - began
+    print(f"{args.mode} run took {took:.0f} s; record in {run_dir / 'results.json'}")
+    record = {"mode": args.mode, "seconds": took, "machine": machine}
+    record["figures"] = [f.as_dict() for f in figures]
+    (run_dir / "results.json").write_text(json.dumps(record, indent=2, default=str))
+
+
+def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
+    figures: list[Figure] = []
+
+    def show(figure: Figure) -> None:
+        figures.append(figure)
+        print(figure.line(), flush=True)
+
+    show(plan.run(sizes.plans))
+    with EmbeddedBroker(log_path=run_dir / "broker.log") as broker:
+        for figure in worker_figures.run(broker.bootstrap, run_dir, sizes.events, sizes.pending):
+            show(figure)
+        # The timing load is of attended bookings, as is the memory load: book at its pace.
+        rate = float(figures[2].extra["load_rate"])
+        show(timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate))
+        show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified))
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Figure 2: due reminders rendered and handed to the local sinks, vs raw consume."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, TopicPartition
+
+from bench.bookings import Record, future_bookings
+from bench.kafka_io import produce, raw_consume
+from bench.result import Figure
+from bench.stack import PARTITIONS
+from services.notifier.bootstrap import notifier
+from services.notifier.settings import NotifierSettings
+from services.reminders.planning.engine import ClinicPolicy, due_event, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.clock import ScaledClock
+from services.shared.events import encode
+from services.shared.topics import Topics, ensure_topics
+
+NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def due_records(count: int) -> tuple[list[Record], int]:
+    """``count`` due reminders of booked treatments, and how many messages they make."""
+    registry, policy = ProtocolRegistry.builtin(), ClinicPolicy()
+    records: list[tuple[Record, int]] = []
+    for made in future_bookings(count, "e2e", NOW):
+        for planned in plan_patient([made], registry, policy):
+            due = due_event(made, planned, NOW)
+            records.append(((due.key.encode(), encode(due)), len(due.channels)))
+    kept = records[:count]
+    return [r for r, _ in kept], sum(n for _, n in kept)
+
+
+def run(bootstrap: str, var_dir: Path, count: int) -> Figure:
+    """Run the notifier loop in this process until the sinks hold every message."""
+    topics = Topics(f"bench-e2e-{int(time.time())}.")
+    records, messages = due_records(count)
+    settings = NotifierSettings(
+        bootstrap_servers=bootstrap,
+        topic_prefix=topics.prefix,
+        var_dir=var_dir / "e2e",
+        default_quiet_hours="",
+    )
+    with contextlib.suppress(FileExistsError):
+        settings.var_dir.mkdir(parents=True)
+    ensure_topics(bootstrap, topics.all(), PARTITIONS)
+    produce(bootstrap, topics.due, records)
+    rate = _deliver_all(settings, messages, len(records))
+    raw = raw_consume(bootstrap, topics.due, PARTITIONS, len(records))
+    return Figure(
+        "end-to-end",
+        rate,
+        "reminders/s",
+        raw,
+        "raw-consume/s",
+        extra={"reminders": len(records), "messages": messages, "sink": "local jsonl"},
+    )
+
+
+def _deliver_all(settings: NotifierSettings, messages: int, reminders: int) -> float:
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.consumer_group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=50,
+    )
+    consumer.assign([TopicPartition(settings.topics.due, p) for p in range(PARTITIONS)])
+    stop = threading.Event()
+    clock = ScaledClock(scale=1.0, start=NOW)
+    with (
+        open(os.devnull, "w") as quiet,
+        contextlib.redirect_stdout(quiet),
+        notifier(settings, clock, stop, consumer) as loop,
+    ):
+        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        began = time.perf_counter()
+        thread.start()
+        _wait_for_lines(settings.outbox_dir, messages, timeout=600)
+        took = time.perf_counter() - began
+        stop.set()
+        thread.join(timeout=30)
+    return reminders / took
+
+
+def _wait_for_lines(outbox: Path, want: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = sum(_count_lines(outbox / name) for name in ("sms.jsonl", "email.jsonl"))
+        if lines >= want:
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"the sinks hold fewer than {want} messages after {timeout}s")
+
+
+def _count_lines(path: Path) -> int:
+    try:
+        with path.open("rb") as f:
+            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+    except FileNotFoundError:
+        return 0

@@ -1,0 +1,77 @@
+"""One reminders worker on its own topics: started, loaded, and watched through its changelog."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.bookings import record
+from bench.kafka_io import Offsets, produce
+from bench.worker import Worker
+from services.shared.clock import ScaledClock
+from services.shared.events import Booking
+from services.shared.topics import Topics, ensure_topics
+
+PARTITIONS = 4
+SCALE = 60.0
+"""One platform minute per real second: one due-index bucket (60 s) per real second."""
+START = datetime(2026, 12, 1, 8, 5, tzinfo=UTC)
+"""A winter morning just after quiet hours, so that nothing planned is moved by them."""
+
+
+@dataclass
+class Load:
+    """How fast one batch of booking events went through the worker."""
+
+    events: int
+    seconds: float
+    first_write_seconds: float
+
+    @property
+    def rate(self) -> float:
+        """Events per second from the first send to the last changelog write."""
+        return self.events / self.seconds
+
+
+class Stack:
+    """A worker, its topics, and the patients changelog it writes once per booking event."""
+
+    def __init__(self, bootstrap: str, name: str, var_dir: Path) -> None:
+        self.bootstrap = bootstrap
+        self.topics = Topics(f"bench-{name}-{int(time.time())}.")
+        ensure_topics(bootstrap, self.topics.all(), PARTITIONS)
+        self.clock = ScaledClock(scale=SCALE, start=START)
+        self.worker = Worker(bootstrap, self.topics.prefix, var_dir / name, self.clock)
+        changelog = f"{self.topics.prefix}clinic-reminders-patients-changelog"
+        ensure_topics(bootstrap, [changelog], PARTITIONS)
+        self.changelog = Offsets(bootstrap, changelog, PARTITIONS)
+        self.applied = 0
+
+    def start(self) -> float:
+        """Start the worker; real seconds until it said it was ready."""
+        began = time.time()
+        self.worker.start()
+        return self.worker.wait_ready() - began
+
+    def load(self, bookings: list[Booking], timeout: float = 900.0) -> Load:
+        """Publish one event per booking; block until the worker has written each patient."""
+        records = [record(b) for b in bookings]
+        before = self.changelog.total()
+        began = time.time()
+        produce(self.bootstrap, self.topics.bookings, records)
+        series = self.changelog.wait_for(before + len(records), timeout)
+        self.applied = series[-1][1]
+        first = next((t for t, n in series if n > before), series[-1][0])
+        return Load(len(records), series[-1][0] - began, first - began)
+
+    def real_time_of(self, instant: datetime) -> float:
+        return self.clock.anchor + (instant - self.clock.start).total_seconds() / SCALE
+
+    def platform_in(self, real_seconds: float) -> datetime:
+        return self.clock.now() + timedelta(seconds=real_seconds * SCALE)
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.changelog.close()

@@ -1,0 +1,117 @@
+"""Figures 1, 4 and 5 on one worker: throughput, then memory, then kill -9 and recovery."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench.bookings import attended_ending_at, future_bookings
+from bench.cpu import CpuMeter, children_named
+from bench.kafka_io import Arrivals, raw_consume
+from bench.machine import rss_mb
+from bench.result import Figure
+from bench.stack import PARTITIONS, Stack
+from services.shared.events import ReminderDue, decode
+
+TREATMENT_PENDING = 3
+"""A booked treatment plans 3 reminders; an attended one 10 (its aftercare)."""
+ATTENDED_PENDING = 10
+
+
+def throughput(stack: Stack, events: int) -> Figure:
+    """Booking events/s written by the worker vs raw kafka-python consume of the same topic."""
+    meter = CpuMeter({"worker": stack.worker.pid, "broker": children_named("broker")[0]})
+    meter.start()
+    load = stack.load(future_bookings(events, "tp", stack.clock.now()))
+    cpu = meter.stop(load.seconds)
+    raw = raw_consume(stack.bootstrap, stack.topics.bookings, PARTITIONS, events)
+    return Figure(
+        "throughput",
+        load.rate,
+        "bookings/s",
+        raw,
+        "raw-consume/s",
+        target=">=1000/s and >=0.25 of raw",
+        met=load.rate >= 1000 and load.rate >= 0.25 * raw,
+        extra={"events": events, **cpu},
+    )
+
+
+def memory(stack: Stack, idle: float, pending: int, start_pending: int) -> Figure:
+    """Worker RSS once ``pending`` reminders wait (attended bookings far ahead added)."""
+    more = max(0, (pending - start_pending) // ATTENDED_PENDING)
+    load = stack.load(future_bookings(more, f"mem{pending}", stack.clock.now(), attended=True))
+    time.sleep(2)
+    rss = rss_mb(stack.worker.pid)
+    held = start_pending + more * ATTENDED_PENDING
+    per_million = (rss - idle) / held * 1e6
+    return Figure(
+        f"memory-{held // 1000}k",
+        rss,
+        "MB RSS",
+        idle,
+        "idle-MB",
+        target="<500 MB per million",
+        met=rss / held * 1e6 < 500,
+        extra={
+            "pending": held,
+            "growth_MB_per_million": round(per_million),
+            "load_rate": round(load.rate),
+        },
+    )
+
+
+def recovery(stack: Stack, pending: int, sentinels: int = 400) -> Figure:
+    """kill -9 with ``pending`` waiting; real seconds until due reminders flow again.
+
+    Reminders fall due every ~0.1 s from a few seconds after they are booked, so
+    the first one emitted after the kill marks the worker as emitting again.
+    """
+    arrivals = Arrivals(stack.bootstrap, stack.topics.due, PARTITIONS)
+    ends = [stack.platform_in(4 + i * 0.1) for i in range(sentinels)]
+    stack.load(attended_ending_at(ends, "sentinel", stack.clock.now()))
+    if not arrivals.wait_count(5, 30):
+        raise RuntimeError(f"no reminder fell due before the kill:\n{stack.worker.tail()}")
+    killed = stack.worker.kill()
+    began = time.time()
+    stack.worker.start()
+    ready = stack.worker.wait_ready(starts=2) - killed
+    first = _first_emitted_after(stack, arrivals, killed, timeout=120)
+    arrivals.close()
+    return Figure(
+        "recovery",
+        first,
+        "s kill->emitting",
+        ready,
+        "s kill->ready",
+        extra={"pending": pending, "restart_spawn_s": round(began - killed, 3)},
+    )
+
+
+def _first_emitted_after(stack: Stack, arrivals: Arrivals, killed: float, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for arrived, value in list(arrivals.seen):
+            due = decode(ReminderDue, value)
+            if stack.real_time_of(due.emitted_at) > killed:
+                return arrived - killed
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing emitted {timeout}s after the kill:\n{stack.worker.tail()}")
+
+
+def run(bootstrap: str, var_dir: Path, events: int, pending: list[int]) -> list[Figure]:
+    """Throughput, memory at each of ``pending``, then recovery, on one worker."""
+    stack = Stack(bootstrap, "worker", var_dir)
+    try:
+        stack.start()
+        time.sleep(2)
+        idle = rss_mb(stack.worker.pid)
+        figures = [throughput(stack, events)]
+        held = events * TREATMENT_PENDING
+        for target in pending:
+            figures.append(memory(stack, idle, target, held))
+            held = int(figures[-1].extra["pending"])
+        figures.append(recovery(stack, held))
+        return figures
+    finally:
+        stack.close()
