@@ -3,7 +3,7 @@
 One agent reads two co-partitioned topics in order: booking events, and the
 ticks a timer sends to each partition this worker owns. Every table write
 therefore happens inside the stream, on the partition of the record being
-processed, which is what keeps a patient's plan and its index together.
+processed, so a patient's plan always lives on the partition of its events.
 """
 
 from __future__ import annotations
@@ -54,23 +54,31 @@ def create_app(
     due = app.topic(topics.due, **options)
     status = app.topic(topics.status, **options)
     dead = app.topic(topics.bookings_dlq, **options)
-    table_options: dict[str, Any] = {
-        "partitions": settings.partitions,
-        "schema": faust.Schema(
-            key_type=str, value_type=bytes, key_serializer="json", value_serializer="raw"
-        ),
-    }
-    patients = app.Table("patients", **table_options)
-    index = app.Table("due-index", **table_options)
+    patients = app.Table(
+        "patients",
+        partitions=settings.partitions,
+        key_type=str,
+        options=dict(ROCKSDB_OPTIONS),
+        help="Each patient's bookings, pending reminders and finished ones (JSON).",
+    )
     metrics = PlatformMetrics("reminders")
     scheduler = Scheduler(
         patients,
-        index,
         registry,
         policy,
         settings.bucket_seconds,
         timedelta(days=settings.max_lateness_days),
     )
+
+    def owned() -> list[int]:
+        """The partitions this worker fires (those of the ticks topic it holds)."""
+        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.ticks)
+
+    def index_owned_partitions() -> None:
+        partitions = owned()
+        if frozenset(partitions) != scheduler.index.partitions:
+            entries = scheduler.rebuild(partitions)
+            log.info("indexed %d due entries for partitions %s", entries, partitions)
 
     async def on_booking(event: EventT[Any]) -> None:
         metrics.record_consumed(event.message.topic)
@@ -111,14 +119,11 @@ def create_app(
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            index_owned_partitions()
             if event.message.topic == topics.ticks:
                 await on_tick(event.message.partition)
             else:
                 await on_booking(event)
-
-    def owned() -> list[int]:
-        """The partitions this worker fires (those of the ticks topic it holds)."""
-        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.ticks)
 
     add_views(app, patients, clock, metrics, owned)
 
@@ -128,6 +133,15 @@ def create_app(
             await ticks.send(value=b"", partition=partition)
 
     return app
+
+
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 4 * 1024**2,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 32 * 1024**2,
+    "block_cache_compressed_size": 8 * 1024**2,
+}
+"""Faust's defaults (64 MB buffers, a 2 GB block cache) are sized for far bigger tables."""
 
 
 def _app_options(settings: ReminderSettings) -> dict[str, Any]:

@@ -1,18 +1,19 @@
 """The durable schedule: booking events in, due reminders out.
 
-Pure of Kafka and Faust: it works on two mappings of JSON-ready values (the worker passes
-its Faust tables, unit tests pass dicts), a partition number and an instant.
-Keys of the index carry the partition, so each worker reads only the buckets
-of the partitions it owns.
+Pure of Kafka and Faust: it works on a mapping of JSON-ready values (the
+worker passes its Faust table, unit tests pass a dict), a partition number and
+an instant. Each worker fires only the partitions it owns.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.reminders.due_index import DueIndex
 from services.reminders.planning.engine import ClinicPolicy, due_event, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.state import Outcome, PatientState, Pending, bucket_of
@@ -40,23 +41,42 @@ class Tick:
 
 
 class Scheduler:
-    """Keeps each patient's plan and the due-time index in two tables."""
+    """Keeps each patient's plan in a table and fires reminders when they are due.
+
+    Writes one table value per booking event (the patient's plan) and one per
+    patient whose reminders fire; the due-time index is derived in memory, and
+    :meth:`rebuild` re-derives it from the table after a restart or rebalance.
+    """
 
     def __init__(
         self,
         patients: Table,
-        index: Table,
         registry: ProtocolRegistry,
         policy: Callable[[str], ClinicPolicy],
         bucket_seconds: int = 60,
         max_lateness: timedelta = timedelta(days=7),
     ) -> None:
         self._patients = patients
-        self._index = index
         self._registry = registry
         self._policy = policy
         self._bucket = bucket_seconds
         self._max_lateness = max_lateness
+        self.index = DueIndex()
+
+    def rebuild(self, partitions: Iterable[int]) -> int:
+        """Index the pending reminders of every patient held for ``partitions``.
+
+        Reads the whole table (as a worker does once per rebalance); returns
+        how many (bucket, patient) entries the index holds.
+        """
+        self.index.reset(partitions)
+        for key, value in self._patients.items():
+            partition = value.get("partition")
+            if partition in self.index.partitions:
+                key = sys.intern(key)
+                for pending in value.get("pending", {}).values():
+                    self.index.add(partition, int(pending["bucket"]), key)
+        return len(self.index)
 
     def apply(self, event: BookingEvent, partition: int, now: datetime) -> PatientState:
         """Fold a booking event into its patient's plan and re-plan the patient.
@@ -68,11 +88,12 @@ class Scheduler:
         booking = event.data
         if booking.booked_at is None:
             booking = booking.model_copy(update={"booked_at": event.occurred_at})
-        before = PatientState.from_value(self._patients.get(event.key))
+        key = sys.intern(event.key)  # one string however many index entries share it
+        before = PatientState.from_value(self._patients.get(key))
         bookings = {**before.bookings, booking.booking_id: booking}
         policy = self._policy(booking.clinic_id)
         planned = plan_patient(list(bookings.values()), self._registry, policy)
-        floor = self._ensure_cursor(partition, now)
+        floor = self._bucket_of(now)
         pending: dict[str, Pending] = {}
         for item in planned:
             if item.reminder_id in before.done:
@@ -80,13 +101,14 @@ class Scheduler:
             old = before.pending.get(item.reminder_id)
             if old is not None and old.due_at == item.due_at:
                 pending[item.reminder_id] = old
-            else:
-                pending[item.reminder_id] = Pending.of(
-                    item, max(floor, self._bucket_of(item.due_at))
-                )
-        self._reindex(partition, event.key, before.pending, pending)
-        after = PatientState(bookings=bookings, pending=pending, done=before.done)
-        self._patients[event.key] = after.to_value()
+                continue
+            fresh = Pending.of(item, max(floor, self._bucket_of(item.due_at)))
+            pending[item.reminder_id] = fresh
+            self.index.add(partition, fresh.bucket, key)
+        after = PatientState(
+            partition=partition, bookings=bookings, pending=pending, done=before.done
+        )
+        self._patients[key] = after.to_value()
         return after
 
     def tick(self, partition: int, now: datetime) -> Tick:
@@ -96,42 +118,18 @@ class Scheduler:
         its reason; either way it is recorded as done and never comes back.
         """
         result = Tick()
-        cursor = self._cursor(partition)
         last = self._bucket_of(now)
-        if cursor is None:
-            self._index[self._cursor_key(partition)] = last
-            return result
-        states: dict[str, PatientState] = {}
-        for bucket in range(cursor, last + 1, self._bucket):
-            self._fire_bucket(partition, bucket, now, states, result)
-        for key, state in states.items():
-            self._patients[key] = state.to_value()
-        self._index[self._cursor_key(partition)] = last
+        for key in self.index.take_due(partition, last):
+            state = PatientState.from_value(self._patients.get(key))
+            fired = state
+            for pending in sorted(state.pending.values(), key=_due_order):
+                if pending.due_at <= now:
+                    fired = self._fire(fired, pending, now, result)
+            if any(p.bucket <= last for p in fired.pending.values()):
+                self.index.add(partition, last, key)
+            if fired is not state:
+                self._patients[key] = fired.to_value()
         return result
-
-    def _fire_bucket(
-        self,
-        partition: int,
-        bucket: int,
-        now: datetime,
-        states: dict[str, PatientState],
-        result: Tick,
-    ) -> None:
-        key = self._bucket_key(partition, bucket)
-        entries: list[list[str]] = self._index.get(key) or []
-        if not entries:
-            return
-        keep: list[list[str]] = []
-        for patient, rid in entries:
-            state = states.get(patient) or PatientState.from_value(self._patients.get(patient))
-            pending = state.pending.get(rid)
-            if pending is None:
-                continue
-            if pending.due_at > now:
-                keep.append([patient, rid])
-                continue
-            states[patient] = self._fire(state, pending, now, result)
-        self._write_bucket(key, keep)
 
     def _fire(
         self, state: PatientState, pending: Pending, now: datetime, result: Tick
@@ -159,51 +157,9 @@ class Scheduler:
             return f"stale: due {pending.due_at.isoformat()}, more than {self._max_lateness} late"
         return None
 
-    def _reindex(
-        self, partition: int, patient: str, old: dict[str, Pending], new: dict[str, Pending]
-    ) -> None:
-        gone = [p for rid, p in old.items() if new.get(rid) is not p]
-        came = [p for rid, p in new.items() if old.get(rid) is not p]
-        for bucket, rids in _by_bucket(gone).items():
-            key = self._bucket_key(partition, bucket)
-            entries = list(self._index.get(key) or [])
-            self._write_bucket(key, [e for e in entries if not (e[0] == patient and e[1] in rids)])
-        for bucket, rids in _by_bucket(came).items():
-            key = self._bucket_key(partition, bucket)
-            entries = list(self._index.get(key) or [])
-            self._write_bucket(key, entries + [[patient, rid] for rid in sorted(rids)])
-
-    def _write_bucket(self, key: str, entries: list[list[str]]) -> None:
-        if entries:
-            self._index[key] = entries
-        elif key in self._index:
-            del self._index[key]
-
-    def _ensure_cursor(self, partition: int, now: datetime) -> int:
-        cursor = self._cursor(partition)
-        if cursor is None:
-            cursor = self._bucket_of(now)
-            self._index[self._cursor_key(partition)] = cursor
-        return max(cursor, self._bucket_of(now))
-
-    def _cursor(self, partition: int) -> int | None:
-        cursor = self._index.get(self._cursor_key(partition))
-        return None if cursor is None else int(cursor)
-
     def _bucket_of(self, instant: datetime) -> int:
         return bucket_of(instant, self._bucket)
 
-    @staticmethod
-    def _cursor_key(partition: int) -> str:
-        return f"{partition}:cursor"
 
-    @staticmethod
-    def _bucket_key(partition: int, bucket: int) -> str:
-        return f"{partition}:{bucket}"
-
-
-def _by_bucket(items: Iterable[Pending]) -> dict[int, set[str]]:
-    grouped: dict[int, set[str]] = {}
-    for item in items:
-        grouped.setdefault(item.bucket, set()).add(item.reminder_id)
-    return grouped
+def _due_order(pending: Pending) -> tuple[datetime, str]:
+    return (pending.due_at, pending.reminder_id)

@@ -70,6 +70,8 @@ class PatientState(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    partition: int | None = None
+    """The partition whose events and changelog hold this plan."""
     bookings: dict[str, Booking] = Field(default_factory=dict)
     pending: dict[str, Pending] = Field(default_factory=dict)
     done: dict[str, Outcome] = Field(default_factory=dict)

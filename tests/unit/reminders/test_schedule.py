@@ -16,12 +16,9 @@ REGISTRY = ProtocolRegistry.builtin()
 POLICY = ClinicPolicy()
 
 
-def scheduler(
-    patients: dict[str, object] | None = None, index: dict[str, object] | None = None
-) -> Scheduler:
+def scheduler(patients: dict[str, object] | None = None) -> Scheduler:
     return Scheduler(
         {} if patients is None else patients,
-        {} if index is None else index,
         REGISTRY,
         lambda _: POLICY,
         bucket_seconds=60,
@@ -113,20 +110,36 @@ def test_each_partition_fires_only_its_own_reminders() -> None:
 
 def test_unknown_treatment_changes_nothing() -> None:
     patients: dict[str, object] = {}
-    index: dict[str, object] = {}
-    s = scheduler(patients, index)
+    s = scheduler(patients)
     with pytest.raises(UnknownTreatment):
         s.apply(event(booking(treatment="tattoo-removal")), 0, BOOKED_AT)
-    assert patients == {} and index == {}
+    assert patients == {} and len(s.index) == 0
 
 
 def test_index_is_empty_once_everything_fired() -> None:
-    index: dict[str, object] = {}
-    s = scheduler(index=index)
+    s = scheduler()
     s.apply(event(booking()), 0, BOOKED_AT)
-    assert any(not k.endswith("cursor") for k in index)
+    assert len(s.index) > 0
     run_until(s, BOOKED_AT, START + timedelta(days=2), timedelta(hours=6))
-    assert [k for k in index if not k.endswith("cursor")] == []
+    assert len(s.index) == 0
+
+
+def test_a_restarted_worker_rebuilds_its_index_from_the_table_and_misses_nothing() -> None:
+    patients: dict[str, object] = {}
+    before = scheduler(patients)
+    made = booking()
+    before.apply(event(made), 0, BOOKED_AT)
+    other = booking("bk-other", "p-other")
+    before.apply(event(other), 1, BOOKED_AT)
+    first = run_until(before, BOOKED_AT, BOOKED_AT + timedelta(days=15), timedelta(hours=1))
+    after = scheduler(patients)
+    assert after.rebuild([0]) > 0
+    rest = run_until(after, START - timedelta(hours=2), START, timedelta(hours=1))
+    planned = {r.reminder_id for r in plan_patient([made], REGISTRY, POLICY)}
+    assert {rid for _, rid, _ in first} | {rid for _, rid, _ in rest} == planned
+    assert not {rid for _, rid, _ in first} & {rid for _, rid, _ in rest}
+    assert patients["dr-jenny:p-other"]["partition"] == 1  # type: ignore[index]
+    assert after.tick(1, START).emitted == [], "partition 1 is not this worker's"
 
 
 def test_replayed_event_after_firing_sends_nothing_twice() -> None:

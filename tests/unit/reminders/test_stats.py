@@ -14,7 +14,7 @@ from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
 
 def test_summary_counts_pending_done_and_the_next_due() -> None:
     patients: dict[str, object] = {}
-    s = Scheduler(patients, {}, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     s.apply(event(booking("bk-1", "p-1")), 0, BOOKED_AT)
     s.apply(event(booking("bk-2", "p-2", start=START + timedelta(days=1))), 0, BOOKED_AT)
     states = [PatientState.from_value(v) for v in patients.values()]  # type: ignore[arg-type]
@@ -35,7 +35,7 @@ def test_summary_counts_pending_done_and_the_next_due() -> None:
 
 def test_describe_shows_one_booking_of_a_patient() -> None:
     patients: dict[str, object] = {}
-    s = Scheduler(patients, {}, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     s.apply(event(booking("bk-1")), 0, BOOKED_AT)
     s.apply(
         event(booking("bk-2", start=START + timedelta(days=40), session_number=2)), 0, BOOKED_AT

@@ -1,0 +1,48 @@
+"""Which patients have reminders falling due, by due-time bucket, per partition.
+
+Derived state, kept in memory: every entry can be rebuilt from the patients
+table (each plan records its partition and each pending reminder its bucket),
+so keeping it costs no changelog writes. A tick pops the buckets that are due
+from a heap, so its cost follows what is due, not what is pending.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+
+
+class DueIndex:
+    """Patient keys by (partition, bucket); buckets come out in time order."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[int, dict[int, set[str]]] = {}
+        self._heaps: dict[int, list[int]] = {}
+        self.partitions: frozenset[int] = frozenset()
+
+    def reset(self, partitions: Iterable[int]) -> None:
+        """Forget everything; from now on the index is for ``partitions``."""
+        self._buckets.clear()
+        self._heaps.clear()
+        self.partitions = frozenset(partitions)
+
+    def add(self, partition: int, bucket: int, key: str) -> None:
+        buckets = self._buckets.setdefault(partition, {})
+        keys = buckets.get(bucket)
+        if keys is None:
+            keys = buckets[bucket] = set()
+            heapq.heappush(self._heaps.setdefault(partition, []), bucket)
+        keys.add(key)
+
+    def take_due(self, partition: int, last_bucket: int) -> list[str]:
+        """Remove and return the keys of every bucket up to ``last_bucket``, each once."""
+        heap = self._heaps.get(partition)
+        buckets = self._buckets.get(partition, {})
+        taken: dict[str, None] = {}
+        while heap and heap[0] <= last_bucket:
+            for key in sorted(buckets.pop(heapq.heappop(heap), ())):
+                taken[key] = None
+        return list(taken)
+
+    def __len__(self) -> int:
+        return sum(len(keys) for buckets in self._buckets.values() for keys in buckets.values())
