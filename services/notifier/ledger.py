@@ -209,9 +209,14 @@ class DeliveryLedger:
     ) -> Delivery:
         """Record an outcome reached without sending (skipped, or a template that fails).
 
-        Leaves an existing row as it is; returns the row as it now stands.
+        A row waiting for a retry (``pending``: nothing went out) takes the new
+        outcome; any other existing row is left as it is. Returns the row as it
+        now stands.
         """
-        self._insert(reminder, channel, state, reason, now)
+        if not self._insert(reminder, channel, state, reason, now):
+            self._move(
+                reminder.reminder_id, channel, LedgerState.PENDING, state, now, reason=reason
+            )
         return self._must_get(reminder.reminder_id, channel)
 
     def finish(

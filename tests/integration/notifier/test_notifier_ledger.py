@@ -65,3 +65,12 @@ def test_rows_survive_a_new_ledger_on_the_same_store(database_url: str) -> None:
     DeliveryLedger(database_url).claim(reminder(), Channel.SMS, NOW)
     row = DeliveryLedger(database_url).get(reminder().reminder_id, Channel.SMS)
     assert row is not None and row.state is LedgerState.SENDING and row.updated_at == NOW
+
+
+def test_a_retry_left_pending_takes_the_outcome_found_later(ledger: DeliveryLedger) -> None:
+    ledger.claim(reminder(), Channel.SMS, NOW)
+    ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.PENDING, NOW, "Twilio 500")
+    later = NOW + timedelta(hours=8)
+    stale = ledger.record(reminder(), Channel.SMS, LedgerState.SKIPPED, "stale", later)
+    assert stale.state is LedgerState.SKIPPED and stale.reason == "stale"
+    assert stale.updated_at == later and stale.attempts == 1
