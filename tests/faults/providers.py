@@ -41,18 +41,24 @@ class RecordingTwilio(TwilioServer):
         base: Any = self._server.RequestHandlerClass
         accepted = self.accepted
 
-        class Recording(base):  # type: ignore[misc,valid-type]
+        class Recording(base):
             def _answer(self, answer: Answer, sid: str, form: dict[str, str]) -> None:
                 if answer.status != 201:
                     super()._answer(answer, sid, form)
                     return
                 message = twilio_server._message(sid, form)
                 accepted.append(
-                    AcceptedSms(form.get("To", ""), form.get("Body", ""), str(message["sid"]), time.time())
+                    AcceptedSms(
+                        form.get("To", ""), form.get("Body", ""), str(message["sid"]), time.time()
+                    )
                 )
                 self._reply(201, message)
 
         self._server.RequestHandlerClass = Recording
+
+    def __enter__(self) -> RecordingTwilio:
+        super().__enter__()
+        return self
 
     def burst(self, *answers: Answer) -> None:
         """The next requests get these answers, in order (then 201 again)."""

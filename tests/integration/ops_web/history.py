@@ -77,7 +77,7 @@ def book(booking_url: str, topics: Topics) -> list[BookingEvent]:
 
 def plan_and_emit(events: list[BookingEvent], history: History) -> None:
     """Run the worker's scheduler over the booking events and take what is due by now."""
-    scheduler = Scheduler(history.patients, {}, ProtocolRegistry.builtin(), ClinicPolicy())
+    scheduler = Scheduler(history.patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     for event in sorted(events, key=lambda e: e.occurred_at):
         scheduler.apply(event, 0, event.occurred_at)
     history.due.extend(scheduler.tick(0, NOW).emitted)

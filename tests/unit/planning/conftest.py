@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.unit.planning.planning_helpers import WriteProtocol
+
 
 @pytest.fixture
-def write_protocol(tmp_path: Path) -> Callable[[str, str], Path]:
+def write_protocol(tmp_path: Path) -> WriteProtocol:
     """Write a YAML protocol text (dedented) to ``tmp_path/name``; returns the path."""
 
     def write(text: str, name: str = "clinic.yaml") -> Path:

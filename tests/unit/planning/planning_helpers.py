@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, TypedDict
 from zoneinfo import ZoneInfo
 
 from services.reminders.planning import ClinicPolicy, ProtocolRegistry, plan_patient
 from services.reminders.planning.engine import PlannedReminder
-from services.shared.events import Booking, Patient
+from services.shared.events import AppointmentKind, Booking, BookingStatus, Patient
 
 REGISTRY = ProtocolRegistry.builtin()
+
+
+class WriteProtocol(Protocol):
+    """The ``write_protocol`` fixture: writes a YAML protocol text, returns its path."""
+
+    def __call__(self, text: str, name: str = ...) -> Path: ...
+
+
+class MilestoneRules(TypedDict, total=False):
+    """Keyword arguments of :func:`minimal_protocol` that shape its one milestone's rules."""
+
+    trigger: str
+    offset: str
+    at: str | None
+    late: str
+    more: str
+
+
+class ProtocolFields(MilestoneRules, total=False):
+    """Every keyword argument of :func:`minimal_protocol`."""
+
+    treatment: str
+    milestone: str
 
 
 def local(text: str, tz: str = "Europe/London") -> datetime:
@@ -36,12 +61,12 @@ def make_booking(
         booking_id=booking_id,
         patient=Patient(id="p1", first_name="Ann", phone="+447700900123", timezone=tz),
         treatment=treatment,
-        kind=kind,  # type: ignore[arg-type]
+        kind=AppointmentKind(kind),
         session_number=session,
         sessions_planned=planned,
         start=local(start, tz),
         duration_minutes=duration,
-        status=status,  # type: ignore[arg-type]
+        status=BookingStatus(status),
         schedule_version=schedule_version,
         booked_at=booked_at,
     )

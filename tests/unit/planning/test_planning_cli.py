@@ -8,7 +8,7 @@ import pytest
 
 from services.cli import main
 from services.reminders.planning.protocol import BUILTIN_DIR
-from tests.unit.planning.planning_helpers import minimal_protocol
+from tests.unit.planning.planning_helpers import WriteProtocol, minimal_protocol
 
 pytest.importorskip("services.notifier.rendering")
 
@@ -25,7 +25,7 @@ PLAN = [
 ]
 
 
-def test_plan_json_lists_the_timeline_with_previews(capsys) -> None:
+def test_plan_json_lists_the_timeline_with_previews(capsys: pytest.CaptureFixture[str]) -> None:
     assert (
         main([*PLAN, "--session", "1", "--sessions-planned", "3", "--status", "attended", "--json"])
         == 0
@@ -39,25 +39,27 @@ def test_plan_json_lists_the_timeline_with_previews(capsys) -> None:
     assert [r["due_utc"] for r in rows] == sorted(r["due_utc"] for r in rows)
 
 
-def test_plan_previews_in_french(capsys) -> None:
+def test_plan_previews_in_french(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*PLAN, "--locale", "fr-FR", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     prepare = next(r for r in rows if r["milestone"] == "treatment-prepare")
     assert "bas de contention" in prepare["preview"]
 
 
-def test_plan_table_is_readable(capsys) -> None:
+def test_plan_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(PLAN) == 0
     out = capsys.readouterr().out
     assert "treatment-prepare" in out and "treatment-reminder" in out
 
 
-def test_plan_unknown_treatment_exits_2(capsys) -> None:
+def test_plan_unknown_treatment_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--protocol", "botox", "--start", "2026-12-01T10:00"]) == 2
     assert "known: microsclerotherapy" in capsys.readouterr().err
 
 
-def test_validate_ok_and_error(capsys, write_protocol) -> None:
+def test_validate_ok_and_error(
+    capsys: pytest.CaptureFixture[str], write_protocol: WriteProtocol
+) -> None:
     assert main(["protocols", "validate", str(BUILTIN_DIR / "microsclerotherapy.yaml")]) == 0
     assert "ok: microsclerotherapy v1" in capsys.readouterr().out
     bad = write_protocol(minimal_protocol(milestone="aftercare-day-3", offset="soon"), "own.yaml")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from typing import Unpack
 
 import pytest
 
@@ -17,6 +18,8 @@ from services.reminders.planning import (
 )
 from services.shared.events import ReminderDue, decode, encode
 from tests.unit.planning.planning_helpers import (
+    ProtocolFields,
+    WriteProtocol,
     by_milestone,
     local,
     make_booking,
@@ -27,7 +30,9 @@ from tests.unit.planning.planning_helpers import (
 NO_QUIET = ClinicPolicy(quiet_start=time(0, 0), quiet_end=time(0, 0))
 
 
-def registry_of(write_protocol, **kwargs) -> ProtocolRegistry:
+def registry_of(
+    write_protocol: WriteProtocol, **kwargs: Unpack[ProtocolFields]
+) -> ProtocolRegistry:
     return ProtocolRegistry([load_protocol(write_protocol(minimal_protocol(**kwargs)))])
 
 
@@ -79,7 +84,7 @@ def test_booked_after_the_appointment_plans_nothing_before_it() -> None:
     assert planned == []
 
 
-def test_booked_at_least_condition(write_protocol) -> None:
+def test_booked_at_least_condition(write_protocol: WriteProtocol) -> None:
     registry = registry_of(
         write_protocol,
         offset="24 hours before",
@@ -93,7 +98,7 @@ def test_booked_at_least_condition(write_protocol) -> None:
     assert plan(tight, registry=registry) == []
 
 
-def test_late_skip_rule(write_protocol) -> None:
+def test_late_skip_rule(write_protocol: WriteProtocol) -> None:
     registry = registry_of(write_protocol, offset="2 days before", late="skip")
     booking = make_booking(treatment="testing", booked_at=local("2026-11-29T12:00"))
     assert plan(booking, registry=registry) == []
@@ -101,7 +106,7 @@ def test_late_skip_rule(write_protocol) -> None:
     assert [r.due_at for r in plan(booking, registry=registry)] == [local("2026-11-29T10:00")]
 
 
-def test_cancelled_trigger_milestones_are_planned(write_protocol) -> None:
+def test_cancelled_trigger_milestones_are_planned(write_protocol: WriteProtocol) -> None:
     registry = registry_of(write_protocol, trigger="cancelled", offset="1 day after")
     planned = plan(make_booking(treatment="testing", status="cancelled"), registry=registry)
     assert [r.due_at for r in planned] == [local("2026-12-02T10:00")]
@@ -115,7 +120,9 @@ def test_cancelled_trigger_milestones_are_planned(write_protocol) -> None:
         ((time(0, 0), time(0, 0)), "2026-12-01T23:45"),  # no quiet hours
     ],
 )
-def test_quiet_hours_move_to_the_next_allowed_time(write_protocol, quiet, due_local) -> None:
+def test_quiet_hours_move_to_the_next_allowed_time(
+    write_protocol: WriteProtocol, quiet: tuple[time, time], due_local: str
+) -> None:
     registry = registry_of(
         write_protocol,
         trigger="attended",
@@ -156,7 +163,9 @@ def test_daylight_saving_keeps_the_local_time() -> None:
         ("2026-10-27", "01:30", datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),  # twice: first
     ],
 )
-def test_nonexistent_and_ambiguous_local_times(write_protocol, day, at, expected_utc) -> None:
+def test_nonexistent_and_ambiguous_local_times(
+    write_protocol: WriteProtocol, day: str, at: str, expected_utc: datetime
+) -> None:
     registry = registry_of(write_protocol, offset="2 days before", at=f'"{at}"')
     booking = make_booking(f"{day}T10:00", treatment="testing")
     assert [r.due_at for r in plan(booking, registry=registry, policy=NO_QUIET)] == [expected_utc]

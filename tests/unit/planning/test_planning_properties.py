@@ -126,7 +126,9 @@ def test_ids_change_with_the_schedule_version(bookings: list[Booking]) -> None:
     status=st.sampled_from(["booked", "attended"]),
     kind=st.sampled_from(["consultation", "treatment"]),
 )
-def test_day_offsets_keep_the_local_time_across_dst(start, tz, status, kind) -> None:
+def test_day_offsets_keep_the_local_time_across_dst(
+    start: datetime, tz: str, status: str, kind: str
+) -> None:
     booking = Booking(
         clinic_id="c",
         booking_id="b",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.reminders.planning import (
     load_protocol,
 )
 from services.reminders.planning.protocol import BUILTIN_DIR
-from tests.unit.planning.planning_helpers import minimal_protocol
+from tests.unit.planning.planning_helpers import MilestoneRules, WriteProtocol, minimal_protocol
 
 
 def test_builtin_registry_has_microsclerotherapy() -> None:
@@ -37,14 +38,14 @@ def test_each_milestone_has_its_own_template() -> None:
     assert len(set(templates)) == len(templates)
 
 
-def test_a_valid_clinic_file_loads(write_protocol) -> None:
+def test_a_valid_clinic_file_loads(write_protocol: WriteProtocol) -> None:
     protocol = load_protocol(write_protocol(minimal_protocol()))
     milestone = protocol.milestones[0]
     assert milestone.at == time(10, 0)
     assert milestone.offset_for("annual").amounts() == (-2, -2)
 
 
-def test_unquoted_time_read_by_yaml_as_base_60_still_works(write_protocol) -> None:
+def test_unquoted_time_read_by_yaml_as_base_60_still_works(write_protocol: WriteProtocol) -> None:
     protocol = load_protocol(write_protocol(minimal_protocol(at="10:30")))
     assert protocol.milestones[0].at == time(10, 30)
 
@@ -70,7 +71,9 @@ def test_unquoted_time_read_by_yaml_as_base_60_still_works(write_protocol) -> No
         ({"more": "    stale: later\n"}, "stale", "start"),
     ],
 )
-def test_errors_name_file_milestone_and_field(write_protocol, kwargs, field, fragment) -> None:
+def test_errors_name_file_milestone_and_field(
+    write_protocol: WriteProtocol, kwargs: MilestoneRules, field: str, fragment: str
+) -> None:
     path = write_protocol(minimal_protocol(milestone="aftercare-day-3", **kwargs), "mine.yaml")
     with pytest.raises(ProtocolError) as caught:
         load_protocol(path)
@@ -79,7 +82,7 @@ def test_errors_name_file_milestone_and_field(write_protocol, kwargs, field, fra
     assert fragment in message
 
 
-def test_duplicate_milestone_ids_are_named(write_protocol) -> None:
+def test_duplicate_milestone_ids_are_named(write_protocol: WriteProtocol) -> None:
     text = minimal_protocol(milestone="twice")
     milestone = text[text.index("  - id:") :]
     path = write_protocol(text + milestone)
@@ -89,32 +92,32 @@ def test_duplicate_milestone_ids_are_named(write_protocol) -> None:
         load_protocol(path)
 
 
-def test_course_errors_name_the_field(write_protocol) -> None:
+def test_course_errors_name_the_field(write_protocol: WriteProtocol) -> None:
     text = minimal_protocol().replace("max: 3", "max: 1")
     with pytest.raises(ProtocolError, match=r"clinic.yaml: field 'course.sessions.max': "):
         load_protocol(write_protocol(text))
 
 
-def test_missing_top_level_field(write_protocol) -> None:
+def test_missing_top_level_field(write_protocol: WriteProtocol) -> None:
     text = minimal_protocol().replace("version: 1\n", "")
     with pytest.raises(ProtocolError, match=r"clinic.yaml: field 'version': Field required"):
         load_protocol(write_protocol(text))
 
 
-def test_not_yaml_and_not_a_mapping(write_protocol) -> None:
+def test_not_yaml_and_not_a_mapping(write_protocol: WriteProtocol) -> None:
     with pytest.raises(ProtocolError, match=r"bad.yaml: cannot be read as YAML"):
         load_protocol(write_protocol("a: [1, 2\n", "bad.yaml"))
     with pytest.raises(ProtocolError, match=r"list.yaml: expected a mapping"):
         load_protocol(write_protocol("- 1\n- 2\n", "list.yaml"))
 
 
-def test_maintenance_offset_needs_both_settings(write_protocol) -> None:
+def test_maintenance_offset_needs_both_settings(write_protocol: WriteProtocol) -> None:
     text = minimal_protocol(offset="{annual: 12 months after}")
     with pytest.raises(ProtocolError, match=r"field 'offset': .*'annual' and 'biannual'"):
         load_protocol(write_protocol(text))
 
 
-def test_later_dirs_override_earlier(write_protocol, tmp_path) -> None:
+def test_later_dirs_override_earlier(write_protocol: WriteProtocol, tmp_path: Path) -> None:
     clinic = tmp_path / "clinic"
     clinic.mkdir()
     text = minimal_protocol(treatment="microsclerotherapy", milestone="only-one")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.reminders.planning import ClinicPolicy
+from services.reminders.planning import ClinicPolicy, PlannedReminder
 from services.shared.events import Channel
 from tests.unit.planning.planning_helpers import REGISTRY, by_milestone, local, make_booking, plan
 
@@ -19,10 +20,12 @@ def local_of(instant: datetime) -> datetime:
     return instant.astimezone(LONDON)
 
 
-def aftercare(**kwargs: object) -> dict[str, object]:
-    """Plan of an attended first treatment, 1 Dec 2026 10:00-10:45 London."""
-    treatment = make_booking("2026-12-01T10:00", status="attended", **kwargs)  # type: ignore[arg-type]
-    return by_milestone(plan(treatment))  # type: ignore[return-value]
+def aftercare(session: int = 1, planned: int | None = 3) -> dict[str, PlannedReminder]:
+    """Plan of an attended treatment (the first by default), 1 Dec 2026 10:00-10:45 London."""
+    treatment = make_booking(
+        "2026-12-01T10:00", status="attended", session=session, planned=planned
+    )
+    return by_milestone(plan(treatment))
 
 
 def day_after_treatment(instant: datetime) -> int:
@@ -185,7 +188,9 @@ def test_a_cancelled_next_session_brings_the_nudge_back() -> None:
         (6, 8, False, True),  # a course goes up to 6 sessions
     ],
 )
-def test_course_of_2_to_4_and_up_to_6_sessions(session, planned, nudge, recall) -> None:
+def test_course_of_2_to_4_and_up_to_6_sessions(
+    session: int, planned: int | None, nudge: bool, recall: bool
+) -> None:
     names = set(aftercare(session=session, planned=planned))
     assert ("next-session-nudge" in names) is nudge
     assert ("maintenance-recall" in names) is recall
@@ -198,7 +203,9 @@ def test_course_of_2_to_4_and_up_to_6_sessions(session, planned, nudge, recall) 
         ("biannual", "2027-06-01T10:00"),
     ],
 )
-def test_maintenance_recall_annual_or_twice_a_year(maintenance, due_local) -> None:
+def test_maintenance_recall_annual_or_twice_a_year(
+    maintenance: Literal["annual", "biannual"], due_local: str
+) -> None:
     last = make_booking("2026-12-01T10:00", status="attended", session=3, planned=3)
     recall = by_milestone(plan(last, policy=ClinicPolicy(maintenance=maintenance)))
     assert recall["maintenance-recall"].due_at == local(due_local)
@@ -217,7 +224,7 @@ def test_only_the_last_completed_course_gets_a_recall() -> None:
 
 
 @pytest.mark.parametrize("kind", ["consultation", "treatment"])
-def test_rebooking_nudge_after_a_no_show(kind) -> None:
+def test_rebooking_nudge_after_a_no_show(kind: str) -> None:
     missed = make_booking("2026-12-01T10:00", kind=kind, status="no_show")
     planned = by_milestone(plan(missed))
     assert set(planned) == {"rebook-after-no-show"}

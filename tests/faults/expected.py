@@ -1,0 +1,129 @@
+"""Which (reminder id, channel) pairs were due in the run, worked out from the booking store.
+
+Each booking's history is a list of snapshots, each current from the moment
+its event was recorded until the next one. The plan of a snapshot (the same
+pure engine the worker runs) says which reminders it holds; a reminder falls
+due at its due time, or at once if its plan arrived after that (a late booking
+or a change), provided its plan is still current then. It is expected when it
+falls due before the cut-off.
+
+Pairs that fall due within ``margin`` of a plan change or of the cut-off are
+*optional*: the worker may rightly act on either side of that race, so they
+may have been sent once or not at all (never twice). So are pairs whose plan
+arrived when they were already (or all but) stale, e.g. aftercare of a
+treatment marked attended hours after it ended. Reminders the engine
+leaves out (``late: skip`` milestones of a late booking, anything whose due
+time is past its staleness, every milestone of a cancelled booking after the
+cancel) are not expected at all.
+
+Two things move or excuse a pair beyond that. Quiet hours: the notifier holds a
+reminder that arrives inside them until they end, so a pair falls due at the
+end of the window. The lost broker: a reminder emitted before the broker was
+lost (and not yet delivered) is gone with it; ``resync`` re-plans from the
+bookings as they stand, so a pair that fell due before the resync and that the
+plan at resync time no longer holds (its booking was attended, moved or
+cancelled since) no longer applies: it is optional.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.booking.store import BookingStore
+from services.notifier.quiet import quiet_until
+from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.clinics import QuietHours
+from services.shared.events import Booking, BookingEvent, Channel
+
+
+@dataclass(frozen=True)
+class Due:
+    """One reminder on one channel that fell due, with its plan's facts."""
+
+    reminder_id: str
+    channel: Channel
+    booking: Booking
+    milestone: str
+    fires_at: datetime
+    stale_at: datetime | None
+
+
+@dataclass
+class ExpectedSet:
+    required: dict[tuple[str, Channel], Due]
+    optional: dict[tuple[str, Channel], Due]
+    patients: dict[str, Booking]
+    """Phone number -> the booking of its (only) patient."""
+
+
+def expected(
+    store: BookingStore, cut: datetime, margin: timedelta, resynced_at: datetime | None = None
+) -> ExpectedSet:
+    """Every pair due by ``cut`` according to each booking's recorded history."""
+    registry = ProtocolRegistry.builtin()
+    result = ExpectedSet({}, {}, {})
+    for latest in store.iter_bookings():
+        result.patients[latest.patient.phone or ""] = latest
+        history = store.history(latest.clinic_id, latest.booking_id)
+        replayed = _planned_at(history, resynced_at, registry)
+        for due, edge in _falls_due(history, registry):
+            if due.fires_at > cut + margin:
+                continue
+            key = (due.reminder_id, due.channel)
+            near_edge = edge is not None and abs(edge - due.fires_at) < margin
+            stale = due.stale_at is not None and due.fires_at >= due.stale_at - margin
+            lost = (
+                resynced_at is not None
+                and due.fires_at < resynced_at
+                and due.reminder_id not in replayed
+            )
+            if near_edge or stale or lost or due.fires_at > cut - margin:
+                result.optional.setdefault(key, due)
+            else:
+                result.required[key] = due
+    for key in result.required:
+        result.optional.pop(key, None)
+    return result
+
+
+def _falls_due(
+    history: list[BookingEvent], registry: ProtocolRegistry
+) -> Iterable[tuple[Due, datetime | None]]:
+    """Each reminder of each snapshot that fell due while its plan was current."""
+    for i, event in enumerate(history):
+        snapshot = _with_booked_at(event)
+        until = history[i + 1].occurred_at if i + 1 < len(history) else None
+        for item in plan_patient([snapshot], registry, ClinicPolicy()):
+            fires = max(item.due_at, event.occurred_at)
+            if until is not None and fires >= until:
+                continue
+            for channel in item.channels:
+                yield _due(item, channel, snapshot, fires), until
+
+
+def _planned_at(
+    history: list[BookingEvent], instant: datetime | None, registry: ProtocolRegistry
+) -> set[str]:
+    """Reminder ids the plan of the snapshot current at ``instant`` holds."""
+    current = [e for e in history if instant is not None and e.occurred_at <= instant]
+    if not current:
+        return set()
+    return {
+        r.reminder_id
+        for r in plan_patient([_with_booked_at(current[-1])], registry, ClinicPolicy())
+    }
+
+
+def _due(item: PlannedReminder, channel: Channel, booking: Booking, fires: datetime) -> Due:
+    held = quiet_until(QuietHours(), booking.patient.timezone, fires)
+    return Due(item.reminder_id, channel, booking, item.milestone, held or fires, item.stale_at)
+
+
+def _with_booked_at(event: BookingEvent) -> Booking:
+    booking = event.data
+    if booking.booked_at is None:
+        return booking.model_copy(update={"booked_at": event.occurred_at})
+    return booking

@@ -1,0 +1,201 @@
+"""The platform split into its three services, each its own process, with real providers.
+
+The broker runs on a fixed port so that it can be stopped (losing everything)
+and started again where every service expects it. Durable truth lives outside
+it: the booking store and the delivery ledger, both in files (or PostgreSQL).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+from kafka import KafkaConsumer, TopicPartition
+
+from services.shared.broker import EmbeddedBroker, free_port
+from services.shared.clock import ScaledClock
+from services.shared.events import NotificationStatus, decode
+from services.shared.topics import Topics, ensure_topics
+from tests.faults.processes import Service
+
+PARTITIONS = 4
+TWILIO_SID = "AC" + "f" * 32
+
+
+class StatusTap:
+    """Reads the status topic in a thread, keeping every status (the broker forgets them)."""
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self.statuses: list[NotificationStatus] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def _read(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        consumer.assign([TopicPartition(self._topic, p) for p in range(PARTITIONS)])
+        try:
+            while not self._stop.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    self.statuses.extend(decode(NotificationStatus, r.value) for r in records)
+        finally:
+            consumer.close()
+
+
+class FaultPlatform:
+    """Broker, booking service, reminders worker and notifier, each restartable on its own."""
+
+    def __init__(
+        self,
+        var_dir: Path,
+        clock: ScaledClock,
+        twilio_url: str,
+        smtp_port: int,
+        booking_db: str | None = None,
+        ledger_db: str | None = None,
+    ) -> None:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        self.var_dir = var_dir
+        self.clock = clock
+        self.broker = EmbeddedBroker(free_port(), log_path=var_dir / "broker.log")
+        self.topics = Topics("")
+        self.booking_db = booking_db or f"sqlite:///{var_dir / 'booking.db'}"
+        self.ledger_db = ledger_db or f"sqlite:///{var_dir / 'notifier.db'}"
+        self.booking_url = f"http://127.0.0.1:{free_port()}"
+        self._twilio_url = twilio_url
+        self._smtp_port = smtp_port
+        self.booking = Service("booking", "services.booking", var_dir / "booking.log")
+        self.worker = Service("reminders", "services.reminders", var_dir / "reminders.log")
+        self.notifier = Service("notifier", "services.notifier", var_dir / "notifier.log")
+        self.tap = StatusTap(self.broker.bootstrap, self.topics.status)
+        self.broker_restarts = 0
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.clock.environment(),
+            "PYTHONUNBUFFERED": "1",
+            "CLINIC_BOOTSTRAP_SERVERS": self.broker.bootstrap,
+            "CLINIC_VAR_DIR": str(self.var_dir),
+            "CLINIC_PARTITIONS": str(PARTITIONS),
+            "CLINIC_BOOKING_DATABASE_URL": self.booking_db,
+        }
+
+    def booking_env(self) -> dict[str, str]:
+        return {**self.env(), "CLINIC_BOOKING_PORT": self.booking_url.rsplit(":", 1)[1]}
+
+    def worker_env(self) -> dict[str, str]:
+        return {**self.env(), "CLINIC_WORKER_WEB_PORT": str(free_port())}
+
+    def notifier_env(self) -> dict[str, str]:
+        return {
+            **self.env(),
+            "CLINIC_NOTIFIER_DATABASE_URL": self.ledger_db,
+            "CLINIC_NOTIFIER_HTTP_PORT": "0",
+            "CLINIC_SESSION_TIMEOUT_MS": "6000",
+            "CLINIC_HEARTBEAT_INTERVAL_MS": "500",
+            "CLINIC_SMS_PROVIDER": "twilio",
+            "CLINIC_TWILIO_ACCOUNT_SID": TWILIO_SID,
+            "CLINIC_TWILIO_AUTH_TOKEN": "fault-token",
+            "CLINIC_TWILIO_FROM_NUMBER": "+447700900000",
+            "CLINIC_TWILIO_API_BASE_URL": self._twilio_url,
+            # The run tests faults, not the rate limit: a text a real second would stretch it.
+            "CLINIC_SMS_RATE_PER_SECOND": "200",
+            "CLINIC_SMS_BURST": "50",
+            "CLINIC_EMAIL_PROVIDER": "smtp",
+            "CLINIC_SMTP_HOST": "127.0.0.1",
+            "CLINIC_SMTP_PORT": str(self._smtp_port),
+            "CLINIC_SMTP_TIMEOUT_SECONDS": "5",
+            "CLINIC_BACKOFF_BASE_SECONDS": "0.2",
+            "CLINIC_BACKOFF_MAX_SECONDS": "2",
+        }
+
+    def start(self) -> None:
+        """Broker, topics, then the three services; blocks until each says it is ready."""
+        self.broker.start()
+        ensure_topics(self.broker.bootstrap, self.topics.all(), PARTITIONS)
+        self.tap.start()
+        self.booking.start(self.booking_env())
+        self.worker.start(self.worker_env())
+        self.notifier.start(self.notifier_env())
+        self.booking.wait_line("booking service on")
+        self.worker.wait_line("reminders worker ready")
+        self.notifier.wait_line("notifier ready")
+
+    def restart_worker(self, fresh: bool = False) -> None:
+        """Start the worker again; ``fresh`` drops its local state (tables on disk)."""
+        if fresh:
+            shutil.rmtree(self.var_dir / "reminders", ignore_errors=True)
+        self.worker.start(self.worker_env())
+        self.worker.wait_line("reminders worker ready")
+
+    def restart_notifier(self) -> None:
+        self.notifier.start(self.notifier_env())
+        self.notifier.wait_line("notifier ready")
+
+    def restart_broker(self) -> None:
+        """Stop the broker (all topics, offsets and groups gone), start it on the same port.
+
+        The worker and the notifier are stopped first and started afterwards on
+        the empty broker; the booking service keeps running (its relay waits).
+        """
+        self.tap.stop()
+        self.worker.stop()
+        self.notifier.stop()
+        self.broker.stop()
+        self.broker.start()
+        self.broker_restarts += 1
+        ensure_topics(self.broker.bootstrap, self.topics.all(), PARTITIONS)
+        self.tap.start()
+        self.restart_worker(fresh=True)
+        self.restart_notifier()
+
+    def resync(self) -> str:
+        """``clinic-reminders resync`` against the booking store; returns its output."""
+        done = subprocess.run(
+            [sys.executable, "-m", "services.cli", "resync"],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout.strip()
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = httpx.post(f"{self.booking_url}{path}", json=body or {}, timeout=15)
+        assert response.status_code in (200, 201), (path, response.status_code, response.text)
+        result: dict[str, Any] = response.json()
+        return result
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def stop(self) -> None:
+        for service in (self.notifier, self.worker, self.booking):
+            service.stop()
+        self.tap.stop()
+        self.broker.stop()

@@ -1,0 +1,145 @@
+"""What the clinic does and what goes wrong, drawn from one seed.
+
+Everything is placed on the platform clock as a fraction of the run, so the
+same seed gives the same story at any size; ``FAULT_SEED`` replays one.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+CLINIC = "dr-jenny"
+
+
+@dataclass(frozen=True)
+class Size:
+    """The knobs of a run; the in-suite defaults, or ``FAULT_*`` variables for ``make chaos``."""
+
+    seed: int
+    bookings: int = 30
+    hours: float = 54.0
+    scale: float = 3600.0
+    worker_kills: int = 1
+    notifier_kills: int = 1
+    twilio_bursts: int = 4
+    smtp_outages: int = 1
+
+    @classmethod
+    def from_environment(cls) -> Size:
+        env = os.environ
+        seed = int(env.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
+        return cls(
+            seed=seed,
+            bookings=int(env.get("FAULT_BOOKINGS", "30")),
+            hours=float(env.get("FAULT_HOURS", "54")),
+            scale=float(env.get("FAULT_SCALE", "3600")),
+            worker_kills=int(env.get("FAULT_WORKER_KILLS", "1")),
+            notifier_kills=int(env.get("FAULT_NOTIFIER_KILLS", "1")),
+            twilio_bursts=int(env.get("FAULT_TWILIO_BURSTS", "4")),
+            smtp_outages=int(env.get("FAULT_SMTP_OUTAGES", "1")),
+        )
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do once the platform clock reaches ``at``."""
+
+    at: datetime
+    action: str
+    arg: Any = None
+
+
+@dataclass
+class Story:
+    bookings: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    refused_address: str = ""
+    end: datetime = datetime.min
+
+
+def patient(i: int, rng: random.Random) -> dict[str, Any]:
+    sms = rng.random() > 0.1
+    email = rng.random() > 0.1
+    return {
+        "id": f"p-{i:04d}",
+        "first_name": "Jane",
+        "phone": f"+4477009{i:05d}",
+        "email": f"p{i:04d}@example.com",
+        "locale": "en-GB",
+        "timezone": "Europe/London",
+        "consent": {"sms": sms, "email": email},
+    }
+
+
+def booking(i: int, now: datetime, hours: float, rng: random.Random) -> dict[str, Any]:
+    """A consultation or a first treatment starting in clinic hours within the run."""
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = now
+    while start <= now + timedelta(hours=3):
+        offset = rng.uniform(0.05, 0.95) * (hours + 24)
+        start = (day + timedelta(hours=offset)).replace(minute=0)
+        start = start.replace(hour=min(max(start.hour, 9), 16))
+    return {
+        "clinic_id": CLINIC,
+        "booking_id": f"bk-{i:04d}",
+        "patient": patient(i, rng),
+        "treatment": "microsclerotherapy",
+        "kind": rng.choice(["consultation", "treatment"]),
+        "session_number": 1,
+        "start": start.isoformat(),
+        "duration_minutes": 45,
+    }
+
+
+def story(size: Size, now: datetime) -> Story:
+    """The bookings, the clinic's changes and the faults of one run."""
+    rng = random.Random(size.seed)
+    told = Story(bookings=[booking(i, now, size.hours, rng) for i in range(size.bookings)])
+    told.refused_address = told.bookings[1]["patient"]["email"]
+    end = now + timedelta(hours=size.hours)
+    told.end = end
+
+    def at(low: float, high: float) -> datetime:
+        return now + timedelta(hours=size.hours * rng.uniform(low, high))
+
+    _clinic_changes(told, rng, at, end)
+    for _ in range(size.worker_kills):
+        told.steps.append(Step(at(0.12, 0.55), "kill-worker"))
+    for _ in range(size.notifier_kills):
+        told.steps.append(Step(at(0.12, 0.55), "kill-notifier"))
+    for _ in range(size.twilio_bursts):
+        told.steps.append(
+            Step(at(0.02, 0.85), "twilio-burst", (rng.randint(1, 3), rng.randint(1, 3)))
+        )
+    for _ in range(size.smtp_outages):
+        start = at(0.1, 0.7)
+        told.steps.append(Step(start, "smtp-421-on"))
+        told.steps.append(Step(start + timedelta(hours=size.hours * 0.08), "smtp-421-off"))
+    told.steps.append(Step(at(0.6, 0.68), "restart-broker"))
+    told.steps.sort(key=lambda step: step.at)
+    return told
+
+
+def _clinic_changes(told: Story, rng: random.Random, at: Any, end: datetime) -> None:
+    """Cancel and move a few bookings; mark treatments that end in the run attended."""
+    candidates = list(range(2, len(told.bookings)))
+    rng.shuffle(candidates)
+    count = max(1, len(told.bookings) // 10)
+    for i in candidates[:count]:
+        told.steps.append(Step(at(0.02, 0.5), "cancel", told.bookings[i]["booking_id"]))
+    for i in candidates[count : 2 * count]:
+        moved = datetime.fromisoformat(told.bookings[i]["start"]) + timedelta(
+            days=rng.randint(1, 2)
+        )
+        told.steps.append(
+            Step(at(0.02, 0.5), "reschedule", (told.bookings[i]["booking_id"], moved))
+        )
+    for i in candidates[2 * count :]:
+        body = told.bookings[i]
+        ends = datetime.fromisoformat(body["start"]) + timedelta(minutes=50)
+        if body["kind"] == "treatment" and ends < end:
+            told.steps.append(Step(ends, "attended", body["booking_id"]))

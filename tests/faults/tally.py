@@ -1,0 +1,200 @@
+"""Count what became of every due reminder, from the providers' own records and the ledger.
+
+A pair is *sent* when a provider accepted it exactly once, *duplicate* when a
+provider accepted it more than once (whatever the ledger says), and otherwise
+takes the ledger's word: failed, skipped or unknown, each with its reason. A
+pair the worker skipped as stale shows only on the status topic (its ledger row,
+if a retry had begun, stays ``pending``). Anything else
+that was expected is *missing*.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import create_engine, select
+
+from services.notifier.ledger import deliveries
+from services.shared.events import Channel, DeliveryState, NotificationStatus
+from tests.faults.expected import ExpectedSet
+from tests.faults.providers import AcceptedSms, ReceivedEmail
+
+Key = tuple[str, Channel]
+
+
+@dataclass(frozen=True)
+class Row:
+    reminder_id: str
+    channel: Channel
+    state: str
+    reason: str | None
+    provider_id: str | None
+    booking_id: str
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    sent_ledger_unknown: int = 0
+    failed: Counter[str] = field(default_factory=Counter)
+    skipped: Counter[str] = field(default_factory=Counter)
+    unknown: Counter[str] = field(default_factory=Counter)
+    duplicates: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexplained: list[str] = field(default_factory=list)
+    optional_sent: int = 0
+    optional_not_sent: int = 0
+    extra_sent: int = 0
+    provider_sms: int = 0
+    provider_email: int = 0
+
+    def table(self) -> str:
+        lines = [
+            f"{'outcome':<58} {'count':>6}",
+            f"{'sent (provider accepted once)':<58} {self.sent:>6}",
+            f"{'  of which the ledger says unknown (killed mid-send)':<58} "
+            f"{self.sent_ledger_unknown:>6}",
+        ]
+        for title, counts in (("failed", self.failed), ("skipped", self.skipped)):
+            for reason, count in sorted(counts.items()):
+                lines.append(f"{title + ': ' + reason:<58.58} {count:>6}")
+        for reason, count in sorted(self.unknown.items()):
+            lines.append(f"{'unknown: ' + reason:<58.58} {count:>6}")
+        lines += [
+            f"{'duplicates (a provider accepted a pair twice)':<58} {len(self.duplicates):>6}",
+            f"{'missing (due, no provider record, no outcome)':<58} {len(self.missing):>6}",
+            f"{'unexplained provider records (no ledger row)':<58} {len(self.unexplained):>6}",
+            f"{'optional pairs (at a change or the cut-off) sent':<58} {self.optional_sent:>6}",
+            f"{'optional pairs not sent':<58} {self.optional_not_sent:>6}",
+            f"{'sent for plans no longer current or after cut-off':<58} {self.extra_sent:>6}",
+            f"{'provider records: SMS accepted / emails received':<58} "
+            f"{self.provider_sms:>3}/{self.provider_email:<3}",
+        ]
+        return "\n".join(lines)
+
+
+def read_ledger(url: str) -> dict[Key, Row]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(deliveries)).mappings().all()
+    finally:
+        engine.dispose()
+    return {
+        (r["reminder_id"], Channel(r["channel"])): Row(
+            r["reminder_id"],
+            Channel(r["channel"]),
+            r["state"],
+            r["reason"],
+            r["provider_id"],
+            r["booking_id"],
+        )
+        for r in rows
+    }
+
+
+def short(reason: str | None) -> str:
+    """A reason without its instants, addresses and numbers, to group by."""
+    text = reason or "(no reason)"
+    text = re.sub(r"\d{4}-\d\d-\d\dT[\d:.+]+", "<time>", text)
+    text = re.sub(r"[\w.+-]+@[\w.-]+", "<address>", text)
+    return re.sub(r"\s+", " ", text)[:48]
+
+
+def provider_counts(
+    sms: Iterable[AcceptedSms],
+    emails: Iterable[ReceivedEmail],
+    ledger: dict[Key, Row],
+    expected: ExpectedSet,
+) -> tuple[Counter[Key], list[str]]:
+    """How often each pair reached a provider; provider records no ledger row explains."""
+    counts: Counter[Key] = Counter()
+    unexplained: list[str] = []
+    by_sid = {row.provider_id: key for key, row in ledger.items() if row.provider_id}
+    for email in emails:
+        match = re.match(r"<([0-9a-f]+)\.email@clinic-reminders>", email.message_id)
+        key = (match.group(1), Channel.EMAIL) if match else None
+        if key is None or key not in ledger:
+            unexplained.append(f"email {email.message_id} to {email.to}")
+            continue
+        counts[key] += 1
+    for text in sms:
+        key = by_sid.get(text.sid) or _interrupted_sms(text, ledger, expected)
+        if key is None:
+            unexplained.append(f"sms {text.sid} to {text.to}: {text.body[:60]!r}")
+            continue
+        counts[key] += 1
+    return counts, unexplained
+
+
+def _interrupted_sms(
+    text: AcceptedSms, ledger: dict[Key, Row], expected: ExpectedSet
+) -> Key | None:
+    """A text the notifier was killed before recording: its booking's one ``unknown`` SMS row."""
+    booking = expected.patients.get(text.to)
+    if booking is None:
+        return None
+    candidates = [
+        key
+        for key, row in ledger.items()
+        if row.booking_id == booking.booking_id
+        and key[1] is Channel.SMS
+        and row.state == "unknown"
+        and row.provider_id is None
+    ]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def tally(
+    expected: ExpectedSet,
+    ledger: dict[Key, Row],
+    counts: Counter[Key],
+    unexplained: list[str],
+    statuses: Iterable[NotificationStatus],
+) -> Tally:
+    result = Tally(unexplained=unexplained)
+    stale = {
+        (s.reminder_id, s.channel): s.reason
+        for s in statuses
+        if s.state is DeliveryState.SKIPPED and s.reason and s.reason.startswith("stale")
+    }
+    for key, times in counts.items():
+        if times > 1:
+            result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
+    for key, due in expected.required.items():
+        _judge(result, key, counts[key], ledger.get(key), stale.get(key), due.milestone)
+    for key in expected.optional:
+        if counts[key]:
+            result.optional_sent += 1
+        else:
+            result.optional_not_sent += 1
+    known = set(expected.required) | set(expected.optional)
+    result.extra_sent = sum(1 for key in counts if key not in known)
+    return result
+
+
+def _judge(
+    result: Tally, key: Key, times: int, row: Row | None, stale: str | None, milestone: str
+) -> None:
+    if times >= 1:
+        result.sent += 1
+        if row is not None and row.state == "unknown":
+            result.sent_ledger_unknown += 1
+    elif row is not None and row.state == "failed":
+        result.failed[short(row.reason)] += 1
+    elif row is not None and row.state == "skipped":
+        result.skipped[short(row.reason)] += 1
+    elif row is not None and row.state == "unknown":
+        result.unknown[short(row.reason)] += 1
+    elif row is None and stale is not None:
+        result.skipped["worker: " + short(stale)] += 1
+    elif row is not None and row.state == "pending" and stale is not None:
+        # Nothing went out (pending), and the worker skipped it as stale after the
+        # broker was lost; the ledger row itself is never closed (see docs/faults.md).
+        result.skipped["worker: stale, ledger left pending"] += 1
+    else:
+        state = row.state if row else "no ledger row"
+        result.missing.append(f"{key[0]}/{key[1].value} {milestone}: {state}")
