@@ -24,8 +24,8 @@ run: install
 	$(BIN)/clinic-reminders run
 
 lint: install
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
 
 typecheck: install
 	$(BIN)/mypy
@@ -53,3 +53,12 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python -m bench quick
+
+# Fault tests (tests/faults/, docs/faults.md): the long run. FAULT_SEED replays one.
+.PHONY: chaos
+
+chaos: install
+	FAULT_BOOKINGS=$${FAULT_BOOKINGS:-120} FAULT_HOURS=$${FAULT_HOURS:-120} \
+	FAULT_WORKER_KILLS=$${FAULT_WORKER_KILLS:-3} FAULT_NOTIFIER_KILLS=$${FAULT_NOTIFIER_KILLS:-3} \
+	FAULT_TWILIO_BURSTS=$${FAULT_TWILIO_BURSTS:-12} FAULT_SMTP_OUTAGES=$${FAULT_SMTP_OUTAGES:-3} \
+	$(BIN)/pytest -q -s -o timeout=1800 tests/faults

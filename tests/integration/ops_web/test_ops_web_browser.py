@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +32,13 @@ from tests.integration.ops_web.history import (
 from tests.integration.ops_web.worker_view import worker_views
 
 pytestmark = pytest.mark.integration
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
+DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
+
+
+@pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: the test's own folder, or docs/images with UPDATE_SCREENSHOTS=1."""
+    return DOCS_IMAGES if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
 
 
 @pytest.fixture
@@ -69,7 +76,9 @@ def assert_masked(html: str) -> None:
     assert EMAIL not in html, "a raw email address is on the page"
 
 
-def test_overview_shows_outcomes_reconciliation_and_dead_letters(ops_url: str, page: Page) -> None:
+def test_overview_shows_outcomes_reconciliation_and_dead_letters(
+    ops_url: str, page: Page, screenshots: Path
+) -> None:
     page.goto(ops_url + "/")
 
     letters = page.inner_text("#dead-letters")
@@ -82,11 +91,11 @@ def test_overview_shows_outcomes_reconciliation_and_dead_letters(ops_url: str, p
     assert page.locator("#per-clinic rect.s-failed").count() > 0
     assert page.locator("#sources-down").count() == 0
     assert_masked(page.content())
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "ops-console.png"), full_page=True)
+    screenshots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(screenshots / "ops-console.png"), full_page=True)
 
 
-def test_search_shows_a_bookings_whole_journey(ops_url: str, page: Page) -> None:
+def test_search_shows_a_bookings_whole_journey(ops_url: str, page: Page, screenshots: Path) -> None:
     page.goto(ops_url + "/")
     page.fill("#booking_id", "bk-7001")
     page.press("#booking_id", "Enter")
@@ -101,7 +110,7 @@ def test_search_shows_a_bookings_whole_journey(ops_url: str, page: Page) -> None
     assert "j***@example.com does not exist" in deliveries
     assert "+4477...123" in page.inner_text("#booking-dr-jenny")
     assert_masked(page.content())
-    page.screenshot(path=str(SCREENSHOTS / "ops-booking.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "ops-booking.png"), full_page=True)
 
 
 def test_the_json_behind_the_page_is_masked_and_says_what_is_missing(ops_url: str) -> None:
