@@ -54,7 +54,12 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     supervisor = Supervisor(env)
     try:
-        ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        try:
+            ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+        except RuntimeError as exc:
+            hint = "" if embedded else " (unset CLINIC_BOOTSTRAP_SERVERS or pass --broker embedded)"
+            print(f"[platform] {exc}{hint}", file=sys.stderr, flush=True)
+            return 2
         print(f"[platform] clock {clock.now().isoformat()} at x{clock.scale:g}", flush=True)
         for name in SERVICES:
             supervisor.start(name, [sys.executable, "-m", f"services.{name}"])

@@ -21,6 +21,7 @@ from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
 from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.settings import ReminderSettings
+from services.reminders.state import PatientState
 from services.reminders.views import add_views
 from services.shared.clock import Clock
 from services.shared.events import (
@@ -84,7 +85,8 @@ def create_app(
         metrics.record_consumed(event.message.topic)
         try:
             booking_event = decode(BookingEvent, event.message.value or b"")
-            scheduler.apply(booking_event, event.message.partition, clock.now())
+            state = scheduler.apply(booking_event, event.message.partition, clock.now())
+            _say_planned(booking_event, state)
         except (InvalidEvent, UnknownTreatment) as exc:
             await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
             metrics.record_produced(topics.bookings_dlq)
@@ -150,6 +152,7 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "store": "rocksdb://" if settings.worker_store == "rocksdb" else "memory://",
         "datadir": str(settings.data_dir),
         "web_host": settings.worker_web_host,
+        "web_bind": settings.worker_web_host,
         "web_port": settings.worker_web_port,
         "topic_partitions": settings.partitions,
         "processing_guarantee": "at_least_once",
@@ -163,6 +166,23 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         # batch less one; one record per batch keeps changelog recovery exact.
         options["producer_max_batch_size"] = 1
     return options
+
+
+def _say_planned(event: BookingEvent, state: PatientState) -> None:
+    """One readable line per booking event: what is now planned for that booking."""
+    booking = event.data
+    mine = sorted(
+        (p for p in state.pending.values() if p.booking_id == booking.booking_id),
+        key=lambda p: p.due_at,
+    )
+    plan = ", ".join(f"{p.milestone} {p.due_at:%Y-%m-%d %H:%M}Z" for p in mine) or "nothing"
+    log.info(
+        "%s %s: planned %s",
+        event.type.value,
+        booking.booking_id,
+        plan,
+        extra={"booking_id": booking.booking_id, "clinic_id": booking.clinic_id},
+    )
 
 
 def _dead_letter(event: EventT[Any], exc: Exception, clock: Clock) -> DeadLetter:
