@@ -81,12 +81,19 @@ def create_app(
             entries = scheduler.rebuild(partitions)
             log.info("indexed %d due entries for partitions %s", entries, partitions)
 
+    async def report_skipped(skipped: list[Skipped]) -> None:
+        for one in skipped:
+            for state in _skipped_statuses(one, clock):
+                await status.send(key=one.booking.patient_key.encode(), value=encode(state))
+                metrics.record_delivery(state.channel.value, state.state.value, state.reason)
+
     async def on_booking(event: EventT[Any]) -> None:
         metrics.record_consumed(event.message.topic)
         try:
             booking_event = decode(BookingEvent, event.message.value or b"")
-            state = scheduler.apply(booking_event, event.message.partition, clock.now())
-            _say_planned(booking_event, state)
+            applied = scheduler.apply(booking_event, event.message.partition, clock.now())
+            _say_planned(booking_event, applied.state)
+            await report_skipped(applied.skipped)
         except (InvalidEvent, UnknownTreatment) as exc:
             await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
             metrics.record_produced(topics.bookings_dlq)
@@ -113,10 +120,7 @@ def create_app(
                 reminder.booking_id,
                 extra={"reminder_id": reminder.reminder_id, "booking_id": reminder.booking_id},
             )
-        for skipped in result.skipped:
-            for state in _skipped_statuses(skipped, clock):
-                await status.send(key=skipped.booking.patient_key.encode(), value=encode(state))
-                metrics.record_delivery(state.channel.value, state.state.value, state.reason)
+        await report_skipped(result.skipped)
 
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:

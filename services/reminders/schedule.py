@@ -32,6 +32,20 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class Applied:
+    """A patient's plan after a booking event, and what the event made moot.
+
+    ``skipped`` holds reminders that had already come due but were not yet
+    fired when the event took them out of the plan (a booking marked attended
+    before its day-before reminder went out, say): they are recorded as done,
+    so every reminder that came due ends either emitted or skipped with a reason.
+    """
+
+    state: PatientState
+    skipped: list[Skipped]
+
+
 @dataclass
 class Tick:
     """What one look at the clock produced."""
@@ -78,7 +92,7 @@ class Scheduler:
                     self.index.add(partition, int(pending["bucket"]), key)
         return len(self.index)
 
-    def apply(self, event: BookingEvent, partition: int, now: datetime) -> PatientState:
+    def apply(self, event: BookingEvent, partition: int, now: datetime) -> Applied:
         """Fold a booking event into its patient's plan and re-plan the patient.
 
         Raises ``UnknownTreatment`` (nothing is changed) when no protocol covers
@@ -105,11 +119,12 @@ class Scheduler:
             fresh = Pending.of(item, max(floor, self._bucket_of(item.due_at)))
             pending[item.reminder_id] = fresh
             self.index.add(partition, fresh.bucket, key)
-        after = PatientState(
-            partition=partition, bookings=bookings, pending=pending, done=before.done
-        )
+        moot = [p for rid, p in before.pending.items() if rid not in pending and p.due_at <= now]
+        done = {**before.done, **{p.reminder_id: Outcome.SKIPPED for p in moot}}
+        after = PatientState(partition=partition, bookings=bookings, pending=pending, done=done)
         self._patients[key] = after.to_value()
-        return after
+        reason = f"no longer applies after {event.type.value}"
+        return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])
 
     def tick(self, partition: int, now: datetime) -> Tick:
         """Take every reminder of ``partition`` due by ``now`` out of the schedule.

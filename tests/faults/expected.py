@@ -22,7 +22,9 @@ end of the window. The lost broker: a reminder emitted before the broker was
 lost (and not yet delivered) is gone with it; ``resync`` re-plans from the
 bookings as they stand, so a pair that fell due before the resync and that the
 plan at resync time no longer holds (its booking was attended, moved or
-cancelled since) no longer applies: it is optional.
+cancelled since) no longer applies: it is optional. One the plan still holds
+is emitted again at the resync, and is optional too when that second arrival
+falls (after quiet hours) past the cut-off.
 """
 
 from __future__ import annotations
@@ -75,12 +77,14 @@ def expected(
             key = (due.reminder_id, due.channel)
             near_edge = edge is not None and abs(edge - due.fires_at) < margin
             stale = due.stale_at is not None and due.fires_at >= due.stale_at - margin
-            lost = (
+            before_loss = resynced_at is not None and due.fires_at < resynced_at
+            lost = before_loss and due.reminder_id not in replayed
+            deferred = (
                 resynced_at is not None
-                and due.fires_at < resynced_at
-                and due.reminder_id not in replayed
+                and before_loss
+                and _held_until(due.booking, resynced_at) > cut - margin
             )
-            if near_edge or stale or lost or due.fires_at > cut - margin:
+            if near_edge or stale or lost or deferred or due.fires_at > cut - margin:
                 result.optional.setdefault(key, due)
             else:
                 result.required[key] = due
@@ -117,9 +121,20 @@ def _planned_at(
     }
 
 
+def _held_until(booking: Booking, instant: datetime) -> datetime:
+    """When the notifier lets a reminder arriving at ``instant`` out (after quiet hours)."""
+    return quiet_until(QuietHours(), booking.patient.timezone, instant) or instant
+
+
 def _due(item: PlannedReminder, channel: Channel, booking: Booking, fires: datetime) -> Due:
-    held = quiet_until(QuietHours(), booking.patient.timezone, fires)
-    return Due(item.reminder_id, channel, booking, item.milestone, held or fires, item.stale_at)
+    return Due(
+        item.reminder_id,
+        channel,
+        booking,
+        item.milestone,
+        _held_until(booking, fires),
+        item.stale_at,
+    )
 
 
 def _with_booked_at(event: BookingEvent) -> Booking:

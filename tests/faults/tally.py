@@ -3,9 +3,9 @@
 A pair is *sent* when a provider accepted it exactly once, *duplicate* when a
 provider accepted it more than once (whatever the ledger says), and otherwise
 takes the ledger's word: failed, skipped or unknown, each with its reason. A
-pair the worker skipped as stale shows only on the status topic (its ledger row,
-if a retry had begun, stays ``pending``). Anything else
-that was expected is *missing*.
+pair the worker skipped (stale, or moot after a booking change) shows only on
+the status topic (its ledger row, if a retry had begun, stays ``pending``).
+Anything else that was expected is *missing*.
 """
 
 from __future__ import annotations
@@ -156,16 +156,16 @@ def tally(
     statuses: Iterable[NotificationStatus],
 ) -> Tally:
     result = Tally(unexplained=unexplained)
-    stale = {
+    skips = {
         (s.reminder_id, s.channel): s.reason
         for s in statuses
-        if s.state is DeliveryState.SKIPPED and s.reason and s.reason.startswith("stale")
+        if s.state is DeliveryState.SKIPPED and s.reason
     }
     for key, times in counts.items():
         if times > 1:
             result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
     for key, due in expected.required.items():
-        _judge(result, key, counts[key], ledger.get(key), stale.get(key), due.milestone)
+        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due.milestone)
     for key in expected.optional:
         if counts[key]:
             result.optional_sent += 1
@@ -177,7 +177,7 @@ def tally(
 
 
 def _judge(
-    result: Tally, key: Key, times: int, row: Row | None, stale: str | None, milestone: str
+    result: Tally, key: Key, times: int, row: Row | None, skip: str | None, milestone: str
 ) -> None:
     if times >= 1:
         result.sent += 1
@@ -189,12 +189,12 @@ def _judge(
         result.skipped[short(row.reason)] += 1
     elif row is not None and row.state == "unknown":
         result.unknown[short(row.reason)] += 1
-    elif row is None and stale is not None:
-        result.skipped["worker: " + short(stale)] += 1
-    elif row is not None and row.state == "pending" and stale is not None:
-        # Nothing went out (pending), and the worker skipped it as stale after the
-        # broker was lost; the ledger row itself is never closed (see docs/faults.md).
-        result.skipped["worker: stale, ledger left pending"] += 1
+    elif row is None and skip is not None:
+        result.skipped["worker: " + short(skip)] += 1
+    elif row is not None and row.state == "pending" and skip is not None:
+        # Nothing went out (a retry was pending when the broker was lost), and the
+        # worker, re-planning after the resync, skipped it with its reason.
+        result.skipped["worker: " + short(skip) + " (ledger pending)"] += 1
     else:
         state = row.state if row else "no ledger row"
         result.missing.append(f"{key[0]}/{key[1].value} {milestone}: {state}")

@@ -19,7 +19,7 @@ from tests.faults.harness import FaultPlatform
 from tests.faults.providers import Mailbox, RecordingTwilio, SmtpServer
 from tests.faults.scenario import Size, story
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
 # A Monday morning in November, so the run crosses nights, quiet hours and a weekend-free week.
 START = datetime(2026, 11, 16, 7, 0, tzinfo=UTC)

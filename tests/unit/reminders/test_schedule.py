@@ -150,3 +150,26 @@ def test_replayed_event_after_firing_sends_nothing_twice() -> None:
     s.apply(event(made), 0, START)
     again = run_until(s, START, START + timedelta(days=1), timedelta(hours=1))
     assert first and again == []
+
+
+def test_a_reminder_due_but_not_yet_fired_that_an_event_makes_moot_is_skipped_with_why() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    s.tick(0, BOOKED_AT)
+    came = status(made, BookingStatus.ATTENDED, BookingEventType.ATTENDED)
+    applied = s.apply(came, 0, START + timedelta(hours=1))
+    planned = {r.reminder_id for r in plan_patient([made], REGISTRY, POLICY)}
+    assert {k.pending.reminder_id for k in applied.skipped} == planned
+    assert all(k.reason == "no longer applies after booking.attended" for k in applied.skipped)
+    assert all(applied.state.done[rid] == "skipped" for rid in planned)
+    later = run_until(s, START + timedelta(hours=1), START + timedelta(days=2), timedelta(hours=1))
+    assert not {rid for _, rid, _ in later} & planned
+
+
+def test_a_cancel_before_anything_came_due_skips_nothing() -> None:
+    s = scheduler()
+    made = booking()
+    s.apply(event(made), 0, BOOKED_AT)
+    gone = s.apply(status(made, BookingStatus.CANCELLED, BookingEventType.CANCELLED), 0, BOOKED_AT)
+    assert gone.skipped == [] and gone.state.pending == {}
