@@ -61,6 +61,8 @@ class NotifierSettings(PlatformSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+    smtp_ca_file: Path | None = None
+    """CA certificates to trust for the SMTP server (a clinic's own CA); default: the system's."""
     smtp_from_address: str = "reminders@clinic.example"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 

@@ -23,14 +23,15 @@ lost (and not yet delivered) is gone with it; ``resync`` re-plans from the
 bookings as they stand, so a pair that fell due before the resync and that the
 plan at resync time no longer holds (its booking was attended, moved or
 cancelled since) no longer applies: it is optional. One the plan still holds
-is emitted again at the resync, and is optional too when that second arrival
-falls (after quiet hours) past the cut-off.
+is emitted again at the resync; when that second arrival falls (after quiet
+hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
+it as deferred, not missing, if nothing else became of it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from services.booking.store import BookingStore
@@ -51,6 +52,9 @@ class Due:
     milestone: str
     fires_at: datetime
     stale_at: datetime | None
+    deferred_to: datetime | None = None
+    """Set when the broker was lost after this fell due: if it was still in flight,
+    the resync emits it again, and the notifier lets it out only at this time."""
 
 
 @dataclass
@@ -77,14 +81,13 @@ def expected(
             key = (due.reminder_id, due.channel)
             near_edge = edge is not None and abs(edge - due.fires_at) < margin
             stale = due.stale_at is not None and due.fires_at >= due.stale_at - margin
-            before_loss = resynced_at is not None and due.fires_at < resynced_at
-            lost = before_loss and due.reminder_id not in replayed
-            deferred = (
-                resynced_at is not None
-                and before_loss
-                and _held_until(due.booking, resynced_at) > cut - margin
-            )
-            if near_edge or stale or lost or deferred or due.fires_at > cut - margin:
+            lost = False
+            if resynced_at is not None and due.fires_at < resynced_at:
+                lost = due.reminder_id not in replayed
+                again = _held_until(due.booking, resynced_at)
+                if again > cut - margin:
+                    due = replace(due, deferred_to=again)
+            if near_edge or stale or lost or due.fires_at > cut - margin:
                 result.optional.setdefault(key, due)
             else:
                 result.required[key] = due

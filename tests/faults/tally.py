@@ -19,7 +19,7 @@ from sqlalchemy import create_engine, select
 
 from services.notifier.ledger import deliveries
 from services.shared.events import Channel, DeliveryState, NotificationStatus
-from tests.faults.expected import ExpectedSet
+from tests.faults.expected import Due, ExpectedSet
 from tests.faults.providers import AcceptedSms, ReceivedEmail
 
 Key = tuple[str, Channel]
@@ -47,6 +47,8 @@ class Tally:
     unexplained: list[str] = field(default_factory=list)
     optional_sent: int = 0
     optional_not_sent: int = 0
+    deferred: int = 0
+    """In flight when the broker was lost, emitted again at the resync, held past the window."""
     extra_sent: int = 0
     provider_sms: int = 0
     provider_email: int = 0
@@ -69,6 +71,7 @@ class Tally:
             f"{'unexplained provider records (no ledger row)':<58} {len(self.unexplained):>6}",
             f"{'optional pairs (at a change or the cut-off) sent':<58} {self.optional_sent:>6}",
             f"{'optional pairs not sent':<58} {self.optional_not_sent:>6}",
+            f"{'deferred: re-emitted at the resync, held past the window':<58} {self.deferred:>6}",
             f"{'sent for plans no longer current or after cut-off':<58} {self.extra_sent:>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
@@ -165,7 +168,7 @@ def tally(
         if times > 1:
             result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
     for key, due in expected.required.items():
-        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due.milestone)
+        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due)
     for key in expected.optional:
         if counts[key]:
             result.optional_sent += 1
@@ -177,7 +180,7 @@ def tally(
 
 
 def _judge(
-    result: Tally, key: Key, times: int, row: Row | None, skip: str | None, milestone: str
+    result: Tally, key: Key, times: int, row: Row | None, skip: str | None, due: Due
 ) -> None:
     if times >= 1:
         result.sent += 1
@@ -195,6 +198,8 @@ def _judge(
         # Nothing went out (a retry was pending when the broker was lost), and the
         # worker, re-planning after the resync, skipped it with its reason.
         result.skipped["worker: " + short(skip) + " (ledger pending)"] += 1
+    elif row is None and due.deferred_to is not None:
+        result.deferred += 1
     else:
         state = row.state if row else "no ledger row"
-        result.missing.append(f"{key[0]}/{key[1].value} {milestone}: {state}")
+        result.missing.append(f"{key[0]}/{key[1].value} {due.milestone}: {state}")

@@ -66,5 +66,6 @@ def _email(settings: NotifierSettings, clock: Clock) -> EmailSender:
         username=settings.smtp_username,
         password=password,
         starttls=settings.smtp_starttls,
+        ca_file=settings.smtp_ca_file,
         timeout=settings.smtp_timeout_seconds,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from pathlib import Path
 from email.message import EmailMessage
 
 from services.notifier.exceptions import (
@@ -35,6 +36,7 @@ class SmtpEmailSender:
         username: str | None = None,
         password: str | None = None,
         starttls: bool = True,
+        ca_file: Path | None = None,
         timeout: float = 10.0,
         local_hostname: str | None = None,
     ) -> None:
@@ -44,6 +46,7 @@ class SmtpEmailSender:
         self._username = username
         self._password = password
         self._starttls = starttls
+        self._ca_file = ca_file
         self._timeout = timeout
         self._local_hostname = local_hostname
 
@@ -69,7 +72,7 @@ class SmtpEmailSender:
     def _open(self, smtp: smtplib.SMTP) -> None:
         smtp.ehlo()
         if self._starttls and smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=ssl.create_default_context(cafile=self._ca_file))
             smtp.ehlo()
         if self._username:
             smtp.login(self._username, self._password or "")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -132,3 +135,66 @@ def test_no_server_is_retryable() -> None:
         SmtpEmailSender(
             "127.0.0.1", free_port(), "r@x.example", timeout=2, local_hostname="localhost"
         ).send("jane@example.com", "S", "T", None, reminder())
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost, made by openssl for this test."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+class TlsSeen(Mailbox):
+    """Also notes whether each message came over TLS."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.over_tls: list[bool] = []
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        self.over_tls.append(session.ssl is not None)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_starttls_is_used_and_the_password_only_goes_over_it(
+    certificate: tuple[Path, Path],
+) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    mailbox = TlsSeen()
+    for port in serve(
+        mailbox,
+        tls_context=server_tls,
+        require_starttls=True,
+        authenticator=only_clinic,
+        auth_require_tls=True,
+        auth_required=True,
+    ):
+        sender(port, ca_file=cert).send("jane@example.com", "Hello", "Text", None, reminder())
+        with pytest.raises(RetryableSendError, match="CERTIFICATE_VERIFY_FAILED"):
+            sender(port).send("jane@example.com", "Hello", "Text", None, reminder())
+    assert mailbox.over_tls == [True]
+    assert mailbox.messages[0][1]["Subject"] == "Hello"
