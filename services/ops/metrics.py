@@ -70,6 +70,9 @@ class PlatformMetrics:
         self.outbox_backlog = Gauge(
             "clinic_outbox_backlog", "Booking outbox rows not yet published", registry=r
         )
+        self.broker_up = Gauge(
+            "clinic_broker_up", "1 when the broker answered the last look, else 0", registry=r
+        )
         self.reminders_pending = Gauge(
             "clinic_reminders_pending", "Reminders planned and not yet due", registry=r
         )

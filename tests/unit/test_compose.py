@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings
 
 from services.booking.settings import BookingSettings
 from services.notifier.settings import NotifierSettings
+from services.ops.web.settings import OpsWebSettings
 from services.reminders.settings import ReminderSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,6 +29,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "booking": BookingSettings,
     "reminders": ReminderSettings,
     "notifier": NotifierSettings,
+    "ops": OpsWebSettings,
 }
 
 
@@ -43,7 +45,15 @@ def env_names(settings: type[BaseSettings]) -> set[str]:
 
 def test_every_part_of_the_platform_is_there_with_a_health_check(compose: dict[str, Any]) -> None:
     services = compose["services"]
-    assert set(services) >= {"kafka", "postgres", "booking", "reminders", "notifier", "prometheus"}
+    assert set(services) >= {
+        "kafka",
+        "postgres",
+        "booking",
+        "reminders",
+        "notifier",
+        "ops",
+        "prometheus",
+    }
     for name, service in services.items():
         assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
         assert service.get("image") or service.get("build"), f"{name} has no image"
@@ -80,7 +90,7 @@ def test_secrets_come_from_the_env_file_and_every_one_is_named_in_the_example(
     text = (ROOT / "docker-compose.yml").read_text()
     for variable in re.findall(r"\$\{([A-Z_]+)\}", text):
         assert variable in named, f"{variable} is used but not in deploy/env.example"
-    for name in ("booking", "reminders", "notifier"):
+    for name in SETTINGS:
         assert compose["services"][name]["env_file"] == ".env"
     every = set().union(*(env_names(s) for s in SETTINGS.values()))
     assert {n for n in named if n.startswith("CLINIC_")} <= every

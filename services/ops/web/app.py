@@ -13,8 +13,10 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
+from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.ops.web import gather
 from services.ops.web.pages import Pages
 from services.ops.web.sources import Sources
@@ -28,6 +30,7 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
     """The app over ``sources``; nothing is read until a page or endpoint is asked for."""
     app = FastAPI(title="clinic-reminders ops", docs_url=None, redoc_url=None)
     pages = Pages()
+    metrics = PlatformMetrics("ops")
     static = str(files("services.ops.web").joinpath("static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -36,6 +39,18 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
 
     async def journey(booking_id: str) -> dict[str, Any]:
         return await run_in_threadpool(gather.booking, sources, booking_id)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def scrape() -> Response:
+        """Consumer lag per group and partition, the outbox backlog and broker reachability."""
+        status = await run_in_threadpool(sources.status)
+        observe_backlogs(
+            metrics,
+            lag=[(p.group, p.topic, p.partition, p.lag) for p in status.lag],
+            outbox=status.outbox_backlog,
+        )
+        metrics.broker_up.set(1 if status.broker_reachable else 0)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:

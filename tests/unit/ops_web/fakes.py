@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from services.ops.kafka_state import PartitionLag
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.shaping import DueReminder, LedgerRow
@@ -43,13 +44,17 @@ class FakeSources:
     plan: WorkerAnswer = field(default_factory=lambda: WorkerAnswer(absent=True))
     reachable: bool = True
     down: set[str] = field(default_factory=set)
+    lag: list[PartitionLag] = field(default_factory=list)
+    outbox: int | None = None
 
     def _check(self, source: str) -> None:
         if source in self.down:
             raise SourceDown(source, f"{source} is down (fake)")
 
     def status(self) -> Status:
-        return Status(NOW, "127.0.0.1:9", self.reachable, True)
+        return Status(
+            NOW, "127.0.0.1:9", self.reachable, True, lag=self.lag, outbox_backlog=self.outbox
+        )
 
     def ledger_since(self, since: datetime) -> list[LedgerRow]:
         self._check("delivery ledger")

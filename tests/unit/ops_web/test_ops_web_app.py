@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from services.ops.kafka_state import PartitionLag
 from services.ops.web.app import create_app
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.worker import WorkerAnswer
@@ -74,3 +75,17 @@ def test_a_booking_id_that_cannot_be_one_is_refused_naming_the_field() -> None:
     assert "&lt;script&gt;" in web.get("/bookings", params={"booking_id": "<script>"}).text
     found = web.get("/bookings", params={"booking_id": " bk-1 "}, follow_redirects=False)
     assert found.status_code == 303 and found.headers["location"] == "/bookings/bk-1"
+
+
+def test_metrics_give_consumer_lag_per_partition_and_the_outbox_backlog() -> None:
+    sources = FakeSources(
+        lag=[PartitionLag("clinic-notifier", "clinic.reminders.due.v1", 2, committed=40, end=47)],
+        outbox=3,
+    )
+    scraped = TestClient(create_app(sources, ManualClock(NOW))).get("/metrics").text
+    assert (
+        'clinic_consumer_lag{group="clinic-notifier",partition="2",'
+        'topic="clinic.reminders.due.v1"} 7.0'
+    ) in scraped
+    assert "clinic_outbox_backlog 3.0" in scraped
+    assert "clinic_broker_up 1.0" in scraped
