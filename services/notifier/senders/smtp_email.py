@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
-from pathlib import Path
 from email.message import EmailMessage
+from pathlib import Path
 
 from services.notifier.exceptions import (
     AmbiguousSendError,
