@@ -23,7 +23,7 @@ from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ScaledClock
 from services.shared.events import NotificationStatus, decode
 from services.shared.topics import Topics, ensure_topics
-from tests.faults.processes import Service
+from tests.support.processes import Service
 
 PARTITIONS = 4
 TWILIO_SID = "AC" + "f" * 32

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from services.shared.broker import free_port
 from services.shared.clock import ScaledClock
 from services.shared.events import BookingEvent, ReminderDue, decode, encode
 from services.shared.topics import Topics
+from tests.support.processes import Service
 
 
 class Worker:
@@ -32,7 +31,8 @@ class Worker:
         clock: ScaledClock,
         worker_id: str = "1",
     ) -> None:
-        self.log_path = var_dir / f"worker-{worker_id}.log"
+        log = var_dir / f"worker-{worker_id}.log"
+        self.service = Service(f"worker-{worker_id}", "services.reminders", log)
         self.env = {
             **os.environ,
             **clock.environment(),
@@ -43,36 +43,21 @@ class Worker:
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
         }
-        self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.reminders"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.service.start(self.env)
         return self
 
     def wait_ready(self, starts: int = 1, timeout: float = 60.0) -> None:
         """Block until the log shows ``starts`` ready lines (tables recovered, partitions held)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.log_path.read_bytes().count(b"ready, partitions") >= starts:
-                return
-            assert self.process is not None and self.process.poll() is None, self.log()
-            time.sleep(0.1)
-        raise TimeoutError(f"worker not ready in {timeout}s:\n{self.log()}")
+        self.service.wait_line("ready, partitions", timeout, count=starts)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """SIGTERM (then SIGKILL after 20 s), or at once ``kill -9`` with ``signal.SIGKILL``."""
+        if sig == signal.SIGKILL:
+            self.service.kill()
+        else:
+            self.service.stop()
 
     def view(self, path: str) -> Any:
         """GET one of the worker's JSON views."""
@@ -84,7 +69,7 @@ class Worker:
             return str(response.read().decode())
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
+        return self.service.tail()
 
 
 def publish(bootstrap: str, topic: str, events: list[BookingEvent]) -> None:
