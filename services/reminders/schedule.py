@@ -25,7 +25,7 @@ Table = MutableMapping[str, Any]
 
 @dataclass(frozen=True)
 class Skipped:
-    """A reminder that came due too late to be useful, and why."""
+    """A reminder that came due but will not go out (stale, or moot after a change), and why."""
 
     booking: Booking
     pending: Pending
