@@ -57,10 +57,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: os.PathLike[str]) -> 
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/store.db"
     url: str = request.getfixturevalue("postgres_url")
-    return _own_schema(url)
+    return own_schema(url)
 
 
-def _own_schema(url: str) -> str:
+def own_schema(url: str) -> str:
     """A URL whose connections see only a new, empty schema of their own."""
     import psycopg
 
@@ -68,3 +68,9 @@ def _own_schema(url: str) -> str:
     with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     return f"{url}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> str:
+    """The real PostgreSQL only (for what SQLite cannot do), on an empty schema of its own."""
+    return own_schema(postgres_url)

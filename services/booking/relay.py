@@ -17,6 +17,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from services.booking.lease import lease_for
 from services.booking.store import BookingStore, OutboxRecord
 from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
@@ -65,6 +66,7 @@ class OutboxRelay:
     ) -> None:
         self._metrics = metrics
         self._store = store
+        self._lease = lease_for(store.engine)
         self._bootstrap = bootstrap_servers
         self._clock = clock
         self._poll = poll_seconds
@@ -80,12 +82,16 @@ class OutboxRelay:
     def publish_pending(self) -> int:
         """Publish up to one batch of unpublished rows in id order; return how many.
 
+        Publishes nothing (returns 0) while another relay holds the outbox lease.
+
         Blocks until the broker acknowledged the batch, or ``timeout_seconds``.
 
         Raises:
             RelayUnavailable: the broker failed; rows before the first failure are
                 marked published, that row and every later one stay pending.
         """
+        if not self._lease.acquire():
+            return 0
         records = self._store.pending(self._batch)
         if not records:
             return 0
@@ -166,6 +172,7 @@ class OutboxRelay:
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None
+        self._lease.release()
 
     def _run(self) -> None:
         backoff = self._poll

@@ -153,3 +153,33 @@ def _wait(condition: object, timeout: float) -> None:
     while not condition() and time.monotonic() < deadline:  # type: ignore[operator]
         time.sleep(0.05)
     assert condition(), "condition not met in time"  # type: ignore[operator]
+
+
+def test_two_relays_on_one_postgresql_outbox_publish_each_row_once_and_hand_over(
+    broker: EmbeddedBroker, topics: Topics, postgres_schema_url: str, clock: ManualClock
+) -> None:
+    url = postgres_schema_url
+    store = BookingStore(url)
+    settings = BookingSettings(topic_prefix=topics.prefix)
+    client = TestClient(create_app(settings, store, clock))
+    first = OutboxRelay(BookingStore(url), broker.bootstrap, clock)
+    second = OutboxRelay(BookingStore(url), broker.bootstrap, clock)
+    for n in range(3):
+        assert (
+            client.post("/v1/bookings", json={**BOOKING, "booking_id": f"bk-{n}"}).status_code
+            == 201
+        )
+    assert first.publish_pending() == 3
+    for n in range(3, 5):
+        client.post("/v1/bookings", json={**BOOKING, "booking_id": f"bk-{n}"})
+    assert second.publish_pending() == 0, (
+        "the second relay must wait while the first holds the lease"
+    )
+    first.stop()
+    assert second.publish_pending() == 2
+    second.stop()
+    ids = [
+        decode(BookingEvent, value).data.booking_id
+        for _, _, value in read_topic(broker.bootstrap, topics.bookings, 5)
+    ]
+    assert ids == [f"bk-{n}" for n in range(5)]
