@@ -29,7 +29,7 @@ MODES = {
     "full": Sizes(
         plans=20_000,
         events=10_000,
-        pending=[100_000],
+        pending=[100_000, 1_000_000],
         due=5_000,
         window=30,
         notified=3_000,
