@@ -6,13 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 
-
-def normalise_url(url: str) -> str:
-    """Give a bare ``postgresql://`` URL the psycopg 3 driver, the one installed."""
-    for bare in ("postgresql://", "postgres://"):
-        if url.startswith(bare):
-            return "postgresql+psycopg://" + url[len(bare) :]
-    return url
+from services.shared.database import normalise_url
 
 
 def make_engine(url: str) -> Engine:

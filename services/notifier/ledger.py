@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
+from services.shared.database import normalise_url
 from services.shared.events import Channel, ReminderDue
 
 
@@ -129,7 +130,7 @@ class DeliveryLedger:
     """The ledger on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
 
     def __init__(self, url: str) -> None:
-        self._engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self._engine: Engine = create_engine(normalise_url(url), future=True, pool_pre_ping=True)
         metadata.create_all(self._engine)
         _add_patient_id(self._engine)
 

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from services.shared.database import normalise_url
 from services.shared.events import Channel, ConsentChanged
 
 ANY_CLINIC = "*"
@@ -62,7 +63,7 @@ class ConsentRegistry:
     """The registry on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
 
     def __init__(self, url: str) -> None:
-        self._engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        self._engine: Engine = create_engine(normalise_url(url), future=True, pool_pre_ping=True)
         metadata.create_all(self._engine)
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.booking.tables import outbox
 from services.notifier.ledger import LedgerState, deliveries
+from services.shared.database import normalise_url
 
 
 class StoreUnavailable(RuntimeError):
@@ -38,6 +39,7 @@ class DeliveryCounts:
 @contextmanager
 def read_only(url: str) -> Iterator[Connection]:
     """A connection that cannot write; ``StoreUnavailable`` if it cannot be opened."""
+    url = normalise_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         if not Path(parsed.database).exists():

@@ -41,11 +41,19 @@ class QuietHours(BaseModel):
         return cls(start=start, end=end)
 
     def contains(self, local: time) -> bool:
-        if self.start == self.end:
-            return False
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
+        return in_window(local, self.start, self.end)
+
+
+def in_window(wall: time, start: time, end: time) -> bool:
+    """Whether a local wall time falls in ``[start, end)``, which may wrap midnight.
+
+    ``start == end`` is an empty window (no quiet hours).
+    """
+    if start == end:
+        return False
+    if start < end:
+        return start <= wall < end
+    return wall >= start or wall < end
 
 
 class ClinicInfo(BaseModel):

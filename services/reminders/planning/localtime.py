@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.reminders.planning.offsets import Unit
+from services.shared.clinics import in_window
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -45,20 +46,11 @@ def shift(anchor: datetime, amount: int, unit: Unit, at: time | None, zone: Zone
     return local_to_utc(day, at, zone)
 
 
-def in_quiet_hours(wall: time, start: time, end: time) -> bool:
-    """Whether a local wall time falls in ``[start, end)``, which may wrap midnight."""
-    if start == end:
-        return False
-    if start < end:
-        return start <= wall < end
-    return wall >= start or wall < end
-
-
 def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
     """``instant`` if allowed, else the next ``end`` (that morning or the next one), in UTC."""
     local = instant.astimezone(zone)
     wall = local.time().replace(tzinfo=None)
-    if not in_quiet_hours(wall, start, end):
+    if not in_window(wall, start, end):
         return instant.astimezone(UTC)
     day = local.date() if wall < end else local.date() + timedelta(days=1)
     moved = local_to_utc(day, end, zone)

@@ -74,3 +74,9 @@ def test_a_retry_left_pending_takes_the_outcome_found_later(ledger: DeliveryLedg
     stale = ledger.record(reminder(), Channel.SMS, LedgerState.SKIPPED, "stale", later)
     assert stale.state is LedgerState.SKIPPED and stale.reason == "stale"
     assert stale.updated_at == later and stale.attempts == 1
+
+
+def test_a_bare_postgresql_url_is_taken_as_it_is_written(postgres_schema_url: str) -> None:
+    bare = postgres_schema_url.replace("postgresql+psycopg://", "postgresql://")
+    ledger = DeliveryLedger(bare)
+    assert ledger.claim(reminder(), Channel.SMS, NOW).granted

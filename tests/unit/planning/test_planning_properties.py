@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reminders.planning import ClinicPolicy, PlannedReminder
-from services.reminders.planning.localtime import in_quiet_hours
+from services.shared.clinics import in_window
 from services.shared.events import Booking, Patient
 from tests.unit.planning.planning_helpers import REGISTRY, plan
 
@@ -92,7 +92,7 @@ def check_invariants(
         booking = by_id[reminder.booking_id]
         assert reminder.due_at.utcoffset() == timedelta(0)
         wall = reminder.due_at.astimezone(ZoneInfo(booking.patient.timezone)).time()
-        assert not in_quiet_hours(wall, policy.quiet_start, policy.quiet_end), reminder
+        assert not in_window(wall, policy.quiet_start, policy.quiet_end), reminder
         if booking.booked_at is not None:
             assert reminder.due_at >= booking.booked_at, reminder
         if reminder.stale_at is not None:
