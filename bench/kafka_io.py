@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from bench.bookings import Record
+from services.shared.offsets import true_ends
 
 
 def produce(bootstrap: str, topic: str, records: Sequence[Record]) -> float:
@@ -45,14 +46,15 @@ def raw_consume(bootstrap: str, topic: str, partitions: int, count: int) -> floa
 
 
 class Offsets:
-    """End offsets of one topic, summed over its partitions (polled, cheap)."""
+    """Real end offsets of one topic, summed over its partitions (each last batch read)."""
 
     def __init__(self, bootstrap: str, topic: str, partitions: int) -> None:
         self._consumer = KafkaConsumer(bootstrap_servers=bootstrap)
         self._parts = [TopicPartition(topic, p) for p in range(partitions)]
 
     def total(self) -> int:
-        return sum(self._consumer.end_offsets(self._parts).values())
+        reported: dict[TopicPartition, int] = self._consumer.end_offsets(self._parts)
+        return sum(true_ends(self._consumer, reported).values())
 
     def wait_for(self, target: int, timeout: float, every: float = 0.05) -> list[tuple[float, int]]:
         """Poll until the total reaches ``target``; the (time, total) series seen.

@@ -2,19 +2,19 @@
 
 On the embedded broker (Tansu) the end offset it reports is the last batch's
 base offset + 1: short by the records in the last batch less one. Lag read
-from it reads low by as much. :func:`true_ends` reads each last batch to
-find the real end.
+from it reads low by as much; :func:`services.shared.offsets.true_ends` reads
+each last batch to find the real end.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from services.ops.kafka_io import BrokerUnavailable
+from services.shared.offsets import true_ends
 
 
 @dataclass(frozen=True)
@@ -65,30 +65,6 @@ def topic_states(consumer: KafkaConsumer, names: list[str], exact: bool) -> list
             ends = true_ends(consumer, ends)
         states.append(TopicState(name, len(found), {tp.partition: e for tp, e in ends.items()}))
     return states
-
-
-def true_ends(
-    consumer: KafkaConsumer, reported: dict[TopicPartition, int], timeout: float = 3.0
-) -> dict[TopicPartition, int]:
-    """The real end offsets, found by reading the last batch from each reported end - 1.
-
-    Blocks up to ``timeout`` seconds; a partition not read by then keeps its
-    reported end. Nothing is committed (the consumer has no group).
-    """
-    ends = dict(reported)
-    pending = {tp for tp, end in reported.items() if end > 0}
-    if not pending:
-        return ends
-    consumer.assign(list(pending))
-    for tp in pending:
-        consumer.seek(tp, reported[tp] - 1)
-    deadline = time.monotonic() + timeout
-    while pending and time.monotonic() < deadline:
-        for tp, records in consumer.poll(timeout_ms=200).items():
-            ends[tp] = max(ends[tp], records[-1].offset + 1)
-            pending.discard(tp)
-    consumer.assign([])
-    return ends
 
 
 def group_lag(admin: KafkaAdminClient, group: str, topics: list[TopicState]) -> list[PartitionLag]:

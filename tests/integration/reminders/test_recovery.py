@@ -1,0 +1,94 @@
+"""A worker's table rebuilt from its batched changelog holds every plan written.
+
+The embedded broker reports a partition's end as its last batch's base offset
++ 1. The worker batches its changelog writes and reads exact ends when it
+recovers; these tests show both halves on the real broker.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from services.reminders.planning.engine import ClinicPolicy, plan_patient
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.broker import EmbeddedBroker
+from services.shared.clock import ScaledClock
+from services.shared.offsets import read_true_ends
+from services.shared.topics import Topics, ensure_topics
+from tests.integration.reminders.worker import Worker, publish
+from tests.unit.reminders.factories import booking, event
+
+pytestmark = pytest.mark.integration
+
+REGISTRY = ProtocolRegistry.builtin()
+
+
+def test_true_ends_count_every_record_of_a_batch(broker: EmbeddedBroker, topics: Topics) -> None:
+    ensure_topics(broker.bootstrap, [topics.due], 1)
+    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=200, acks="all")
+    for n in range(50):
+        producer.send(topics.due, key=b"k", value=str(n).encode(), partition=0)
+    producer.flush()
+    producer.close()
+    tp = TopicPartition(topics.due, 0)
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    reported = consumer.end_offsets([tp])[tp]
+    consumer.close()
+    assert reported <= 50
+    assert read_true_ends(broker.bootstrap, {tp: reported}) == {tp: 50}
+
+
+def test_a_new_worker_rebuilds_every_plan_from_the_changelog_alone(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+) -> None:
+    clock = ScaledClock(scale=60.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    now = clock.now()
+    bookings = [
+        booking(f"bk-r{i}", f"p-r{i}", start=now + timedelta(days=60, minutes=i), booked_at=now)
+        for i in range(1500)
+    ]
+    pending = sum(len(plan_patient([b], REGISTRY, ClinicPolicy())) for b in bookings)
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    first = Worker(broker.bootstrap, topics, tmp_path / "first", clock).start()
+    first.wait_ready()
+    publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings])
+    try:
+        written = _wait_for_patients(first, len(bookings), 60)
+    finally:
+        first.stop(signal.SIGKILL)
+    assert (written["patients"], written["pending"]) == (len(bookings), pending)
+    changelog = f"{topics.prefix}clinic-reminders-patients-changelog"
+    parts = [TopicPartition(changelog, p) for p in range(4)]
+    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
+    reported = consumer.end_offsets(parts)
+    consumer.close()
+    exact = read_true_ends(broker.bootstrap, reported)
+    print(f"changelog ends reported {sum(reported.values())}, exact {sum(exact.values())}")
+    assert sum(exact.values()) == len(bookings)
+
+    second = Worker(broker.bootstrap, topics, tmp_path / "second", clock).start()
+    try:
+        second.wait_ready()
+        rebuilt = second.view("/reminders/stats")
+        assert (rebuilt["patients"], rebuilt["pending"]) == (len(bookings), pending), second.log()
+        last = bookings[-1]
+        plan = second.view(f"/reminders/patients/{last.clinic_id}/{last.patient.id}")
+        assert [b["booking_id"] for b in plan["bookings"]] == [last.booking_id]
+    finally:
+        second.stop()
+
+
+def _wait_for_patients(worker: Worker, count: int, timeout: float) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    stats = worker.view("/reminders/stats")
+    while stats["patients"] < count and time.monotonic() < deadline:
+        time.sleep(0.2)
+        stats = worker.view("/reminders/stats")
+    return {"patients": stats["patients"], "pending": stats["pending"]}
