@@ -8,6 +8,7 @@ processed, so a patient's plan always lives on the partition of its events.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -114,8 +115,10 @@ def create_app(
 
     async def on_tick(partition: int) -> None:
         result = scheduler.tick(partition, clock.now())
+        sent = [await due.send(key=r.key.encode(), value=encode(r)) for r in result.emitted]
+        await asyncio.gather(*sent)  # the broker holds them all before the plans say "done"
+        scheduler.commit(result)
         for reminder in result.emitted:
-            await due.send(key=reminder.key.encode(), value=encode(reminder))
             metrics.record_produced(topics.due)
             log.info(
                 "due %s for booking %s",

@@ -48,10 +48,18 @@ class Applied:
 
 @dataclass
 class Tick:
-    """What one look at the clock produced."""
+    """What one look at the clock produced, and the plans to write once it is sent.
+
+    ``plans`` holds each fired patient's plan with those reminders marked done;
+    :meth:`Scheduler.commit` writes them. A worker sends ``emitted`` and waits
+    for the broker to take them before it commits, so a crash in between sends
+    them again (the notifier's ledger keeps the second from reaching the
+    patient) rather than losing them.
+    """
 
     emitted: list[ReminderDue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    plans: dict[str, PatientState] = field(default_factory=dict)
 
 
 class Scheduler:
@@ -127,10 +135,12 @@ class Scheduler:
         return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])
 
     def tick(self, partition: int, now: datetime) -> Tick:
-        """Take every reminder of ``partition`` due by ``now`` out of the schedule.
+        """Find every reminder of ``partition`` due by ``now``; :meth:`commit` marks them done.
 
         Each is either emitted or, when it is past being useful, skipped with
-        its reason; either way it is recorded as done and never comes back.
+        its reason; once committed it is recorded as done and never comes back.
+        The table is not written here: until the tick is committed, a
+        restarted worker finds the same reminders due again.
         """
         result = Tick()
         last = self._bucket_of(now)
@@ -143,8 +153,13 @@ class Scheduler:
             if any(p.bucket <= last for p in fired.pending.values()):
                 self.index.add(partition, last, key)
             if fired is not state:
-                self._patients[key] = fired.to_value()
+                result.plans[key] = fired
         return result
+
+    def commit(self, tick: Tick) -> None:
+        """Write the plans of the patients ``tick`` fired: its reminders are done."""
+        for key, state in tick.plans.items():
+            self._patients[key] = state.to_value()
 
     def _fire(
         self, state: PatientState, pending: Pending, now: datetime, result: Tick

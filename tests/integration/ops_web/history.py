@@ -24,6 +24,7 @@ from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, Channel, DeadLetter, ReminderDue, encode
 from services.shared.topics import Topics
 from tests.support.reminders import reminder
+from tests.unit.reminders.factories import fire
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)
 PHONE = "+447700900123"
@@ -80,7 +81,7 @@ def plan_and_emit(events: list[BookingEvent], history: History) -> None:
     scheduler = Scheduler(history.patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     for event in sorted(events, key=lambda e: e.occurred_at):
         scheduler.apply(event, 0, event.occurred_at)
-    history.due.extend(scheduler.tick(0, NOW).emitted)
+    history.due.extend(fire(scheduler, 0, NOW).emitted)
 
 
 def background(clinics: tuple[str, ...] = ("dr-jenny", "leeds-vein")) -> list[ReminderDue]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.reminders.schedule import Scheduler, Tick
 from services.shared.events import Booking, BookingEvent, BookingEventType, BookingStatus
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
@@ -43,3 +44,10 @@ def event(data: Booking, kind: BookingEventType = BookingEventType.CREATED) -> B
 
 def status(data: Booking, new: BookingStatus, kind: BookingEventType) -> BookingEvent:
     return event(data.model_copy(update={"status": new}), kind)
+
+
+def fire(scheduler: Scheduler, partition: int, now: datetime) -> Tick:
+    """One tick as the worker runs it once the due reminders are sent: found, then committed."""
+    tick = scheduler.tick(partition, now)
+    scheduler.commit(tick)
+    return tick

@@ -9,8 +9,9 @@ import pytest
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
 from services.reminders.schedule import Scheduler
+from services.reminders.state import PatientState
 from services.shared.events import BookingEventType, BookingStatus
-from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, status
+from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire, status
 
 REGISTRY = ProtocolRegistry.builtin()
 POLICY = ClinicPolicy()
@@ -33,7 +34,7 @@ def run_until(
     out = []
     now = start
     while now <= end:
-        for due in s.tick(partition, now).emitted:
+        for due in fire(s, partition, now).emitted:
             out.append((now, due.reminder_id, due.milestone))
         now += step
     return out
@@ -85,14 +86,14 @@ def test_reminder_due_while_worker_was_down_goes_out_late_unless_stale() -> None
     s = scheduler()
     made = booking()
     s.apply(event(made), 0, BOOKED_AT)
-    s.tick(0, BOOKED_AT)
-    late = s.tick(0, START - timedelta(hours=1))
+    fire(s, 0, BOOKED_AT)
+    late = fire(s, 0, START - timedelta(hours=1))
     planned = plan_patient([made], REGISTRY, POLICY)
     assert {d.reminder_id for d in late.emitted} == {r.reminder_id for r in planned}
     s2 = scheduler()
     s2.apply(event(made), 0, BOOKED_AT)
-    s2.tick(0, BOOKED_AT)
-    after = s2.tick(0, START + timedelta(hours=1))
+    fire(s2, 0, BOOKED_AT)
+    after = fire(s2, 0, START + timedelta(hours=1))
     assert after.emitted == []
     assert {k.pending.reminder_id for k in after.skipped} == {r.reminder_id for r in planned}
     assert all(k.reason.startswith("stale") for k in after.skipped)
@@ -102,9 +103,9 @@ def test_each_partition_fires_only_its_own_reminders() -> None:
     s = scheduler()
     s.apply(event(booking("bk-a", "p-a")), 0, BOOKED_AT)
     s.apply(event(booking("bk-b", "p-b")), 1, BOOKED_AT)
-    s.tick(0, BOOKED_AT)
-    s.tick(1, BOOKED_AT)
-    on_zero = s.tick(0, START - timedelta(hours=1)).emitted
+    fire(s, 0, BOOKED_AT)
+    fire(s, 1, BOOKED_AT)
+    on_zero = fire(s, 0, START - timedelta(hours=1)).emitted
     assert on_zero and {d.booking_id for d in on_zero} == {"bk-a"}
 
 
@@ -139,7 +140,24 @@ def test_a_restarted_worker_rebuilds_its_index_from_the_table_and_misses_nothing
     assert {rid for _, rid, _ in first} | {rid for _, rid, _ in rest} == planned
     assert not {rid for _, rid, _ in first} & {rid for _, rid, _ in rest}
     assert patients["dr-jenny:p-other"]["partition"] == 1  # type: ignore[index]
-    assert after.tick(1, START).emitted == [], "partition 1 is not this worker's"
+    assert fire(after, 1, START).emitted == [], "partition 1 is not this worker's"
+
+
+def test_a_tick_not_committed_leaves_its_reminders_due_for_a_restarted_worker() -> None:
+    patients: dict[str, object] = {}
+    s = scheduler(patients)
+    s.apply(event(booking()), 0, BOOKED_AT)
+    fire(s, 0, BOOKED_AT)
+    found = s.tick(0, START - timedelta(hours=1))
+    assert found.emitted and found.plans
+    assert len(PatientState.from_value(patients["dr-jenny:p-42"]).pending) == len(  # type: ignore[arg-type]
+        plan_patient([booking()], REGISTRY, POLICY)
+    ), "nothing is marked done before the commit"
+    restarted = scheduler(patients)
+    restarted.rebuild([0])
+    again = fire(restarted, 0, START - timedelta(hours=1))
+    assert [d.reminder_id for d in again.emitted] == [d.reminder_id for d in found.emitted]
+    assert fire(restarted, 0, START - timedelta(hours=1)).emitted == []
 
 
 def test_replayed_event_after_firing_sends_nothing_twice() -> None:
@@ -156,7 +174,7 @@ def test_a_reminder_due_but_not_yet_fired_that_an_event_makes_moot_is_skipped_wi
     s = scheduler()
     made = booking()
     s.apply(event(made), 0, BOOKED_AT)
-    s.tick(0, BOOKED_AT)
+    fire(s, 0, BOOKED_AT)
     came = status(made, BookingStatus.ATTENDED, BookingEventType.ATTENDED)
     applied = s.apply(came, 0, START + timedelta(hours=1))
     planned = {r.reminder_id for r in plan_patient([made], REGISTRY, POLICY)}

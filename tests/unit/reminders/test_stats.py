@@ -9,7 +9,7 @@ from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
-from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
+from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire
 
 
 def test_summary_counts_pending_done_and_the_next_due() -> None:
@@ -22,8 +22,8 @@ def test_summary_counts_pending_done_and_the_next_due() -> None:
     assert before["patients"] == 2 and before["emitted"] == 0
     first = min(p.due_at for st in states for p in st.pending.values())
     assert before["next_due"] == first.isoformat()
-    s.tick(0, BOOKED_AT)
-    fired = s.tick(0, START - timedelta(hours=1)).emitted
+    fire(s, 0, BOOKED_AT)
+    fired = fire(s, 0, START - timedelta(hours=1)).emitted
     after = summarize(
         [PatientState.from_value(v) for v in patients.values()],  # type: ignore[arg-type]
         START,
