@@ -25,13 +25,13 @@ class Sizes:
 
 
 MODES = {
-    "quick": Sizes(plans=2000, events=2000, pending=[20_000], due=600, window=8, notified=500),
+    "quick": Sizes(plans=2000, events=5000, pending=[20_000], due=600, window=8, notified=500),
     "full": Sizes(
         plans=20_000,
         events=10_000,
         pending=[100_000, 1_000_000],
-        due=5_000,
-        window=30,
+        due=100_000,
+        window=180,
         notified=3_000,
     ),
 }

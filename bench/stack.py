@@ -28,11 +28,22 @@ class Load:
     events: int
     seconds: float
     first_write_seconds: float
+    written_at_first_look: int
 
     @property
     def rate(self) -> float:
         """Events per second from the first send to the last changelog write."""
         return self.events / self.seconds
+
+    @property
+    def steady_rate(self) -> float:
+        """Events per second from the first changelog write seen to the last.
+
+        Leaves out the time the load took to be produced and first fetched,
+        as the raw-consume baseline does.
+        """
+        busy = self.seconds - self.first_write_seconds
+        return (self.events - self.written_at_first_look) / busy if busy > 0 else self.rate
 
 
 class Stack:
@@ -63,8 +74,8 @@ class Stack:
         produce(self.bootstrap, self.topics.bookings, records)
         series = self.changelog.wait_for(before + len(records), timeout)
         self.applied = series[-1][1]
-        first = next((t for t, n in series if n > before), series[-1][0])
-        return Load(len(records), series[-1][0] - began, first - began)
+        first, seen = next(((t, n) for t, n in series if n > before), series[-1])
+        return Load(len(records), series[-1][0] - began, first - began, seen - before)
 
     def real_time_of(self, instant: datetime) -> float:
         return self.clock.anchor + (instant - self.clock.start).total_seconds() / SCALE

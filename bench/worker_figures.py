@@ -19,7 +19,12 @@ ATTENDED_PENDING = 10
 
 
 def throughput(stack: Stack, events: int) -> Figure:
-    """Booking events/s written by the worker vs raw kafka-python consume of the same topic."""
+    """Booking events/s written by the worker vs raw kafka-python consume of the same topic.
+
+    Both are steady rates: the worker's from its first changelog write to its
+    last, the raw consumer's from its first records to its last. The rate from
+    the first send (producing included) is printed beside it.
+    """
     meter = CpuMeter({"worker": stack.worker.pid, "broker": children_named("broker")[0]})
     meter.start()
     load = stack.load(future_bookings(events, "tp", stack.clock.now()))
@@ -27,13 +32,13 @@ def throughput(stack: Stack, events: int) -> Figure:
     raw = raw_consume(stack.bootstrap, stack.topics.bookings, PARTITIONS, events)
     return Figure(
         "throughput",
-        load.rate,
+        load.steady_rate,
         "bookings/s",
         raw,
         "raw-consume/s",
         target=">=1000/s and >=0.25 of raw",
-        met=load.rate >= 1000 and load.rate >= 0.25 * raw,
-        extra={"events": events, **cpu},
+        met=load.steady_rate >= 1000 and load.steady_rate >= 0.25 * raw,
+        extra={"events": events, "from_first_send_per_s": round(load.rate), **cpu},
     )
 
 
