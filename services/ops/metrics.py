@@ -38,6 +38,7 @@ class PlatformMetrics:
     def __init__(self, service: str, registry: CollectorRegistry | None = None) -> None:
         self.service = service
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[Counter, str], Counter] = {}
         r = self.registry
         self.consumed = Counter(
             "clinic_events_consumed", "Records consumed", ["service", "topic"], registry=r
@@ -81,10 +82,17 @@ class PlatformMetrics:
         )
 
     def record_consumed(self, topic: str, count: int = 1) -> None:
-        self.consumed.labels(self.service, topic).inc(count)
+        self._per_topic(self.consumed, topic).inc(count)
 
     def record_produced(self, topic: str, count: int = 1) -> None:
-        self.produced.labels(self.service, topic).inc(count)
+        self._per_topic(self.produced, topic).inc(count)
+
+    def _per_topic(self, counter: Counter, topic: str) -> Counter:
+        """The counter's child for this service and topic, looked up once (called per record)."""
+        child = self._children.get((counter, topic))
+        if child is None:
+            child = self._children[(counter, topic)] = counter.labels(self.service, topic)
+        return child
 
     def record_delivery(self, channel: str, state: str, reason: str | None = None) -> None:
         """Count one outcome (``sent``, ``failed``, ``skipped``...), reason shortened."""

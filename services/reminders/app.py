@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, Iterator, MutableMapping, ValuesView
 from datetime import timedelta
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import EventT, TableT
 
 from services.ops.metrics import PlatformMetrics
 from services.reminders.planning.engine import ClinicPolicy
@@ -59,13 +59,14 @@ def create_app(
     due = app.topic(topics.due, **options)
     status = app.topic(topics.status, **options)
     dead = app.topic(topics.bookings_dlq, **options)
-    patients = app.Table(
+    table = app.Table(
         "patients",
         partitions=settings.partitions,
         key_type=str,
         options=dict(ROCKSDB_OPTIONS),
         help="Each patient's bookings, pending reminders and finished ones (JSON).",
     )
+    patients = PatientTable(table)
     metrics = PlatformMetrics("reminders")
     scheduler = Scheduler(
         patients,
@@ -118,8 +119,8 @@ def create_app(
         sent = [await due.send(key=r.key.encode(), value=encode(r)) for r in result.emitted]
         await asyncio.gather(*sent)  # the broker holds them all before the plans say "done"
         scheduler.commit(result)
+        metrics.record_produced(topics.due, len(result.emitted))
         for reminder in result.emitted:
-            metrics.record_produced(topics.due)
             log.info(
                 "due %s for booking %s",
                 reminder.milestone,
@@ -131,8 +132,8 @@ def create_app(
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
-            index_owned_partitions()
             if event.message.topic == topics.ticks:
+                index_owned_partitions()  # after a rebalance, before the first firing
                 await on_tick(event.message.partition)
             else:
                 await on_booking(event)
@@ -145,6 +146,39 @@ def create_app(
             await ticks.send(value=b"", partition=partition)
 
     return app
+
+
+class PatientTable(MutableMapping[str, Any]):
+    """The patients table as the scheduler and views use it.
+
+    Reads go straight to the table's store: one lookup, where the table's own
+    ``get`` asks the store twice (contains, then get). Writes go through the
+    table, so each one reaches the changelog.
+    """
+
+    def __init__(self, table: TableT[str, Any]) -> None:
+        self._table = table
+
+    def __getitem__(self, key: str) -> Any:
+        return self._table.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._table[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._table.items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._table.values()
 
 
 ROCKSDB_OPTIONS = {

@@ -129,7 +129,9 @@ class Scheduler:
             self.index.add(partition, fresh.bucket, key)
         moot = [p for rid, p in before.pending.items() if rid not in pending and p.due_at <= now]
         done = {**before.done, **{p.reminder_id: Outcome.SKIPPED for p in moot}}
-        after = PatientState(partition=partition, bookings=bookings, pending=pending, done=done)
+        after = PatientState.model_construct(
+            partition=partition, bookings=bookings, pending=pending, done=done
+        )
         self._patients[key] = after.to_value()
         reason = f"no longer applies after {event.type.value}"
         return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])

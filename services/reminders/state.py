@@ -40,7 +40,8 @@ class Pending(BaseModel):
 
     @classmethod
     def of(cls, planned: PlannedReminder, bucket: int) -> Pending:
-        return cls(
+        """From the plan engine's output, whose instants are already UTC: not validated again."""
+        return cls.model_construct(
             reminder_id=planned.reminder_id,
             booking_id=planned.booking_id,
             milestone=planned.milestone,
