@@ -138,7 +138,7 @@ def create_app(
             else:
                 await on_booking(event)
 
-    add_views(app, patients, clock, metrics, owned)
+    add_views(app, patients, scheduler, clock, metrics, owned)
 
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:

@@ -44,5 +44,27 @@ class DueIndex:
                 taken[key] = None
         return list(taken)
 
+    def listed_until(self, last_bucket: int) -> list[str]:
+        """The keys of every bucket up to ``last_bucket``, each once, left in the index.
+
+        Walks each partition's heap only through buckets up to ``last_bucket``
+        (a heap's children are never earlier than their parent), so the cost
+        follows what is listed that early, not everything pending.
+        """
+        found: dict[str, None] = {}
+        for partition, heap in self._heaps.items():
+            buckets = self._buckets[partition]
+            stack = [0]
+            while stack:
+                i = stack.pop()
+                if i < len(heap) and heap[i] <= last_bucket:
+                    found.update(dict.fromkeys(buckets[heap[i]]))
+                    stack += (2 * i + 1, 2 * i + 2)
+        return list(found)
+
+    def first_bucket(self) -> int | None:
+        """The earliest bucket listed on any partition; None when nothing is."""
+        return min((heap[0] for heap in self._heaps.values() if heap), default=None)
+
     def __len__(self) -> int:
         return sum(len(keys) for buckets in self._buckets.values() for keys in buckets.values())

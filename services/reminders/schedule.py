@@ -17,6 +17,7 @@ from services.reminders.due_index import DueIndex
 from services.reminders.planning.engine import ClinicPolicy, due_event, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.state import Outcome, PatientState, Pending, bucket_of
+from services.reminders.stats import PlanCounts
 from services.shared.events import Booking, BookingEvent, ReminderDue
 
 Table = MutableMapping[str, Any]
@@ -60,6 +61,8 @@ class Tick:
     emitted: list[ReminderDue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     plans: dict[str, PatientState] = field(default_factory=dict)
+    replaced: dict[str, Any] = field(default_factory=dict)
+    """The table values ``plans`` replace, for the running counts."""
 
 
 class Scheduler:
@@ -84,17 +87,20 @@ class Scheduler:
         self._bucket = bucket_seconds
         self._max_lateness = max_lateness
         self.index = DueIndex()
+        self.counts = PlanCounts()
 
     def rebuild(self, partitions: Iterable[int]) -> int:
-        """Index the pending reminders of every patient held for ``partitions``.
+        """Index and count the pending reminders of every patient held for ``partitions``.
 
         Reads the whole table (as a worker does once per rebalance); returns
         how many (bucket, patient) entries the index holds.
         """
         self.index.reset(partitions)
+        self.counts.reset()
         for key, value in self._patients.items():
             partition = value.get("partition")
             if partition in self.index.partitions:
+                self.counts.add(value)
                 key = sys.intern(key)
                 for pending in value.get("pending", {}).values():
                     self.index.add(partition, int(pending["bucket"]), key)
@@ -111,7 +117,8 @@ class Scheduler:
         if booking.booked_at is None:
             booking = booking.model_copy(update={"booked_at": event.occurred_at})
         key = sys.intern(event.key)  # one string however many index entries share it
-        before = PatientState.from_value(self._patients.get(key))
+        stored = self._patients.get(key)
+        before = PatientState.from_value(stored)
         bookings = {**before.bookings, booking.booking_id: booking}
         policy = self._policy(booking.clinic_id)
         planned = plan_patient(list(bookings.values()), self._registry, policy)
@@ -132,7 +139,9 @@ class Scheduler:
         after = PatientState.model_construct(
             partition=partition, bookings=bookings, pending=pending, done=done
         )
-        self._patients[key] = after.to_value()
+        value = after.to_value()
+        self._patients[key] = value
+        self.counts.replace(stored, value)
         reason = f"no longer applies after {event.type.value}"
         return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])
 
@@ -147,7 +156,8 @@ class Scheduler:
         result = Tick()
         last = self._bucket_of(now)
         for key in self.index.take_due(partition, last):
-            state = PatientState.from_value(self._patients.get(key))
+            stored = self._patients.get(key)
+            state = PatientState.from_value(stored)
             fired = state
             for pending in sorted(state.pending.values(), key=_due_order):
                 if pending.due_at <= now:
@@ -156,12 +166,34 @@ class Scheduler:
                 self.index.add(partition, last, key)
             if fired is not state:
                 result.plans[key] = fired
+                result.replaced[key] = stored
         return result
 
     def commit(self, tick: Tick) -> None:
         """Write the plans of the patients ``tick`` fired: its reminders are done."""
         for key, state in tick.plans.items():
-            self._patients[key] = state.to_value()
+            value = state.to_value()
+            self._patients[key] = value
+            self.counts.replace(tick.replaced.get(key), value)
+
+    def outlook(self, now: datetime, horizon: timedelta) -> tuple[int, datetime | None]:
+        """How many reminders fall due by ``now + horizon`` (overdue included), and the next due.
+
+        Reads only the patients the index lists that early (or, when none are,
+        those of its earliest bucket), never the whole table.
+        """
+        soon = now + horizon
+        keys = self.index.listed_until(self._bucket_of(soon))
+        first = self.index.first_bucket()
+        if not keys and first is not None:
+            keys = self.index.listed_until(first)
+        count, next_due = 0, None
+        for key in keys:
+            for pending in PatientState.from_value(self._patients.get(key)).pending.values():
+                count += pending.due_at <= soon
+                if next_due is None or pending.due_at < next_due:
+                    next_due = pending.due_at
+        return count, next_due
 
     def _fire(
         self, state: PatientState, pending: Pending, now: datetime, result: Tick

@@ -3,37 +3,71 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-from services.reminders.state import PatientState
+from services.reminders.state import Outcome, PatientState
 
 
-def summarize(states: Iterable[PatientState], now: datetime) -> dict[str, Any]:
-    """Counts over every patient this worker holds (reads all of them: an ops query)."""
-    counts: Counter[str] = Counter()
-    milestones: Counter[str] = Counter()
-    next_due: datetime | None = None
-    soon = now + timedelta(hours=1)
-    for state in states:
-        counts["patients"] += 1
-        counts["pending"] += len(state.pending)
-        counts.update(outcome.value for outcome in state.done.values())
-        for pending in state.pending.values():
-            milestones[pending.milestone] += 1
-            counts["due_next_hour"] += pending.due_at <= soon
-            if next_due is None or pending.due_at < next_due:
-                next_due = pending.due_at
+class PlanCounts:
+    """Running counts over the plans one worker holds, kept as each plan is written.
+
+    Works on table values (JSON-ready dicts), so keeping it costs a pass over
+    one patient's reminders per write and never a read of the whole table.
+    """
+
+    def __init__(self) -> None:
+        self._counts: Counter[str] = Counter()
+
+    def reset(self) -> None:
+        self._counts.clear()
+
+    def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
+        """One patient's plan went from ``before`` (None: new patient) to ``after``."""
+        if before is not None:
+            self._counts.subtract(_tally(before))
+        self._counts.update(_tally(after))
+
+    def add(self, value: Mapping[str, Any]) -> None:
+        self._counts.update(_tally(value))
+
+    def as_dict(self) -> dict[str, Any]:
+        c = self._counts
+        prefix = "milestone:"
+        by_milestone = {k[len(prefix) :]: n for k, n in c.items() if k.startswith(prefix) and n}
+        return {
+            "patients": c["patients"],
+            "pending": c["pending"],
+            "emitted": c[Outcome.EMITTED.value],
+            "skipped": c[Outcome.SKIPPED.value],
+            "pending_by_milestone": dict(sorted(by_milestone.items())),
+        }
+
+
+def _tally(value: Mapping[str, Any]) -> Counter[str]:
+    pending = value.get("pending", {})
+    counts: Counter[str] = Counter(f"milestone:{p['milestone']}" for p in pending.values())
+    counts["patients"] = 1
+    counts["pending"] = len(pending)
+    counts.update(value.get("done", {}).values())
+    return counts
+
+
+def summarize(
+    counts: PlanCounts, due_soon: int, next_due: datetime | None, now: datetime
+) -> dict[str, Any]:
+    """The ``/reminders/stats`` body: running counts and what falls due in the next hour."""
+    body = counts.as_dict()
     return {
         "now": now.isoformat(),
-        "patients": counts["patients"],
-        "pending": counts["pending"],
-        "due_next_hour": counts["due_next_hour"],
-        "emitted": counts["emitted"],
-        "skipped": counts["skipped"],
+        "patients": body["patients"],
+        "pending": body["pending"],
+        "due_next_hour": due_soon,
+        "emitted": body["emitted"],
+        "skipped": body["skipped"],
         "next_due": next_due.isoformat() if next_due else None,
-        "pending_by_milestone": dict(sorted(milestones.items())),
+        "pending_by_milestone": body["pending_by_milestone"],
     }
 
 

@@ -1,7 +1,8 @@
 """The reminders worker's ops views on loopback, answering from a real scheduler's table.
 
-The bodies come from the worker's own ``summarize`` and ``describe``, as its
-Faust views build them; only the web framework around them is not Faust.
+The bodies come from the worker's own scheduler (rebuilt from the table, as a
+worker does when it takes its partitions), ``summarize`` and ``describe``, as
+its Faust views build them; only the web framework around them is not Faust.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import json
 import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from services.reminders.planning.engine import ClinicPolicy
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
 
@@ -23,12 +27,16 @@ from services.reminders.stats import describe, summarize
 def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[int]:
     """Serve ``/reminders/stats`` and ``/reminders/bookings/{id}``; yields the port."""
 
+    scheduler = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    scheduler.rebuild([0])
+
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             states = [PatientState.from_value(v) for v in patients.values()]
             prefix = "/reminders/bookings/"
             if self.path == "/reminders/stats":
-                self._json(200, summarize(states, now))
+                outlook = scheduler.outlook(now, timedelta(hours=1))
+                self._json(200, summarize(scheduler.counts, *outlook, now))
             elif self.path.startswith(prefix):
                 wanted = unquote(self.path[len(prefix) :])
                 held = [s for s in states if wanted in s.bookings]
