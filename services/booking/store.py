@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from services.booking.engine import make_engine
 from services.booking.errors import BookingNotFound, Conflict
 from services.booking.tables import booking_events, bookings, idempotency_keys, metadata, outbox
+from services.shared.database import make_engine
 from services.shared.events import Booking, BookingEvent
 
 # Any constant shared by every writer: serialises outbox inserts on PostgreSQL so that

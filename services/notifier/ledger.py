@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
     func,
     insert,
     inspect,
@@ -31,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import normalise_url
+from services.shared.database import make_engine
 from services.shared.events import Channel, ReminderDue
 
 
@@ -130,7 +129,7 @@ class DeliveryLedger:
     """The ledger on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
 
     def __init__(self, url: str) -> None:
-        self._engine: Engine = create_engine(normalise_url(url), future=True, pool_pre_ping=True)
+        self._engine: Engine = make_engine(url)
         metadata.create_all(self._engine)
         _add_patient_id(self._engine)
 

@@ -19,7 +19,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    create_engine,
     insert,
     select,
     text,
@@ -27,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import normalise_url
+from services.shared.database import make_engine
 from services.shared.events import Channel, ConsentChanged
 
 ANY_CLINIC = "*"
@@ -63,7 +62,7 @@ class ConsentRegistry:
     """The registry on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
 
     def __init__(self, url: str) -> None:
-        self._engine: Engine = create_engine(normalise_url(url), future=True, pool_pre_ping=True)
+        self._engine: Engine = make_engine(url)
         metadata.create_all(self._engine)
 
     def close(self) -> None:

@@ -1,6 +1,10 @@
-"""Database URLs as every store takes them: SQLite by default, PostgreSQL by URL."""
+"""Databases as every store opens them: SQLite by default, PostgreSQL by URL."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
 
 
 def normalise_url(url: str) -> str:
@@ -9,3 +13,33 @@ def normalise_url(url: str) -> str:
         if url.startswith(bare):
             return "postgresql+psycopg://" + url[len(bare) :]
     return url
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; connects lazily, on first use.
+
+    SQLite gets write-ahead logging (readers never wait for the writer, and a
+    commit appends to the log instead of rewriting pages), a 30-second wait
+    for the write lock, and transactions that take that lock when they begin.
+    """
+    url = normalise_url(url)
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take over transaction control from the sqlite3 module so that "begin" below
+    # can start every transaction as IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA journal_mode=WAL")
+    dbapi_connection.execute("PRAGMA busy_timeout=30000")
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once with "database
+    # is locked" when another writer got in between; IMMEDIATE waits its turn instead.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
