@@ -32,7 +32,9 @@ def add_views(
     Each worker answers for the partitions it holds; with several workers, ask each.
     Counts come from the scheduler's running totals and its due-time index, so
     a scrape costs the same with a million reminders pending as with ten. The
-    booking lookup reads the whole table: an occasional ops question, not a scrape.
+    booking view reads one plan when given ``?clinic=&patient=`` (the ops
+    console passes them from the booking store); without them it reads the
+    whole table, which with a large table holds the worker up for seconds.
     """
 
     def now_summary() -> dict[str, Any]:
@@ -62,6 +64,13 @@ def add_views(
 
     @app.page("/reminders/bookings/{booking_id}")
     async def booking(web: View, request: Request, booking_id: str) -> Response:
+        clinic, patient = request.query.get("clinic"), request.query.get("patient")
+        if clinic and patient:  # one plan read, as the ops console asks
+            value = patients.get(patient_key(clinic, patient))
+            held = PatientState.from_value(value) if value is not None else None
+            if held is not None and booking_id in held.bookings:
+                return web.json(describe(held, booking_id))
+            return web.json({"error": "no such booking for that patient here"}, status=404)
         for value in patients.values():
             state = PatientState.from_value(value)
             if booking_id in state.bookings:

@@ -64,7 +64,10 @@ def booking(sources: Sources, booking_id: str) -> dict[str, Any]:
     down: dict[str, str] = {}
     stored = _read(down, lambda: sources.bookings(booking_id))
     deliveries = _read(down, lambda: sources.ledger_for_booking(booking_id))
-    plan = sources.worker_booking(booking_id)
+    known = stored[0].booking if stored else None
+    plan = sources.worker_booking(
+        booking_id, known.clinic_id if known else None, known.patient.id if known else None
+    )
     if plan.note:
         down["reminders worker"] = plan.note
     return masked(journey_of(booking_id, stored, plan, deliveries, down))

@@ -48,7 +48,9 @@ class Sources(Protocol):
 
     def bookings(self, booking_id: str) -> list[StoredBooking]: ...
 
-    def worker_booking(self, booking_id: str) -> WorkerAnswer: ...
+    def worker_booking(
+        self, booking_id: str, clinic_id: str | None = None, patient_id: str | None = None
+    ) -> WorkerAnswer: ...
 
     def due_reminders(self) -> list[DueReminder]: ...
 
@@ -80,8 +82,10 @@ class LiveSources:
         url = self._settings.booking_url
         return _guard("booking store", lambda: stores.stored_bookings(url, booking_id))
 
-    def worker_booking(self, booking_id: str) -> WorkerAnswer:
-        return self._worker.booking(booking_id)
+    def worker_booking(
+        self, booking_id: str, clinic_id: str | None = None, patient_id: str | None = None
+    ) -> WorkerAnswer:
+        return self._worker.booking(booking_id, clinic_id, patient_id)
 
     def due_reminders(self) -> list[DueReminder]:
         s = self._settings

@@ -33,9 +33,18 @@ class WorkerViews:
         self._base = base_url.rstrip("/")
         self._timeout = timeout
 
-    def booking(self, booking_id: str) -> WorkerAnswer:
-        """``/reminders/bookings/{id}``: the booking's pending reminders and those done."""
-        return self._get(f"/reminders/bookings/{urllib.parse.quote(booking_id, safe='')}")
+    def booking(
+        self, booking_id: str, clinic_id: str | None = None, patient_id: str | None = None
+    ) -> WorkerAnswer:
+        """``/reminders/bookings/{id}``: the booking's pending reminders and those done.
+
+        With the booking's clinic and patient the worker reads one plan;
+        without them it has to read every plan it holds.
+        """
+        path = f"/reminders/bookings/{urllib.parse.quote(booking_id, safe='')}"
+        if clinic_id and patient_id:
+            path += "?" + urllib.parse.urlencode({"clinic": clinic_id, "patient": patient_id})
+        return self._get(path)
 
     def _get(self, path: str) -> WorkerAnswer:
         url = self._base + path

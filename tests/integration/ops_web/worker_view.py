@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -38,7 +38,7 @@ def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[
                 outlook = scheduler.outlook(now, timedelta(hours=1))
                 self._json(200, summarize(scheduler.counts, *outlook, now))
             elif self.path.startswith(prefix):
-                wanted = unquote(self.path[len(prefix) :])
+                wanted = unquote(urlsplit(self.path).path[len(prefix) :])
                 held = [s for s in states if wanted in s.bookings]
                 body = describe(held[0], wanted) if held else {"error": "no such booking"}
                 self._json(200 if held else 404, body)

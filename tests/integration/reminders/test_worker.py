@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -67,6 +68,12 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
     plan = worker.view("/reminders/patients/dr-jenny/p-1")
     assert set(plan["done"]) == set(expected)
     assert [b["booking_id"] for b in plan["bookings"]] == ["bk-on-time"]
+    one = worker.view("/reminders/bookings/bk-on-time?clinic=dr-jenny&patient=p-1")
+    assert set(one["done"]) == set(expected)
+    assert worker.view("/reminders/bookings/bk-on-time") == one
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        worker.view("/reminders/bookings/bk-on-time?clinic=dr-jenny&patient=p-2")
+    assert missing.value.code == 404
     scraped = worker.page("/metrics")
     produced = f'clinic_events_produced_total{{service="reminders",topic="{topics.due}"}}'
     assert f"{produced} {float(len(expected))}" in scraped

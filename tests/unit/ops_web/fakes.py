@@ -42,6 +42,7 @@ class FakeSources:
     letters: list[DeadLetterRow] = field(default_factory=list)
     stored: list[StoredBooking] = field(default_factory=list)
     plan: WorkerAnswer = field(default_factory=lambda: WorkerAnswer(absent=True))
+    plan_asked: list[tuple[str, str | None, str | None]] = field(default_factory=list)
     reachable: bool = True
     down: set[str] = field(default_factory=set)
     lag: list[PartitionLag] = field(default_factory=list)
@@ -68,7 +69,10 @@ class FakeSources:
         self._check("booking store")
         return [s for s in self.stored if s.booking.booking_id == booking_id]
 
-    def worker_booking(self, booking_id: str) -> WorkerAnswer:
+    def worker_booking(
+        self, booking_id: str, clinic_id: str | None = None, patient_id: str | None = None
+    ) -> WorkerAnswer:
+        self.plan_asked.append((booking_id, clinic_id, patient_id))
         return self.plan
 
     def due_reminders(self) -> list[DueReminder]:

@@ -9,9 +9,11 @@ from fastapi.testclient import TestClient
 from services.ops.kafka_state import PartitionLag
 from services.ops.web.app import create_app
 from services.ops.web.broker import DeadLetterRow
+from services.ops.web.stores import StoredBooking
 from services.ops.web.worker import WorkerAnswer
 from services.shared.clock import ManualClock
 from tests.unit.ops_web.fakes import NOW, FakeSources, due, hours_ago, row
+from tests.unit.reminders.factories import booking
 
 PHONE = "+447700900123"
 
@@ -89,3 +91,15 @@ def test_metrics_give_consumer_lag_per_partition_and_the_outbox_backlog() -> Non
     ) in scraped
     assert "clinic_outbox_backlog 3.0" in scraped
     assert "clinic_broker_up 1.0" in scraped
+
+
+def test_the_journey_asks_the_worker_for_one_patients_plan_when_the_store_knows_the_booking() -> (
+    None
+):
+    made = booking("bk-1", "p-7")
+    sources = FakeSources(stored=[StoredBooking(made, [])])
+    client(sources).get("/api/bookings/bk-1")
+    assert sources.plan_asked == [("bk-1", "dr-jenny", "p-7")]
+    unknown = FakeSources()
+    client(unknown).get("/api/bookings/bk-2")
+    assert unknown.plan_asked == [("bk-2", None, None)]
