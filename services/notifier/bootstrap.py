@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -102,6 +103,11 @@ def notifier(
     registry = ConsentRegistry(settings.database_url)
     producer = open_producer(settings)
     consumer = consumer or open_consumer(settings)
+    pool = (
+        ThreadPoolExecutor(settings.notifier_concurrency, thread_name_prefix="deliver")
+        if settings.notifier_concurrency > 1
+        else None
+    )
     try:
         deliverer = _deliverer(settings, clock, clinics, ledger, registry, stop, metrics)
         loop = NotifierLoop(
@@ -113,10 +119,13 @@ def notifier(
             producer,
             settings.poll_timeout_ms,
             metrics,
+            pool,
         )
         parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop)
         yield Notifier(loop, create_app(parts), metrics)
     finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
         consumer.close()
         producer.flush()
         producer.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,11 @@ SERVICE = "notifier"
 
 
 class NotifierLoop:
-    """Consumes ``topics.due`` until ``stop`` is set; one record at a time per partition.
+    """Consumes ``topics.due`` until ``stop`` is set, a polled batch at a time.
+
+    With a ``pool``, the reminders of different patients in a batch are
+    delivered side by side (a provider's answer takes a while; the ledger and
+    the rate limit are safe across threads); one patient's go in order.
 
     A reminder inside its clinic's quiet hours pauses its partition until the
     window opens (the record is fetched again then); other partitions go on.
@@ -51,6 +56,7 @@ class NotifierLoop:
         producer: KafkaProducer,
         poll_timeout_ms: int = 200,
         metrics: PlatformMetrics | None = None,
+        pool: ThreadPoolExecutor | None = None,
     ) -> None:
         self._topics = topics
         self._clock = clock
@@ -62,6 +68,7 @@ class NotifierLoop:
         self._paused: dict[TopicPartition, datetime] = {}
         self._metrics = metrics or PlatformMetrics(SERVICE)
         self._partitions: tuple[int, ...] = ()
+        self._pool = pool
 
     @property
     def partitions(self) -> tuple[int, ...]:
@@ -82,32 +89,56 @@ class NotifierLoop:
                 break
 
     def _process_partition(self, partition: TopicPartition, records: list[Any]) -> None:
-        done: int | None = None
+        ready: list[tuple[Any, ReminderDue | None]] = []
         for record in records:
-            if until := self._handle(record):
+            try:
+                reminder = decode(ReminderDue, record.value)
+            except InvalidEvent as exc:
+                self._dead_letter(record, str(exc))
+                ready.append((record, None))
+                continue
+            clinic = self._clinics.get(reminder.clinic_id)
+            until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
+            if until is not None:
                 self._consumer.seek(partition, record.offset)
                 self._consumer.pause(partition)
                 self._paused[partition] = until
                 log.info("quiet hours: %s waits until %s", partition, until.isoformat())
                 break
-            done = record.offset
+            ready.append((record, reminder))
+        self._deliver_all([(record, reminder) for record, reminder in ready if reminder])
+        if ready:
             # Counted once handled: a record held back for quiet hours is fetched again.
-            self._metrics.record_consumed(partition.topic)
-        if done is not None:
+            self._metrics.record_consumed(partition.topic, len(ready))
             self._producer.flush()
-            self._consumer.commit({partition: OffsetAndMetadata(done + 1, "", -1)})
+            offset = ready[-1][0].offset + 1
+            self._consumer.commit({partition: OffsetAndMetadata(offset, "", -1)})
 
-    def _handle(self, record: Any) -> datetime | None:
-        """Deliver one record; return when to try again if quiet hours hold it back."""
-        try:
-            reminder = decode(ReminderDue, record.value)
-        except InvalidEvent as exc:
-            self._dead_letter(record, str(exc))
-            return None
-        clinic = self._clinics.get(reminder.clinic_id)
-        until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
-        if until is not None:
-            return until
+    def _deliver_all(self, reminders: list[tuple[Any, ReminderDue]]) -> None:
+        """Deliver every reminder; different patients side by side when a pool is given.
+
+        One patient's reminders go one after another, in order. Raises
+        :class:`Interrupted` (after every started delivery has returned) when
+        the notifier stopped mid-retry; nothing is committed then.
+        """
+        if self._pool is None or len(reminders) < 2:
+            self._deliver_each(reminders)
+            return
+        by_patient: dict[str, list[tuple[Any, ReminderDue]]] = {}
+        for record, reminder in reminders:
+            by_patient.setdefault(reminder.key, []).append((record, reminder))
+        futures = [self._pool.submit(self._deliver_each, group) for group in by_patient.values()]
+        errors = [exc for f in futures if (exc := f.exception()) is not None]
+        if errors:
+            interrupted = [e for e in errors if isinstance(e, Interrupted)]
+            raise interrupted[0] if len(interrupted) == len(errors) else errors[0]
+
+    def _deliver_each(self, reminders: list[tuple[Any, ReminderDue]]) -> None:
+        for record, reminder in reminders:
+            self._deliver(record, reminder)
+
+    def _deliver(self, record: Any, reminder: ReminderDue) -> None:
+        """Every channel of one reminder, and its statuses published."""
         for channel in reminder.channels:
             outcome = self._deliverer.deliver(reminder, channel)
             self._send(self._topics.status, reminder.key, encode(outcome.status))
@@ -118,7 +149,6 @@ class NotifierLoop:
                 )
             if outcome.dead_letter and not outcome.repeat:
                 self._dead_letter(record, outcome.dead_letter)
-        return None
 
     def _count(self, status: NotificationStatus) -> None:
         self._metrics.record_delivery(status.channel.value, status.state.value, status.reason)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import requests
@@ -22,13 +23,20 @@ from services.shared.events import ReminderDue
 
 
 class _HeaderKeepingHttpClient(TwilioHttpClient):
-    """Keeps the last answer's Retry-After: the twilio exception does not carry it."""
+    """Keeps the last answer's Retry-After: the twilio exception does not carry it.
 
-    retry_after: str | None = None
+    Kept per thread, since the notifier sends from several at once.
+    """
+
+    _last = threading.local()
+
+    @property
+    def retry_after(self) -> str | None:
+        return getattr(self._last, "retry_after", None)
 
     def request(self, *args: Any, **kwargs: Any) -> Response:
         response = super().request(*args, **kwargs)
-        self.retry_after = (response.headers or {}).get("Retry-After")
+        self._last.retry_after = (response.headers or {}).get("Retry-After")
         return response
 
 
