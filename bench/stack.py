@@ -68,14 +68,21 @@ class Stack:
 
     def load(self, bookings: list[Booking], timeout: float = 900.0) -> Load:
         """Publish one event per booking; block until the worker has written each patient."""
-        records = [record(b) for b in bookings]
         before = self.changelog.total()
         began = time.time()
-        produce(self.bootstrap, self.topics.bookings, records)
-        series = self.changelog.wait_for(before + len(records), timeout)
+        self.publish(bookings)
+        return self.wait_written(before, len(bookings), began, timeout)
+
+    def publish(self, bookings: list[Booking]) -> None:
+        """Publish one event per booking, the worker running or not."""
+        produce(self.bootstrap, self.topics.bookings, [record(b) for b in bookings])
+
+    def wait_written(self, before: int, events: int, began: float, timeout: float = 900.0) -> Load:
+        """Block until the changelog holds ``events`` more writes than ``before``."""
+        series = self.changelog.wait_for(before + events, timeout)
         self.applied = series[-1][1]
         first, seen = next(((t, n) for t, n in series if n > before), series[-1])
-        return Load(len(records), series[-1][0] - began, first - began, seen - before)
+        return Load(events, series[-1][0] - began, first - began, seen - before)
 
     def real_time_of(self, instant: datetime) -> float:
         return self.clock.anchor + (instant - self.clock.start).total_seconds() / SCALE
