@@ -129,9 +129,8 @@ class NotifierLoop:
             by_patient.setdefault(reminder.key, []).append((record, reminder))
         futures = [self._pool.submit(self._deliver_each, group) for group in by_patient.values()]
         errors = [exc for f in futures if (exc := f.exception()) is not None]
-        if errors:
-            interrupted = [e for e in errors if isinstance(e, Interrupted)]
-            raise interrupted[0] if len(interrupted) == len(errors) else errors[0]
+        if errors:  # a failure other than a stop wins: it must not pass for one
+            raise next((e for e in errors if not isinstance(e, Interrupted)), errors[0])
 
     def _deliver_each(self, reminders: list[tuple[Any, ReminderDue]]) -> None:
         for record, reminder in reminders:

@@ -151,23 +151,29 @@ class Deliverer:
         return self._outcome(reminder, row)
 
     def _outcome(self, reminder: ReminderDue, row: Delivery, repeat: bool = False) -> Outcome:
-        state = PUBLISHED_STATE.get(row.state, DeliveryState.UNKNOWN)
-        status = NotificationStatus(
-            reminder_id=reminder.reminder_id,
-            clinic_id=reminder.clinic_id,
-            booking_id=reminder.booking_id,
-            milestone=reminder.milestone,
-            channel=row.channel,
-            state=state,
-            reason=row.reason,
-            provider_id=row.provider_id,
-            occurred_at=row.updated_at,
-        )
-        failed = state is DeliveryState.FAILED
+        status = published_status(row, reminder.clinic_id, reminder.booking_id, reminder.milestone)
+        failed = status.state is DeliveryState.FAILED
         return Outcome(status, f"{row.channel.value}: {row.reason}" if failed else None, repeat)
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+
+def published_status(
+    row: Delivery, clinic_id: str, booking_id: str, milestone: str
+) -> NotificationStatus:
+    """The status event that tells the streams what a ledger row says of one delivery."""
+    return NotificationStatus(
+        reminder_id=row.reminder_id,
+        clinic_id=clinic_id,
+        booking_id=booking_id,
+        milestone=milestone,
+        channel=row.channel,
+        state=PUBLISHED_STATE.get(row.state, DeliveryState.UNKNOWN),
+        reason=row.reason,
+        provider_id=row.provider_id,
+        occurred_at=row.updated_at,
+    )
 
 
 PUBLISHED_STATE = {

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
+from services.notifier.delivery import published_status
 from services.notifier.inbound import Publish
 from services.notifier.ledger import DeliveryLedger, LedgerState, TrackedDelivery
 from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
-from services.shared.events import DeliveryState, NotificationStatus, encode, patient_key
+from services.shared.events import encode, patient_key
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -68,21 +69,10 @@ class StatusCallbacks:
 
     def _announce(self, tracked: TrackedDelivery) -> None:
         row = tracked.delivery
-        state = DeliveryState(row.state.value)
-        status = NotificationStatus(
-            reminder_id=row.reminder_id,
-            clinic_id=tracked.clinic_id,
-            booking_id=tracked.booking_id,
-            milestone=tracked.milestone,
-            channel=row.channel,
-            state=state,
-            reason=row.reason,
-            provider_id=row.provider_id,
-            occurred_at=row.updated_at,
-        )
+        status = published_status(row, tracked.clinic_id, tracked.booking_id, tracked.milestone)
         key = patient_key(tracked.clinic_id, tracked.patient_id) if tracked.patient_id else None
         self._publish(self._topics.status, key, encode(status))
-        self._metrics.record_delivery(row.channel.value, state.value, row.reason)
+        self._metrics.record_delivery(row.channel.value, status.state.value, row.reason)
 
 
 def _reason(status: str, error_code: str | None) -> str:

@@ -184,8 +184,7 @@ class Scheduler:
         """
         soon = now + horizon
         keys = self.index.listed_until(self._bucket_of(soon))
-        first = self.index.first_bucket()
-        if not keys and first is not None:
+        if not keys and (first := self.index.first_bucket()) is not None:
             keys = self.index.listed_until(first)
         count, next_due = 0, None
         for key in keys:

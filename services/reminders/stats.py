@@ -58,16 +58,11 @@ def summarize(
     counts: PlanCounts, due_soon: int, next_due: datetime | None, now: datetime
 ) -> dict[str, Any]:
     """The ``/reminders/stats`` body: running counts and what falls due in the next hour."""
-    body = counts.as_dict()
     return {
         "now": now.isoformat(),
-        "patients": body["patients"],
-        "pending": body["pending"],
+        **counts.as_dict(),
         "due_next_hour": due_soon,
-        "emitted": body["emitted"],
-        "skipped": body["skipped"],
         "next_due": next_due.isoformat() if next_due else None,
-        "pending_by_milestone": body["pending_by_milestone"],
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -66,12 +66,10 @@ def add_views(
     async def booking(web: View, request: Request, booking_id: str) -> Response:
         clinic, patient = request.query.get("clinic"), request.query.get("patient")
         if clinic and patient:  # one plan read, as the ops console asks
-            value = patients.get(patient_key(clinic, patient))
-            held = PatientState.from_value(value) if value is not None else None
-            if held is not None and booking_id in held.bookings:
-                return web.json(describe(held, booking_id))
-            return web.json({"error": "no such booking for that patient here"}, status=404)
-        for value in patients.values():
+            values: Iterable[Any] = [patients.get(patient_key(clinic, patient))]
+        else:
+            values = patients.values()
+        for value in values:
             state = PatientState.from_value(value)
             if booking_id in state.bookings:
                 return web.json(describe(state, booking_id))
