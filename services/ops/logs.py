@@ -81,6 +81,9 @@ def configure_logging(
         raise SystemExit(
             f"configuration error: CLINIC_LOG_FORMAT must be text or json, not {chosen!r}"
         )
+    # Neither format shows the caller, thread or process: not looked up per record.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stdout)
     handler.addFilter(MaskingFilter())
     if chosen == "json":
