@@ -59,17 +59,14 @@ def test_a_new_worker_rebuilds_every_plan_from_the_changelog_alone(
     first = Worker(broker.bootstrap, topics, tmp_path / "first", clock).start()
     first.wait_ready()
     publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings])
+    changelog = f"{topics.prefix}clinic-reminders-patients-changelog"
     try:
         written = _wait_for_patients(first, len(bookings), 60)
+        # The plans reach the changelog a batch after the worker counts them.
+        reported, exact = _wait_for_changelog(broker.bootstrap, changelog, len(bookings), 30)
     finally:
         first.stop(signal.SIGKILL)
     assert (written["patients"], written["pending"]) == (len(bookings), pending)
-    changelog = f"{topics.prefix}clinic-reminders-patients-changelog"
-    parts = [TopicPartition(changelog, p) for p in range(4)]
-    consumer = KafkaConsumer(bootstrap_servers=broker.bootstrap)
-    reported = consumer.end_offsets(parts)
-    consumer.close()
-    exact = read_true_ends(broker.bootstrap, reported)
     print(f"changelog ends reported {sum(reported.values())}, exact {sum(exact.values())}")
     assert sum(exact.values()) == len(bookings)
 
@@ -92,3 +89,21 @@ def _wait_for_patients(worker: Worker, count: int, timeout: float) -> dict[str, 
         time.sleep(0.2)
         stats = worker.view("/reminders/stats")
     return {"patients": stats["patients"], "pending": stats["pending"]}
+
+
+def _wait_for_changelog(
+    bootstrap: str, changelog: str, count: int, timeout: float
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+    """The changelog's reported and exact ends, once the exact ones reach ``count`` in all."""
+    parts = [TopicPartition(changelog, p) for p in range(4)]
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            reported = consumer.end_offsets(parts)
+            exact = read_true_ends(bootstrap, reported)
+            if sum(exact.values()) >= count or time.monotonic() > deadline:
+                return reported, exact
+            time.sleep(0.1)
+    finally:
+        consumer.close()
