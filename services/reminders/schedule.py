@@ -1,8 +1,8 @@
 """The durable schedule: booking events in, due reminders out.
 
-Pure of Kafka and Faust: it works on a mapping of JSON-ready values (the
-worker passes its Faust table, unit tests pass a dict), a partition number and
-an instant. Each worker fires only the partitions it owns.
+Pure of Kafka and Faust: it works on a mapping of JSON values (the worker
+passes its Faust table, unit tests pass a dict), a partition number and an
+instant. Each worker fires only the partitions it owns.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import sys
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+
+import orjson
 
 from services.reminders.due_index import DueIndex
 from services.reminders.planning.engine import ClinicPolicy, due_event, plan_patient
@@ -20,8 +21,8 @@ from services.reminders.state import Outcome, PatientState, Pending, bucket_of
 from services.reminders.stats import PlanCounts
 from services.shared.events import Booking, BookingEvent, ReminderDue
 
-Table = MutableMapping[str, Any]
-"""A mapping of JSON-ready values: a Faust table in the worker, a dict in tests."""
+Table = MutableMapping[str, bytes]
+"""Each patient's plan as JSON: a Faust table in the worker, a dict in tests."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,8 @@ class Tick:
     emitted: list[ReminderDue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     plans: dict[str, PatientState] = field(default_factory=dict)
-    replaced: dict[str, Any] = field(default_factory=dict)
-    """The table values ``plans`` replace, for the running counts."""
+    replaced: dict[str, PatientState] = field(default_factory=dict)
+    """The plans ``plans`` replace, for the running counts."""
 
 
 class Scheduler:
@@ -97,7 +98,8 @@ class Scheduler:
         """
         self.index.reset(partitions)
         self.counts.reset()
-        for key, value in self._patients.items():
+        for key, raw in self._patients.items():
+            value = orjson.loads(raw)  # the two fields needed, without building the plan
             partition = value.get("partition")
             if partition in self.index.partitions:
                 self.counts.add(value)
@@ -139,9 +141,8 @@ class Scheduler:
         after = PatientState.model_construct(
             partition=partition, bookings=bookings, pending=pending, done=done
         )
-        value = after.to_value()
-        self._patients[key] = value
-        self.counts.replace(stored, value)
+        self._patients[key] = after.to_value()
+        self.counts.replace(None if stored is None else before, after)
         reason = f"no longer applies after {event.type.value}"
         return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])
 
@@ -166,15 +167,14 @@ class Scheduler:
                 self.index.add(partition, last, key)
             if fired is not state:
                 result.plans[key] = fired
-                result.replaced[key] = stored
+                result.replaced[key] = state
         return result
 
     def commit(self, tick: Tick) -> None:
         """Write the plans of the patients ``tick`` fired: its reminders are done."""
         for key, state in tick.plans.items():
-            value = state.to_value()
-            self._patients[key] = value
-            self.counts.replace(tick.replaced.get(key), value)
+            self._patients[key] = state.to_value()
+            self.counts.replace(tick.replaced[key], state)
 
     def outlook(self, now: datetime, horizon: timedelta) -> tuple[int, datetime | None]:
         """How many reminders fall due by ``now + horizon`` (overdue included), and the next due.

@@ -7,9 +7,9 @@ coarse buckets of due time, per partition, so a tick reads only what is due.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,10 +22,9 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
 
 
-class Pending(BaseModel):
-    """One planned reminder waiting for its time."""
-
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """One planned reminder waiting for its time (a plain dataclass: made per event)."""
 
     reminder_id: str
     booking_id: str
@@ -34,14 +33,14 @@ class Pending(BaseModel):
     channels: tuple[Channel, ...]
     due_at: UtcDatetime
     stale_at: UtcDatetime | None = None
-    context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    context: dict[str, str | int | float | bool | None] = field(default_factory=dict)
     bucket: int = 0
     """The due-time bucket that lists this reminder (never earlier than when it was planned)."""
 
     @classmethod
     def of(cls, planned: PlannedReminder, bucket: int) -> Pending:
         """From the plan engine's output, whose instants are already UTC: not validated again."""
-        return cls.model_construct(
+        return cls(
             reminder_id=planned.reminder_id,
             booking_id=planned.booking_id,
             milestone=planned.milestone,
@@ -77,13 +76,13 @@ class PatientState(BaseModel):
     pending: dict[str, Pending] = Field(default_factory=dict)
     done: dict[str, Outcome] = Field(default_factory=dict)
 
-    def to_value(self) -> dict[str, Any]:
-        """The JSON-ready form kept in the table (and its changelog)."""
-        return self.model_dump(mode="json")
+    def to_value(self) -> bytes:
+        """The JSON kept in the table (and its changelog)."""
+        return self.model_dump_json().encode()
 
     @classmethod
-    def from_value(cls, value: dict[str, Any] | None) -> PatientState:
-        return cls() if value is None else cls.model_validate(value)
+    def from_value(cls, value: bytes | None) -> PatientState:
+        return cls() if value is None else cls.model_validate_json(value)
 
 
 def bucket_of(instant: datetime, bucket_seconds: int) -> int:

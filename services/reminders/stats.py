@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -13,24 +13,26 @@ from services.reminders.state import Outcome, PatientState
 class PlanCounts:
     """Running counts over the plans one worker holds, kept as each plan is written.
 
-    Works on table values (JSON-ready dicts), so keeping it costs a pass over
-    one patient's reminders per write and never a read of the whole table.
+    Keeping it costs a pass over one patient's reminders per write and never
+    a read of the whole table.
     """
 
     def __init__(self) -> None:
-        self._counts: Counter[str] = Counter()
+        self._counts: defaultdict[str, int] = defaultdict(int)
 
     def reset(self) -> None:
         self._counts.clear()
 
-    def replace(self, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> None:
+    def replace(self, before: PatientState | None, after: PatientState) -> None:
         """One patient's plan went from ``before`` (None: new patient) to ``after``."""
         if before is not None:
-            self._counts.subtract(_tally(before))
-        self._counts.update(_tally(after))
+            self._tally((p.milestone for p in before.pending.values()), before.done.values(), -1)
+        self._tally((p.milestone for p in after.pending.values()), after.done.values(), 1)
 
     def add(self, value: Mapping[str, Any]) -> None:
-        self._counts.update(_tally(value))
+        """Count one plan as read back from the table (parsed JSON)."""
+        pending = value.get("pending", {}).values()
+        self._tally((p["milestone"] for p in pending), value.get("done", {}).values(), 1)
 
     def as_dict(self) -> dict[str, Any]:
         c = self._counts
@@ -44,14 +46,17 @@ class PlanCounts:
             "pending_by_milestone": dict(sorted(by_milestone.items())),
         }
 
-
-def _tally(value: Mapping[str, Any]) -> Counter[str]:
-    pending = value.get("pending", {})
-    counts: Counter[str] = Counter(f"milestone:{p['milestone']}" for p in pending.values())
-    counts["patients"] = 1
-    counts["pending"] = len(pending)
-    counts.update(value.get("done", {}).values())
-    return counts
+    def _tally(self, milestones: Iterable[str], outcomes: Iterable[str], sign: int) -> None:
+        """Add (``sign`` 1) or take away (-1) one patient, its pending and its done reminders."""
+        counts = self._counts
+        pending = 0
+        for milestone in milestones:
+            counts["milestone:" + milestone] += sign
+            pending += 1
+        for outcome in outcomes:
+            counts[outcome] += sign
+        counts["patients"] += sign
+        counts["pending"] += sign * pending
 
 
 def summarize(

@@ -17,7 +17,7 @@ REGISTRY = ProtocolRegistry.builtin()
 POLICY = ClinicPolicy()
 
 
-def scheduler(patients: dict[str, object] | None = None) -> Scheduler:
+def scheduler(patients: dict[str, bytes] | None = None) -> Scheduler:
     return Scheduler(
         {} if patients is None else patients,
         REGISTRY,
@@ -110,7 +110,7 @@ def test_each_partition_fires_only_its_own_reminders() -> None:
 
 
 def test_unknown_treatment_changes_nothing() -> None:
-    patients: dict[str, object] = {}
+    patients: dict[str, bytes] = {}
     s = scheduler(patients)
     with pytest.raises(UnknownTreatment):
         s.apply(event(booking(treatment="tattoo-removal")), 0, BOOKED_AT)
@@ -126,7 +126,7 @@ def test_index_is_empty_once_everything_fired() -> None:
 
 
 def test_a_restarted_worker_rebuilds_its_index_from_the_table_and_misses_nothing() -> None:
-    patients: dict[str, object] = {}
+    patients: dict[str, bytes] = {}
     before = scheduler(patients)
     made = booking()
     before.apply(event(made), 0, BOOKED_AT)
@@ -139,18 +139,18 @@ def test_a_restarted_worker_rebuilds_its_index_from_the_table_and_misses_nothing
     planned = {r.reminder_id for r in plan_patient([made], REGISTRY, POLICY)}
     assert {rid for _, rid, _ in first} | {rid for _, rid, _ in rest} == planned
     assert not {rid for _, rid, _ in first} & {rid for _, rid, _ in rest}
-    assert patients["dr-jenny:p-other"]["partition"] == 1  # type: ignore[index]
+    assert PatientState.from_value(patients["dr-jenny:p-other"]).partition == 1
     assert fire(after, 1, START).emitted == [], "partition 1 is not this worker's"
 
 
 def test_a_tick_not_committed_leaves_its_reminders_due_for_a_restarted_worker() -> None:
-    patients: dict[str, object] = {}
+    patients: dict[str, bytes] = {}
     s = scheduler(patients)
     s.apply(event(booking()), 0, BOOKED_AT)
     fire(s, 0, BOOKED_AT)
     found = s.tick(0, START - timedelta(hours=1))
     assert found.emitted and found.plans
-    assert len(PatientState.from_value(patients["dr-jenny:p-42"]).pending) == len(  # type: ignore[arg-type]
+    assert len(PatientState.from_value(patients["dr-jenny:p-42"]).pending) == len(
         plan_patient([booking()], REGISTRY, POLICY)
     ), "nothing is marked done before the commit"
     restarted = scheduler(patients)

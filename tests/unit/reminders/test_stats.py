@@ -79,13 +79,13 @@ def test_running_counts_and_the_next_hour_match_a_full_recount_at_every_step() -
 
 
 def test_describe_shows_one_booking_of_a_patient() -> None:
-    patients: dict[str, object] = {}
+    patients: dict[str, bytes] = {}
     s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     s.apply(event(booking("bk-1")), 0, BOOKED_AT)
     s.apply(
         event(booking("bk-2", start=START + timedelta(days=40), session_number=2)), 0, BOOKED_AT
     )
-    state = PatientState.from_value(patients["dr-jenny:p-42"])  # type: ignore[arg-type]
+    state = PatientState.from_value(patients["dr-jenny:p-42"])
     one = describe(state, "bk-2")
     assert [b["booking_id"] for b in one["bookings"]] == ["bk-2"]
     assert one["pending"] and {p["booking_id"] for p in one["pending"]} == {"bk-2"}
