@@ -18,6 +18,7 @@ import faust
 from faust.types import EventT, TableT
 
 from services.ops.metrics import PlatformMetrics
+from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
 from services.reminders.schedule import Scheduler, Skipped
@@ -46,7 +47,7 @@ def create_app(
     policy: Callable[[str], ClinicPolicy],
 ) -> faust.App:
     """Build the worker's app; nothing connects until a faust Worker starts it."""
-    app = faust.App(settings.app_id, **_app_options(settings))
+    app = faust.App(settings.app_id, monitor=WorkerMonitor(), **_app_options(settings))
     if settings.on_tansu:
         use_exact_ends(app)
     topics = settings.topics
