@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable, ItemsView, Iterator, MutableMapping, ValuesView
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
 from faust.types import EventT, TableT
@@ -131,23 +131,14 @@ def create_app(
         await report_skipped(result.skipped)
 
     @app.agent(inbound, name="plan")
-    async def plan(events_in: faust.StreamT[bytes]) -> None:
-        stream = cast(faust.Stream[bytes], events_in)  # Faust's stream: batches need its own API
-        # Events come in batches, in order; each is acknowledged once its whole
-        # batch is done, so a crash mid-batch replays the batch (see
-        # docs/decisions.md). Batches spare Faust's per-event hand-offs.
-        async for events in stream.take_events(BATCH_MAX, within=BATCH_WAIT_SECONDS):
-            bookings = 0
-            for event in events:
-                _make_current(stream, event)
-                if event.message.topic == topics.ticks:
-                    index_owned_partitions()  # after a rebalance, before the first firing
-                    await on_tick(event.message.partition)
-                else:
-                    bookings += 1
-                    await on_booking(event)
-            metrics.record_consumed(topics.bookings, bookings)
-            metrics.record_consumed(topics.ticks, len(events) - bookings)
+    async def plan(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            if event.message.topic == topics.ticks:
+                index_owned_partitions()  # after a rebalance, before the first firing
+                await on_tick(event.message.partition)
+            else:
+                metrics.record_consumed(topics.bookings)
+                await on_booking(event)
 
     add_views(app, patients, scheduler, clock, metrics, owned)
 
@@ -157,21 +148,6 @@ def create_app(
             await ticks.send(value=b"", partition=partition)
 
     return app
-
-
-BATCH_MAX = 500
-"""Events handed to the agent at once, at most."""
-BATCH_WAIT_SECONDS = 0.02
-"""How long a batch waits to fill: the most a quiet stream's tick is held back."""
-
-
-def _make_current(stream: faust.Stream[bytes], event: EventT[Any]) -> None:
-    """Make ``event`` the one being processed, as a one-by-one stream would.
-
-    The table writes a value to the partition (store and changelog) of the
-    current event; in a batch that must be each event in turn.
-    """
-    stream._set_current_event(event)
 
 
 class PatientTable(MutableMapping[str, bytes]):
