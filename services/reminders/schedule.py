@@ -99,7 +99,7 @@ class Scheduler:
         self.index.reset(partitions)
         self.counts.reset()
         for key, raw in self._patients.items():
-            value = orjson.loads(raw)  # the two fields needed, without building the plan
+            value = orjson.loads(raw)  # plain JSON: the plan is not validated on a rebuild
             partition = value.get("partition")
             if partition in self.index.partitions:
                 self.counts.add(value)

@@ -20,7 +20,7 @@ from services.shared.events import patient_key
 
 def add_views(
     app: faust.App,
-    patients: MutableMapping[str, Any],
+    patients: MutableMapping[str, bytes],
     scheduler: Scheduler,
     clock: Clock,
     metrics: PlatformMetrics,
@@ -66,7 +66,7 @@ def add_views(
     async def booking(web: View, request: Request, booking_id: str) -> Response:
         clinic, patient = request.query.get("clinic"), request.query.get("patient")
         if clinic and patient:  # one plan read, as the ops console asks
-            values: Iterable[Any] = [patients.get(patient_key(clinic, patient))]
+            values: Iterable[bytes | None] = [patients.get(patient_key(clinic, patient))]
         else:
             values = patients.values()
         for value in values:

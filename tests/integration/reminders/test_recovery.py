@@ -19,7 +19,7 @@ from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ScaledClock
-from services.shared.offsets import read_true_ends
+from services.shared.offsets import read_true_ends, true_ends
 from services.shared.topics import Topics, ensure_topics
 from tests.integration.reminders.worker import Worker, publish
 from tests.unit.reminders.factories import booking, event
@@ -62,7 +62,7 @@ def test_a_new_worker_rebuilds_every_plan_from_the_changelog_alone(
     changelog = f"{topics.prefix}clinic-reminders-patients-changelog"
     try:
         written = _wait_for_patients(first, len(bookings), 60)
-        # The plans reach the changelog a batch after the worker counts them.
+        # Changelog writes are buffered: they land shortly after the worker counts them.
         reported, exact = _wait_for_changelog(broker.bootstrap, changelog, len(bookings), 30)
     finally:
         first.stop(signal.SIGKILL)
@@ -101,7 +101,7 @@ def _wait_for_changelog(
     try:
         while True:
             reported = consumer.end_offsets(parts)
-            exact = read_true_ends(bootstrap, reported)
+            exact = true_ends(consumer, reported)
             if sum(exact.values()) >= count or time.monotonic() > deadline:
                 return reported, exact
             time.sleep(0.1)
