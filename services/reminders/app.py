@@ -18,6 +18,7 @@ import faust
 from faust.types import EventT, TableT
 
 from services.ops.metrics import PlatformMetrics
+from services.reminders.batches import BATCH_MAX, one_by_one
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
@@ -50,6 +51,10 @@ def create_app(
     app = faust.App(settings.app_id, monitor=WorkerMonitor(), **_app_options(settings))
     if settings.on_tansu:
         use_exact_ends(app)
+    # A batch writes up to BATCH_MAX plans before Faust's producer gets the
+    # loop; past its default of 100 unsent records it would log "producer
+    # buffer full" after every busy batch. Room for two batches of plans.
+    app.producer.buffer.max_messages = 2 * BATCH_MAX
     topics = settings.topics
     raw: faust.Schema[bytes, bytes] = faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
@@ -132,7 +137,7 @@ def create_app(
 
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+        async for event in one_by_one(stream):  # taken in batches: see batches.py
             if event.message.topic == topics.ticks:
                 index_owned_partitions()  # after a rebalance, before the first firing
                 await on_tick(event.message.partition)

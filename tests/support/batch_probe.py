@@ -1,0 +1,64 @@
+"""``python -m tests.support.batch_probe``: a Faust agent reading through ``one_by_one``.
+
+It handles ``PROBE_COUNT`` events of ``PROBE_TOPIC`` the way the reminders
+worker does: each event made current in turn, a table write per event, and
+every ``PROBE_AWAIT_EVERY``-th event awaiting the loop mid-batch (as a tick
+does while its due reminders are sent). It then writes what it saw to
+``PROBE_RESULT`` (JSON: how many times each value was handled) and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+import faust
+
+from services.reminders.batches import one_by_one
+
+TOPIC = os.environ["PROBE_TOPIC"]
+COUNT = int(os.environ["PROBE_COUNT"])
+AWAIT_EVERY = int(os.environ.get("PROBE_AWAIT_EVERY", "40"))
+RESULT = Path(os.environ["PROBE_RESULT"])
+
+app = faust.App(
+    f"{TOPIC}-probe",
+    broker=f"kafka://{os.environ['PROBE_BOOTSTRAP']}",
+    store="memory://",
+    web_enabled=False,
+    topic_partitions=4,
+    consumer_auto_offset_reset="earliest",
+    datadir=str(RESULT.parent / "probe-data"),
+    broker_session_timeout=6.0,  # as the worker: the broker settles its group sooner
+    broker_heartbeat_interval=1.0,
+)
+raw: faust.Schema[bytes, bytes] = faust.Schema(
+    key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+)
+source = app.topic(TOPIC, schema=raw, partitions=4)
+written = app.Table("written", partitions=4, key_type=str, value_type=int)
+handled: Counter[str] = Counter()
+
+
+@app.agent(source)
+async def probe(stream: faust.StreamT[bytes]) -> None:
+    async for event in one_by_one(stream):
+        value = (event.message.value or b"").decode()
+        handled[value] += 1
+        written[value] = event.message.partition  # lands on the current event's partition
+        if int(value) % AWAIT_EVERY == 0:
+            await asyncio.sleep(0.001)
+        if sum(handled.values()) == COUNT:
+            await app.producer.buffer.flush()  # every table write acknowledged first
+            await app.producer.flush()
+            RESULT.write_text(json.dumps(handled))
+            print("probe done", flush=True)
+
+
+if __name__ == "__main__":
+    sys.argv[1:] = ["worker", "--loglevel", "warn", "--without-web"]
+    app.main()
