@@ -99,6 +99,21 @@ def create_app(
                 await status.send(key=one.booking.patient_key.encode(), value=encode(state))
                 metrics.record_delivery(state.channel.value, state.state.value, state.reason)
 
+    async def dead_letter(event: EventT[Any], exc: Exception) -> None:
+        await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
+        metrics.record_produced(topics.bookings_dlq)
+        log.warning(
+            "dead-lettered %s:%s: %s",
+            event.message.topic,
+            event.message.offset,
+            exc,
+            extra={
+                "topic": event.message.topic,
+                "partition": event.message.partition,
+                "offset": event.message.offset,
+            },
+        )
+
     async def on_booking(event: EventT[Any]) -> None:
         try:
             booking_event = decode(BookingEvent, event.message.value or b"")
@@ -106,24 +121,28 @@ def create_app(
             _say_planned(booking_event, applied.state)
             await report_skipped(applied.skipped)
         except (InvalidEvent, UnknownTreatment) as exc:
-            await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
-            metrics.record_produced(topics.bookings_dlq)
-            log.warning(
-                "dead-lettered %s:%s: %s",
-                event.message.topic,
-                event.message.offset,
-                exc,
-                extra={
-                    "topic": event.message.topic,
-                    "partition": event.message.partition,
-                    "offset": event.message.offset,
-                },
-            )
+            await dead_letter(event, exc)
+        except Exception as exc:  # a fault of ours, not the event's: kept with its reason
+            log.exception("could not plan %s:%s", event.message.topic, event.message.offset)
+            await dead_letter(event, exc)
 
     async def on_tick(partition: int) -> None:
         result = scheduler.tick(partition, clock.now())
-        sent = [await due.send(key=r.key.encode(), value=encode(r)) for r in result.emitted]
-        await asyncio.gather(*sent)  # the broker holds them all before the plans say "done"
+        try:
+            sent = [await due.send(key=r.key.encode(), value=encode(r)) for r in result.emitted]
+            await asyncio.gather(*sent)  # the broker holds them all before the plans say "done"
+        except asyncio.CancelledError:  # stopping, or a rebalance: still listed if kept
+            scheduler.put_back(result)
+            raise
+        except Exception as exc:  # whatever the cause, the next tick tries again
+            scheduler.put_back(result)
+            log.warning(
+                "partition %d: %d due reminders not taken by the broker (%s); sent again next tick",
+                partition,
+                len(result.emitted),
+                exc,
+            )
+            return
         scheduler.commit(result)
         metrics.record_produced(topics.due, len(result.emitted))
         for reminder in result.emitted:

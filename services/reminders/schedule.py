@@ -59,6 +59,9 @@ class Tick:
     patient) rather than losing them.
     """
 
+    partition: int = 0
+    bucket: int = 0
+    """The partition looked at, and the last due-time bucket it fired."""
     emitted: list[ReminderDue] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     plans: dict[str, PatientState] = field(default_factory=dict)
@@ -154,8 +157,8 @@ class Scheduler:
         The table is not written here: until the tick is committed, a
         restarted worker finds the same reminders due again.
         """
-        result = Tick()
         last = self._bucket_of(now)
+        result = Tick(partition=partition, bucket=last)
         for key in self.index.take_due(partition, last):
             stored = self._patients.get(key)
             state = PatientState.from_value(stored)
@@ -175,6 +178,15 @@ class Scheduler:
         for key, state in tick.plans.items():
             self._patients[key] = state.to_value()
             self.counts.replace(tick.replaced[key], state)
+
+    def put_back(self, tick: Tick) -> None:
+        """List again the patients ``tick`` fired, uncommitted: the next tick fires them again.
+
+        For a tick whose due reminders the broker did not take: their plans
+        still hold them as pending, and now the index does too.
+        """
+        for key in tick.plans:
+            self.index.add(tick.partition, tick.bucket, key)
 
     def outlook(self, now: datetime, horizon: timedelta) -> tuple[int, datetime | None]:
         """How many reminders fall due by ``now + horizon`` (overdue included), and the next due.

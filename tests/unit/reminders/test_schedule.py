@@ -160,6 +160,19 @@ def test_a_tick_not_committed_leaves_its_reminders_due_for_a_restarted_worker() 
     assert fire(restarted, 0, START - timedelta(hours=1)).emitted == []
 
 
+def test_a_tick_the_broker_did_not_take_is_put_back_and_fired_again_once() -> None:
+    s = scheduler()
+    s.apply(event(booking()), 0, BOOKED_AT)
+    fire(s, 0, BOOKED_AT)
+    failed = s.tick(0, START - timedelta(hours=1))
+    assert failed.emitted
+    assert s.tick(0, START - timedelta(hours=1)).emitted == [], "taken out of the index"
+    s.put_back(failed)
+    again = fire(s, 0, START - timedelta(hours=1))
+    assert [d.reminder_id for d in again.emitted] == [d.reminder_id for d in failed.emitted]
+    assert fire(s, 0, START - timedelta(hours=1)).emitted == []
+
+
 def test_replayed_event_after_firing_sends_nothing_twice() -> None:
     s = scheduler()
     made = booking()
