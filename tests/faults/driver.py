@@ -107,13 +107,25 @@ class Driver:
         self._drain()
         self.platform.notifier.stop()
 
-    def _drain(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def _drain(self, timeout: float = 180.0) -> None:
+        """Wait until the notifier has taken every due reminder and has none mid-send.
+
+        At an hour a second, a resync just before quiet hours can leave the
+        notifier hundreds of reminders behind at the end of the window: they
+        are late, not lost, and are counted once it has taken them.
+        """
+        began = time.monotonic()
+        backlog = -1
+        while time.monotonic() < began + timeout:
             rows = read_ledger(self.platform.ledger_db).values()
             if not any(row.state in ("pending", "sending") for row in rows):
-                return
+                backlog = self.platform.due_backlog()
+                if backlog == 0:
+                    took = time.monotonic() - began
+                    self.say(f"drain: the notifier took every due reminder in {took:.0f} s")
+                    return
             time.sleep(0.5)
+        self.say(f"drain: {backlog} due reminders still not taken after {timeout:.0f} s")
 
     def count(self, cut: datetime, margin: timedelta) -> Tally:
         store = BookingStore(self.platform.booking_db)

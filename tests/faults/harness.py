@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from services.notifier.settings import NotifierSettings
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ScaledClock
 from services.shared.events import NotificationStatus, decode
+from services.shared.offsets import true_ends
 from services.shared.topics import Topics, ensure_topics
 from tests.support.processes import Service
 
@@ -184,6 +186,21 @@ class FaultPlatform:
         )
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout.strip()
+
+    def due_backlog(self) -> int:
+        """Due reminders the notifier has not taken yet: the topic's real ends less its commits."""
+        consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap)
+        admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        try:
+            parts = [TopicPartition(self.topics.due, p) for p in range(PARTITIONS)]
+            ends = true_ends(consumer, consumer.end_offsets(parts))
+            group = NotifierSettings.model_fields["consumer_group"].default
+            committed = admin.list_group_offsets(group).get(group, {})
+            taken = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+            return sum(max(0, end - taken.get(tp, 0)) for tp, end in ends.items())
+        finally:
+            consumer.close()
+            admin.close()
 
     def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         response = httpx.post(f"{self.booking_url}{path}", json=body or {}, timeout=15)
