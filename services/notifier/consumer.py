@@ -29,6 +29,7 @@ from services.shared.events import (
     decode,
     encode,
 )
+from services.shared.paused_fetches import resume_parked_fetches
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class NotifierLoop:
         self._metrics = metrics or PlatformMetrics(SERVICE)
         self._partitions: tuple[int, ...] = ()
         self._pool = pool
+        resume_parked_fetches()  # quiet hours pause partitions: see paused_fetches.py
 
     @property
     def partitions(self) -> tuple[int, ...]:

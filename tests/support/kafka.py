@@ -17,7 +17,11 @@ def produce(bootstrap: str, topic: str, key: str | None, value: bytes) -> None:
 
 
 def assigned_consumer(
-    bootstrap: str, topic: str, group_id: str | None = None, partitions: int = 4
+    bootstrap: str,
+    topic: str,
+    group_id: str | None = None,
+    partitions: int = 4,
+    max_poll_records: int = 500,
 ) -> KafkaConsumer:
     """A consumer on every partition of ``topic`` from the start, without a group join."""
     consumer = KafkaConsumer(
@@ -25,6 +29,7 @@ def assigned_consumer(
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        max_poll_records=max_poll_records,
     )
     consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
     return consumer

@@ -168,3 +168,43 @@ def test_quiet_hours_hold_one_partition_while_others_go_on(
         london.reminder_id,
         auckland.reminder_id,
     ]
+
+
+def test_when_quiet_hours_end_every_held_partition_is_delivered(
+    settings: NotifierSettings, clock: ManualClock, statuses: TopicReader
+) -> None:
+    """Every partition paused part-way through what was fetched: each is fetched again.
+
+    kafka-python parks records fetched ahead for a paused partition; without
+    ``services.shared.paused_fetches`` a resumed partition whose parked records
+    were already read in part was never fetched again (its reminders waited forever).
+    """
+    night = [
+        reminder(
+            reminder_id=f"bk-3{n:03d}:pre-treatment-24h:1",
+            channels=(Channel.SMS,),
+            patient=patient(id=f"p-night-{n}", timezone="Pacific/Auckland"),
+        )
+        for n in range(40)
+    ]
+    assert {partition_of(r.key) for r in night} == {0, 1, 2, 3}
+    for due in night:
+        produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+    stop = threading.Event()
+    consumer = assigned_consumer(
+        settings.bootstrap_servers, settings.topics.due, settings.consumer_group, max_poll_records=3
+    )
+    with notifier(settings, clock, stop, consumer) as loop:
+        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            with pytest.raises(AssertionError):
+                statuses.wait_for(1, timeout=2.0)
+            clock.advance(timedelta(hours=9, minutes=1))
+            sent = {
+                decode(NotificationStatus, r).reminder_id for r in statuses.wait_for(len(night))
+            }
+        finally:
+            stop.set()
+            thread.join(timeout=10)
+    assert sent == {r.reminder_id for r in night}

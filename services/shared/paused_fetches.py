@@ -1,0 +1,41 @@
+"""A fix for kafka-python's consumer: a paused partition fetches again once resumed.
+
+kafka-python 3.0 keeps records already fetched for a partition that is paused
+("parked", as Kafka's own consumer does since KAFKA-7548) and hands them back
+once the partition is resumed. It looks for parked records to hand back only
+while its in-line slot is empty, but a slot it has read to the end is left
+holding an empty batch rather than nothing; from then on a resumed partition
+never gets its parked records back, and since parked records also keep the
+partition from being fetched, it is never fetched again. The notifier pauses
+a partition for a clinic's quiet hours: without this fix its reminders stayed
+undelivered after the quiet hours ended (tests/integration/notifier/
+test_paused_partitions.py shows it).
+
+The fix empties a read-out slot before each fetch of records, which is what
+the consumer means to do there. Nothing changes on a client without parked
+records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka.consumer.fetcher import Fetcher
+
+_APPLIED = "_clinic_resumes_parked_records"
+
+
+def resume_parked_fetches() -> None:
+    """Patch kafka-python's fetcher, once per process, so resumed partitions fetch again."""
+    if getattr(Fetcher, _APPLIED, False) or not hasattr(Fetcher, "fetched_records"):
+        return
+    fetched_records = Fetcher.fetched_records
+
+    def fetched_records_with_slot_emptied(self: Any, *args: Any, **kwargs: Any) -> Any:
+        slot = getattr(self, "_next_partition_records", None)
+        if slot is not None and not slot:  # read to the end: nothing is in line
+            self._next_partition_records = None
+        return fetched_records(self, *args, **kwargs)
+
+    Fetcher.fetched_records = fetched_records_with_slot_emptied
+    setattr(Fetcher, _APPLIED, True)
