@@ -8,8 +8,8 @@ holding an empty batch rather than nothing; from then on a resumed partition
 never gets its parked records back, and since parked records also keep the
 partition from being fetched, it is never fetched again. The notifier pauses
 a partition for a clinic's quiet hours: without this fix its reminders stayed
-undelivered after the quiet hours ended (tests/integration/notifier/
-test_paused_partitions.py shows it).
+undelivered after the quiet hours ended (the last test of
+tests/integration/notifier/test_notifier_loop.py shows it).
 
 The fix empties a read-out slot before each fetch of records, which is what
 the consumer means to do there. Nothing changes on a client without parked
