@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from services.notifier.settings import NotifierSettings
+from services.ops.kafka_state import group_lag, open_admin, topic_states
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ScaledClock
 from services.shared.events import NotificationStatus, decode
-from services.shared.offsets import true_ends
 from services.shared.topics import Topics, ensure_topics
 from tests.support.processes import Service
 
@@ -190,14 +190,12 @@ class FaultPlatform:
     def due_backlog(self) -> int:
         """Due reminders the notifier has not taken yet: the topic's real ends less its commits."""
         consumer = KafkaConsumer(bootstrap_servers=self.broker.bootstrap)
-        admin = KafkaAdminClient(bootstrap_servers=self.broker.bootstrap)
+        admin = open_admin(self.broker.bootstrap)
         try:
-            parts = [TopicPartition(self.topics.due, p) for p in range(PARTITIONS)]
-            ends = true_ends(consumer, consumer.end_offsets(parts))
+            [due] = topic_states(consumer, [self.topics.due], exact=True)
             group = NotifierSettings.model_fields["consumer_group"].default
-            committed = admin.list_group_offsets(group).get(group, {})
-            taken = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
-            return sum(max(0, end - taken.get(tp, 0)) for tp, end in ends.items())
+            lags = {lag.partition: lag.lag for lag in group_lag(admin, group, [due])}
+            return sum(lags.get(p, end) for p, end in due.end_offsets.items())
         finally:
             consumer.close()
             admin.close()

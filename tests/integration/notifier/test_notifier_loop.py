@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,19 +49,33 @@ def settings(
     )
 
 
-@pytest.fixture
-def running(settings: NotifierSettings, clock: ManualClock) -> Iterator[ManualClock]:
+@contextmanager
+def loop_running(
+    settings: NotifierSettings, clock: ManualClock, max_poll_records: int = 500
+) -> Iterator[None]:
+    """The notifier's loop in a thread on its own assigned consumer, stopped on the way out."""
     stop = threading.Event()
     consumer = assigned_consumer(
-        settings.bootstrap_servers, settings.topics.due, settings.consumer_group
+        settings.bootstrap_servers,
+        settings.topics.due,
+        settings.consumer_group,
+        max_poll_records=max_poll_records,
     )
     with notifier(settings, clock, stop, consumer) as loop:
         thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
         thread.start()
-        yield clock
-        stop.set()
-        thread.join(timeout=10)
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+@pytest.fixture
+def running(settings: NotifierSettings, clock: ManualClock) -> Iterator[ManualClock]:
+    with loop_running(settings, clock):
+        yield clock
 
 
 @pytest.fixture
@@ -190,21 +205,9 @@ def test_when_quiet_hours_end_every_held_partition_is_delivered(
     assert {partition_of(r.key) for r in night} == {0, 1, 2, 3}
     for due in night:
         produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
-    stop = threading.Event()
-    consumer = assigned_consumer(
-        settings.bootstrap_servers, settings.topics.due, settings.consumer_group, max_poll_records=3
-    )
-    with notifier(settings, clock, stop, consumer) as loop:
-        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            with pytest.raises(AssertionError):
-                statuses.wait_for(1, timeout=2.0)
-            clock.advance(timedelta(hours=9, minutes=1))
-            sent = {
-                decode(NotificationStatus, r).reminder_id for r in statuses.wait_for(len(night))
-            }
-        finally:
-            stop.set()
-            thread.join(timeout=10)
+    with loop_running(settings, clock, max_poll_records=3):
+        with pytest.raises(AssertionError):
+            statuses.wait_for(1, timeout=2.0)
+        clock.advance(timedelta(hours=9, minutes=1))
+        sent = {decode(NotificationStatus, r).reminder_id for r in statuses.wait_for(len(night))}
     assert sent == {r.reminder_id for r in night}

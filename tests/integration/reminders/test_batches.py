@@ -16,7 +16,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.shared.broker import EmbeddedBroker
-from services.shared.offsets import read_true_ends
+from services.shared.offsets import true_ends
 from services.shared.topics import ensure_topics
 from tests.support.processes import Service
 
@@ -65,7 +65,7 @@ def written_partitions(bootstrap: str, changelog: str) -> dict[str, int]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         tps = [TopicPartition(changelog, p) for p in range(PARTITIONS)]
-        ends = read_true_ends(bootstrap, consumer.end_offsets(tps))
+        ends = true_ends(consumer, consumer.end_offsets(tps))
         consumer.assign(tps)
         consumer.seek_to_beginning()
         seen: dict[str, int] = {}
