@@ -25,7 +25,7 @@ from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatm
 from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.settings import ReminderSettings
 from services.reminders.state import PatientState
-from services.reminders.transport import use_exact_ends
+from services.reminders.transport import use_worker_transport
 from services.reminders.views import add_views
 from services.shared.clock import Clock
 from services.shared.events import (
@@ -49,8 +49,7 @@ def create_app(
 ) -> faust.App:
     """Build the worker's app; nothing connects until a faust Worker starts it."""
     app = faust.App(settings.app_id, monitor=WorkerMonitor(), **_app_options(settings))
-    if settings.on_tansu:
-        use_exact_ends(app)
+    use_worker_transport(app, exact_ends=settings.on_tansu)
     # A batch writes up to BATCH_MAX plans before Faust's producer gets the
     # loop; past its default of 100 unsent records it would log "producer
     # buffer full" after every busy batch. Room for two batches of plans.
@@ -92,6 +91,11 @@ def create_app(
         if frozenset(partitions) != scheduler.index.partitions:
             entries = scheduler.rebuild(partitions)
             log.info("indexed %d due entries for partitions %s", entries, partitions)
+
+    @table.on_recover
+    async def index_recovered() -> None:
+        """Index as soon as the table is whole again: the views count from the index."""
+        index_owned_partitions()
 
     async def report_skipped(skipped: list[Skipped]) -> None:
         for one in skipped:

@@ -1,10 +1,12 @@
 """``python -m tests.support.batch_probe``: a Faust agent reading through ``one_by_one``.
 
 It handles ``PROBE_COUNT`` events of ``PROBE_TOPIC`` the way the reminders
-worker does: each event made current in turn, a table write per event, and
-every ``PROBE_AWAIT_EVERY``-th event awaiting the loop mid-batch (as a tick
-does while its due reminders are sent). It then writes what it saw to
-``PROBE_RESULT`` (JSON: how many times each value was handled) and exits.
+worker does: the worker's consumer, each event made current in turn, a table
+write per event, and every ``PROBE_AWAIT_EVERY``-th event awaiting the loop
+mid-batch (as a tick does while its due reminders are sent). Its stream buffer
+is small, so the consumer often finds it full and its deliveries wait. It then
+writes what it saw to ``PROBE_RESULT`` (JSON: how many times each value was
+handled, and how many deliveries waited) and exits.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import faust
 
 from services.reminders.batches import one_by_one
+from services.reminders.transport import EagerConsumer, use_worker_transport
 
 TOPIC = os.environ["PROBE_TOPIC"]
 COUNT = int(os.environ["PROBE_COUNT"])
@@ -35,7 +39,9 @@ app = faust.App(
     datadir=str(RESULT.parent / "probe-data"),
     broker_session_timeout=6.0,  # as the worker: the broker settles its group sooner
     broker_heartbeat_interval=1.0,
+    stream_buffer_maxsize=32,  # full often: deliveries wait for room
 )
+use_worker_transport(app, exact_ends=True)
 raw: faust.Schema[bytes, bytes] = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
@@ -58,7 +64,8 @@ async def probe(stream: faust.StreamT[bytes]) -> None:
         if handled_total == COUNT:
             await app.producer.buffer.flush()  # every table write acknowledged first
             await app.producer.flush()
-            RESULT.write_text(json.dumps(handled))
+            waited = cast(EagerConsumer, app.consumer).deliveries_waited
+            RESULT.write_text(json.dumps({"handled": handled, "waited": waited}))
             print("probe done", flush=True)
 
 
