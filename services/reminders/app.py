@@ -19,6 +19,7 @@ from faust.types import EventT, TableT
 
 from services.ops.metrics import PlatformMetrics
 from services.reminders.batches import BATCH_MAX, one_by_one
+from services.reminders.changelog import held_changelog_table
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
@@ -50,9 +51,9 @@ def create_app(
     """Build the worker's app; nothing connects until a faust Worker starts it."""
     app = faust.App(settings.app_id, monitor=WorkerMonitor(), **_app_options(settings))
     use_worker_transport(app, exact_ends=settings.on_tansu)
-    # A batch writes up to BATCH_MAX plans before Faust's producer gets the
-    # loop; past its default of 100 unsent records it would log "producer
-    # buffer full" after every busy batch. Room for two batches of plans.
+    # A batch that ends early hands up to BATCH_MAX held plans to Faust's
+    # producer buffer at once (changelog.py); past its default of 100 unsent
+    # records it would log "producer buffer full". Room for two batches.
     app.producer.buffer.max_messages = 2 * BATCH_MAX
     topics = settings.topics
     raw: faust.Schema[bytes, bytes] = faust.Schema(
@@ -64,7 +65,8 @@ def create_app(
     due = app.topic(topics.due, **options)
     status = app.topic(topics.status, **options)
     dead = app.topic(topics.bookings_dlq, **options)
-    table = app.Table(
+    table = held_changelog_table(
+        app,
         "patients",
         partitions=settings.partitions,
         key_type=str,
@@ -160,7 +162,7 @@ def create_app(
 
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
-        async for event in one_by_one(stream):  # taken in batches: see batches.py
+        async for event in one_by_one(stream, table):  # in batches: see batches.py
             if event.message.topic == topics.ticks:
                 index_owned_partitions()  # after a rebalance, before the first firing
                 await on_tick(event.message.partition)

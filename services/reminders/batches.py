@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import faust
 from faust.streams import _current_event
@@ -31,19 +31,37 @@ BATCH_WAIT_SECONDS = 0.02
 """How long a batch waits to fill: the most a quiet stream's event is held back."""
 
 
+class HeldWrites(Protocol):
+    """Table writes held while a batch is handled (see changelog.py)."""
+
+    async def send_held(self) -> None: ...
+
+    def release_held(self) -> None: ...
+
+
 async def one_by_one(
     stream: faust.StreamT[Any],
+    held: HeldWrites | None = None,
     batch_max: int = BATCH_MAX,
     within: float = BATCH_WAIT_SECONDS,
 ) -> AsyncIterator[EventT[Any]]:
     """Each event of ``stream`` in order, taken in batches, made current while it is handled.
 
-    A batch is acknowledged once every event of it has been handled, so a
-    worker killed mid-batch is given the whole batch again (at least once).
+    A batch is acknowledged once every event of it has been handled and the
+    changelog records it ``held`` are sent, so a worker killed mid-batch is
+    given the whole batch again (at least once). Should the batch end any
+    other way, its held records are released before Faust acknowledges it.
     """
     batched = cast(faust.Stream[Any], stream)  # Faust's own stream: batches are its API
     async for events in batched.take_events(batch_max, within=within):
-        for event in events:
-            _current_event.set(weakref.ref(event))
-            yield event
-        _current_event.set(None)
+        try:
+            for event in events:
+                _current_event.set(weakref.ref(event))
+                yield event
+            _current_event.set(None)
+            if held is not None:
+                await held.send_held()
+        finally:
+            _current_event.set(None)
+            if held is not None:
+                held.release_held()

@@ -2,11 +2,12 @@
 
 It handles ``PROBE_COUNT`` events of ``PROBE_TOPIC`` the way the reminders
 worker does: the worker's consumer, each event made current in turn, a table
-write per event, and every ``PROBE_AWAIT_EVERY``-th event awaiting the loop
-mid-batch (as a tick does while its due reminders are sent). Its stream buffer
-is small, so the consumer often finds it full and its deliveries wait. It then
-writes what it saw to ``PROBE_RESULT`` (JSON: how many times each value was
-handled, and how many deliveries waited) and exits.
+write per event (its changelog records held and sent once per batch), and
+every ``PROBE_AWAIT_EVERY``-th event awaiting the loop mid-batch (as a tick
+does while its due reminders are sent). Its stream buffer is small, so the
+consumer often finds it full and its deliveries wait. It then writes what it
+saw to ``PROBE_RESULT`` (JSON: how many times each value was handled, and how
+many deliveries waited) and exits.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import cast
 import faust
 
 from services.reminders.batches import one_by_one
+from services.reminders.changelog import held_changelog_table
 from services.reminders.transport import EagerConsumer, use_worker_transport
 
 TOPIC = os.environ["PROBE_TOPIC"]
@@ -46,7 +48,7 @@ raw: faust.Schema[bytes, bytes] = faust.Schema(
     key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
 )
 source = app.topic(TOPIC, schema=raw, partitions=4)
-written = app.Table("written", partitions=4, key_type=str, value_type=int)
+written = held_changelog_table(app, "written", partitions=4, key_type=str, value_type=int)
 handled: Counter[str] = Counter()
 handled_total = 0  # events handled, repeats included
 
@@ -54,7 +56,7 @@ handled_total = 0  # events handled, repeats included
 @app.agent(source)
 async def probe(stream: faust.StreamT[bytes]) -> None:
     global handled_total
-    async for event in one_by_one(stream):
+    async for event in one_by_one(stream, written):
         value = (event.message.value or b"").decode()
         handled[value] += 1
         handled_total += 1
@@ -62,6 +64,7 @@ async def probe(stream: faust.StreamT[bytes]) -> None:
         if int(value) % AWAIT_EVERY == 0:
             await asyncio.sleep(0.001)
         if handled_total == COUNT:
+            await written.send_held()  # this batch's records, before the batch ends
             await app.producer.buffer.flush()  # every table write acknowledged first
             await app.producer.flush()
             waited = cast(EagerConsumer, app.consumer).deliveries_waited
