@@ -60,24 +60,30 @@ class HeldChangelogTable(faust.Table):  # type: ignore[type-arg]
             return
         held, self._held = self._held, []
         topic = self.changelog_topic.get_topic_name()
-        serializers = self.app.serializers
         last: dict[int, asyncio.Future[Any]] = {}
-        for partition, key, value in held:
-            sent = await self.app.producer.send(
-                topic,
-                serializers.dumps_key(self.key_type, key, serializer=self.key_serializer),
-                None
-                if value is None
-                else serializers.dumps_value(
-                    self.value_type, value, serializer=self.value_serializer
-                ),
-                partition,
-                None,
-                None,
-            )
-            last[partition] = cast(asyncio.Future[Any], sent)
+        for index, (partition, key, value) in enumerate(held):
+            try:
+                sent = await self._send(topic, partition, key, value)
+            except BaseException:  # stopped mid-way: what was not handed over is held again
+                self._held[:0] = held[index:]
+                raise
+            last[partition] = sent
         for partition, future in last.items():
             future.add_done_callback(partial(self._on_last_sent, TP(topic, partition)))
+
+    async def _send(self, topic: str, partition: int, key: Any, value: Any) -> asyncio.Future[Any]:
+        serializers = self.app.serializers
+        sent = await self.app.producer.send(
+            topic,
+            serializers.dumps_key(self.key_type, key, serializer=self.key_serializer),
+            None
+            if value is None
+            else serializers.dumps_value(self.value_type, value, serializer=self.value_serializer),
+            partition,
+            None,
+            None,
+        )
+        return cast(asyncio.Future[Any], sent)
 
     def release_held(self) -> None:
         """Send the held records through Faust's own buffered path (no await needed)."""

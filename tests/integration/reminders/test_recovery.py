@@ -107,3 +107,38 @@ def _wait_for_changelog(
             time.sleep(0.1)
     finally:
         consumer.close()
+
+
+def test_a_worker_stopped_mid_load_leaves_every_plan_it_made_in_the_changelog(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path
+) -> None:
+    """A stopped worker commits what it acknowledged: those plans must be in the changelog.
+
+    The second worker starts on an empty data directory: events the first one
+    committed it will not be given again, so a plan made from one of them but
+    never sent to the changelog would be missing for good.
+    """
+    clock = ScaledClock(scale=60.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    now = clock.now()
+    bookings = [
+        booking(f"bk-m{i}", f"p-m{i}", start=now + timedelta(days=60, minutes=i), booked_at=now)
+        for i in range(8000)
+    ]
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    first = Worker(broker.bootstrap, topics, tmp_path / "first", clock).start()
+    try:
+        first.wait_ready()
+        publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings])
+        stopped_at = _wait_for_patients(first, 1500, 60)["patients"]
+    finally:
+        first.stop()  # SIGTERM while the backlog is being worked through
+    assert stopped_at < len(bookings), "the first worker finished before it was stopped"
+
+    second = Worker(broker.bootstrap, topics, tmp_path / "second", clock).start()
+    try:
+        second.wait_ready()
+        done = _wait_for_patients(second, len(bookings), 60)
+        assert done["patients"] == len(bookings), second.log()
+    finally:
+        second.stop()
