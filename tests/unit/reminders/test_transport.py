@@ -54,31 +54,17 @@ def test_an_error_of_the_awaited_future_is_raised_inside_the_coroutine() -> None
     assert asyncio.run(main()) == "handled no channel"
 
 
-def test_cancelling_the_finisher_cancels_the_coroutine_where_it_waits() -> None:
-    async def main() -> list[str]:
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        seen: list[str] = []
-
-        async def delivery() -> None:
-            try:
-                await future
-            except asyncio.CancelledError:
-                seen.append("cancelled at its await")
-                raise
-
-        coro, waiting = started(delivery())
-        task = asyncio.ensure_future(_finish(coro, waiting))
-        await asyncio.sleep(0.01)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        seen.append(f"future cancelled: {future.cancelled()}")
-        return seen
-
-    assert asyncio.run(main()) == ["cancelled at its await", "future cancelled: True"]
-
-
-def test_a_cancellation_that_comes_as_the_future_is_done_still_reaches_the_coroutine() -> None:
+@pytest.mark.parametrize(
+    ("done_first", "expected"),
+    [
+        (False, ["cancelled at its await", "future cancelled: True"]),
+        # The future is done first: the task's cancel cannot cancel it any more.
+        (True, ["cancelled at its await", "future cancelled: False"]),
+    ],
+)
+def test_cancelling_the_finisher_cancels_the_coroutine_where_it_waits(
+    done_first: bool, expected: list[str]
+) -> None:
     async def main() -> list[str]:
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         seen: list[str] = []
@@ -88,16 +74,18 @@ def test_a_cancellation_that_comes_as_the_future_is_done_still_reaches_the_corou
                 await future
                 seen.append("ran on")
             except asyncio.CancelledError:
-                seen.append("cancelled")
+                seen.append("cancelled at its await")
                 raise
 
         coro, waiting = started(delivery())
         task = asyncio.ensure_future(_finish(coro, waiting))
         await asyncio.sleep(0.01)
-        future.set_result("put")  # done: the task's cancel cannot cancel it any more
+        if done_first:
+            future.set_result("put")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        seen.append(f"future cancelled: {future.cancelled()}")
         return seen
 
-    assert asyncio.run(main()) == ["cancelled"]
+    assert asyncio.run(main()) == expected
