@@ -40,7 +40,9 @@ class Driver:
 
     def book(self, story: Story) -> None:
         self.mailbox.refuse[story.refused_address] = SMTP_GONE
-        for body in story.bookings:
+        # Soonest first: at 3,600x a booking three platform hours ahead is three
+        # real seconds ahead, less than posting them all can take.
+        for body in sorted(story.bookings, key=lambda b: datetime.fromisoformat(b["start"])):
             self.platform.post("/v1/bookings", body)
             self.starts[body["booking_id"]] = datetime.fromisoformat(body["start"])
         self.say(f"booked {len(story.bookings)}; {story.refused_address} refused for good (550)")
