@@ -40,9 +40,7 @@ def table_with(producer: Producer) -> tuple[HeldChangelogTable, list[tuple[int, 
     return table, recorded
 
 
-def test_held_records_go_to_the_producer_in_order_and_each_partition_records_its_last_offset() -> (
-    None
-):
+def test_held_records_go_out_in_order_and_each_partition_records_its_last_offset() -> None:
     producer = Producer()
     table, recorded = table_with(producer)
 
