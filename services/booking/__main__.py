@@ -16,6 +16,7 @@ import threading
 import uvicorn
 
 from services.booking.api import create_app
+from services.booking.broker_memory import BrokerMemory
 from services.booking.calendar_poller import CalendarPoller, build_feed
 from services.booking.relay import OutboxRelay
 from services.booking.settings import BookingSettings
@@ -83,6 +84,13 @@ def _relay(
         max_backoff_seconds=settings.relay_max_backoff_seconds,
         prepare=prepare,
         metrics=metrics,
+        memory=BrokerMemory(
+            store,
+            settings.bootstrap_servers,
+            settings.topics,
+            clock,
+            settings.broker_memory_check_seconds,
+        ),
     )
 
 

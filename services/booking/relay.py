@@ -17,6 +17,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from services.booking.broker_memory import BrokerMemory
 from services.booking.lease import lease_for
 from services.booking.store import BookingStore, OutboxRecord
 from services.ops.metrics import PlatformMetrics
@@ -63,7 +64,9 @@ class OutboxRelay:
         timeout_seconds: float = 10.0,
         prepare: Callable[[], None] | None = None,
         metrics: PlatformMetrics | None = None,
+        memory: BrokerMemory | None = None,
     ) -> None:
+        self._memory = memory
         self._metrics = metrics
         self._store = store
         self._lease = lease_for(store.engine)
@@ -83,6 +86,8 @@ class OutboxRelay:
         """Publish up to one batch of unpublished rows in id order; return how many.
 
         Publishes nothing (returns 0) while another relay holds the outbox lease.
+        The lease holder first checks, now and then, that the broker still
+        remembers the store (``memory``), queuing a resync if it does not.
 
         Blocks until the broker acknowledged the batch, or ``timeout_seconds``.
 
@@ -92,6 +97,8 @@ class OutboxRelay:
         """
         if not self._lease.acquire():
             return 0
+        if self._memory is not None and self._memory.due():
+            self._memory.check(self._connected())
         records = self._store.pending(self._batch)
         if not records:
             return 0

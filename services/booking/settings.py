@@ -46,6 +46,8 @@ class BookingSettings(PlatformSettings):
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)
+    broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often the relay checks that the broker still remembers the bookings."""
 
     @model_validator(mode="after")
     def _default_database(self) -> BookingSettings:

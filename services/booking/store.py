@@ -7,6 +7,7 @@ accepted is a booking that will be published (see :mod:`services.booking.relay`)
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,9 +16,16 @@ from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, u
 from sqlalchemy.exc import IntegrityError
 
 from services.booking.errors import BookingNotFound, Conflict
-from services.booking.tables import booking_events, bookings, idempotency_keys, metadata, outbox
+from services.booking.tables import (
+    booking_events,
+    bookings,
+    idempotency_keys,
+    metadata,
+    outbox,
+    store_meta,
+)
 from services.shared.database import make_engine
-from services.shared.events import Booking, BookingEvent
+from services.shared.events import Booking, BookingEvent, BookingEventType
 
 # Any constant shared by every writer: serialises outbox inserts on PostgreSQL so that
 # outbox ids become visible in the order they were given, and the relay, which reads
@@ -334,6 +342,44 @@ class BookingStore:
             )
         )
 
+    # -- the store itself and resyncs ---------------------------------------
+
+    def store_id(self) -> str:
+        """This store's own id, made once and kept: the broker's marker names it."""
+        with self._engine.begin() as conn:
+            found = conn.execute(
+                select(store_meta.c.value).where(store_meta.c.name == "store_id")
+            ).scalar()
+            if found is not None:
+                return str(found)
+        made = str(uuid.uuid4())
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(store_meta).values(name="store_id", value=made))
+        except IntegrityError:  # another replica made it first: take theirs
+            return self.store_id()
+        return made
+
+    def enqueue_resync(self, topic: str, at: datetime, source: str = "resync") -> int:
+        """Queue a ``booking.resynced`` event of every booking in the outbox; return how many.
+
+        One transaction, after every row already queued, so the relay publishes
+        each booking's older events first and its current snapshot last.
+        The history is not written: a resync restates, it changes nothing.
+        """
+        count = 0
+        with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+            snapshots = conn.execute(
+                select(bookings.c.snapshot).order_by(bookings.c.clinic_id, bookings.c.booking_id)
+            ).scalars()
+            for page in snapshots.partitions(1000):
+                rows = [_resync_row(snapshot, topic, at, source) for snapshot in page]
+                conn.execute(insert(outbox), rows)
+                count += len(rows)
+        return count
+
     # -- outbox -------------------------------------------------------------
 
     def pending(self, limit: int = 500) -> list[OutboxRecord]:
@@ -363,6 +409,24 @@ class BookingStore:
                 select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
             ).scalar_one()
             return int(count)
+
+
+def _resync_row(snapshot: str, topic: str, at: datetime, source: str) -> dict[str, object]:
+    booking = Booking.model_validate_json(snapshot)
+    event = BookingEvent(
+        type=BookingEventType.RESYNCED,
+        occurred_at=at,
+        clinic_id=booking.clinic_id,
+        source=source,
+        data=booking,
+    )
+    return {
+        "event_id": event.event_id,
+        "key": event.key,
+        "topic": topic,
+        "payload": event.model_dump_json(),
+        "created_at": at,
+    }
 
 
 def _columns(event: BookingEvent) -> dict[str, object]:

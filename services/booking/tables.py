@@ -88,3 +88,11 @@ calendar_events = Table(
     Column("state", String(16), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+"""Facts about the store itself, e.g. its ``store_id`` (the broker's marker names it)."""

@@ -13,12 +13,13 @@ import os
 import signal
 import sys
 import threading
+import time
 from types import FrameType
 from typing import Any
 
+from services.cli.run_clock import SavedClock
 from services.cli.supervisor import Supervisor
 from services.shared.broker import EmbeddedBroker
-from services.shared.clock import ScaledClock
 from services.shared.settings import PlatformSettings, load_settings
 from services.shared.topics import ensure_topics
 
@@ -42,12 +43,14 @@ def run(args: argparse.Namespace) -> int:
     )
     settings = load_settings(PlatformSettings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    clock = ScaledClock.from_environment()
+    saved = SavedClock(settings.var_dir / "clock.json")
+    clock = saved.clock
     env = {**os.environ, **clock.environment(), "PYTHONUNBUFFERED": "1"}
     broker = None
     if embedded:
         port = int(settings.bootstrap_servers.rsplit(":", 1)[1])
-        broker = EmbeddedBroker(port, log_path=settings.var_dir / "broker.log").start()
+        log_path = settings.var_dir / "broker.log"
+        broker = EmbeddedBroker(port, log_path=log_path, tied=True).start()
         env["CLINIC_BOOTSTRAP_SERVERS"] = broker.bootstrap
         print(f"[platform] embedded broker on {broker.bootstrap}", flush=True)
     bootstrap = env.get("CLINIC_BOOTSTRAP_SERVERS", settings.bootstrap_servers)
@@ -60,17 +63,30 @@ def run(args: argparse.Namespace) -> int:
             hint = "" if embedded else " (unset CLINIC_BOOTSTRAP_SERVERS or pass --broker embedded)"
             print(f"[platform] {exc}{hint}", file=sys.stderr, flush=True)
             return 2
-        print(f"[platform] clock {clock.now().isoformat()} at x{clock.scale:g}", flush=True)
+        carried = " (carried on from the last run)" if saved.resumed else ""
+        print(
+            f"[platform] clock {clock.now().isoformat()} at x{clock.scale:g}{carried}", flush=True
+        )
         for name in SERVICES:
             supervisor.start(name, [sys.executable, "-m", f"services.{name}"])
         _stop_on_signals(stop)
-        failed = supervisor.wait_any(stop)
+        failed = supervisor.wait_any(stop, every_second=saved.save)
         return 1 if failed else 0
     finally:
-        supervisor.stop_all()
-        if broker is not None:
-            broker.stop()
-        print("[platform] stopped", flush=True)
+        _stop(supervisor, broker, saved)
+
+
+def _stop(supervisor: Supervisor, broker: EmbeddedBroker | None, saved: SavedClock) -> None:
+    """The services first, so they let go of the broker cleanly; the broker last."""
+    began = time.monotonic()
+    print("[platform] stopping the services", flush=True)
+    stopped = supervisor.stop_all()
+    saved.save()
+    if broker is not None:
+        broker.stop()
+        stopped.append("broker")
+    took = time.monotonic() - began
+    print(f"[platform] stopped {', '.join(stopped) or 'nothing'} in {took:.1f}s", flush=True)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

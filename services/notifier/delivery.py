@@ -25,6 +25,7 @@ from services.notifier.retry import Backoff, Interrupted
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.clock import Clock
 from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
+from services.shared.lateness import MISSED, no_longer_useful
 
 Wait = Callable[[float], bool]
 """Waits up to the given real seconds; True means the notifier is stopping."""
@@ -97,6 +98,8 @@ class Deliverer:
 
     def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
         if reminder.stale_at is not None and self._now() >= reminder.stale_at:
+            if reminder.catch_up:
+                return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
             return f"stale since {reminder.stale_at.isoformat()}"
         found = recipient(reminder.patient, channel)
         if found.reason or self._opt_outs is None or channel is not Channel.SMS:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
-from faust.types import EventT, TableT
+from faust.types import TP, EventT, TableT
 
 from services.ops.metrics import PlatformMetrics
 from services.reminders.batches import BATCH_MAX, one_by_one
@@ -23,12 +23,14 @@ from services.reminders.changelog import held_changelog_table
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
+from services.reminders.recovery import use_checked_recovery
 from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.settings import ReminderSettings
 from services.reminders.state import PatientState
 from services.reminders.transport import use_worker_transport
 from services.reminders.views import add_views
 from services.shared.clock import Clock
+from services.shared.control import RESYNC_REQUEST, ResyncRequested
 from services.shared.events import (
     BookingEvent,
     DeadLetter,
@@ -83,6 +85,7 @@ def create_app(
         settings.bucket_seconds,
         timedelta(days=settings.max_lateness_days),
     )
+    scheduler.started_at = clock.now()
 
     def owned() -> list[int]:
         """The partitions this worker fires (those of the ticks topic it holds)."""
@@ -93,6 +96,12 @@ def create_app(
         if frozenset(partitions) != scheduler.index.partitions:
             entries = scheduler.rebuild(partitions)
             log.info("indexed %d due entries for partitions %s", entries, partitions)
+
+    async def on_lost(lost: dict[TP, tuple[int, int]]) -> None:
+        scheduler.index.reset(())  # indexed again from what is left once recovery completes
+        await request_resync(app, settings, clock, lost)
+
+    use_checked_recovery(app, on_lost)
 
     @table.on_recover
     async def index_recovered() -> None:
@@ -178,6 +187,35 @@ def create_app(
             await ticks.send(value=b"", partition=partition)
 
     return app
+
+
+async def request_resync(
+    app: faust.App, settings: ReminderSettings, clock: Clock, lost: dict[TP, tuple[int, int]]
+) -> None:
+    """Say which partitions' plans were discarded, and ask the booking service for them again.
+
+    A request the broker does not take is logged: the booking service also
+    resyncs on its own when the broker has forgotten its marker.
+    """
+    parts = ", ".join(
+        f"{tp.partition} (kept to offset {stored}, changelog "
+        + ("empty" if end < 0 else f"ends at {end}")
+        + ")"
+        for tp, (stored, end) in sorted(lost.items())
+    )
+    reason = f"changelog shorter than the local plans of partitions {parts}"
+    log.warning("%s: the broker lost them; local plans discarded, asking for a resync", reason)
+    request = ResyncRequested(
+        requested_by=f"reminders worker {settings.worker_id}",
+        reason=reason,
+        requested_at=clock.now(),
+    )
+    try:
+        await app.producer.send_and_wait(
+            settings.topics.control, RESYNC_REQUEST, encode(request), 0, None, None
+        )
+    except Exception as exc:
+        log.warning("resync request not taken by the broker (%s)", exc)
 
 
 class PatientTable(MutableMapping[str, bytes]):

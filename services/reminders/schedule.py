@@ -19,7 +19,8 @@ from services.reminders.planning.engine import ClinicPolicy, due_event, plan_pat
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.state import Outcome, PatientState, Pending, bucket_of
 from services.reminders.stats import PlanCounts
-from services.shared.events import Booking, BookingEvent, ReminderDue
+from services.shared.events import Booking, BookingEvent, BookingEventType, ReminderDue
+from services.shared.lateness import MISSED, STALE, no_longer_useful
 
 Table = MutableMapping[str, bytes]
 """Each patient's plan as JSON: a Faust table in the worker, a dict in tests."""
@@ -92,6 +93,8 @@ class Scheduler:
         self._max_lateness = max_lateness
         self.index = DueIndex()
         self.counts = PlanCounts()
+        self.started_at: datetime | None = None
+        """When this worker started: a reminder due before then came due while it was down."""
 
     def rebuild(self, partitions: Iterable[int]) -> int:
         """Index and count the pending reminders of every patient held for ``partitions``.
@@ -128,7 +131,9 @@ class Scheduler:
         policy = self._policy(booking.clinic_id)
         planned = plan_patient(list(bookings.values()), self._registry, policy)
         floor = self._bucket_of(now)
+        rebuilt = _rebuilt(event, before)
         pending: dict[str, Pending] = {}
+        history: dict[str, Outcome] = {}
         for item in planned:
             if item.reminder_id in before.done:
                 continue
@@ -136,11 +141,15 @@ class Scheduler:
             if old is not None and old.due_at == item.due_at:
                 pending[item.reminder_id] = old
                 continue
-            fresh = Pending.of(item, max(floor, self._bucket_of(item.due_at)))
+            catch_up = item.booking_id in rebuilt and item.due_at <= now
+            if catch_up and now - item.due_at > self._max_lateness:
+                history[item.reminder_id] = Outcome.SKIPPED  # long past: the ledger has its story
+                continue
+            fresh = Pending.of(item, max(floor, self._bucket_of(item.due_at)), catch_up)
             pending[item.reminder_id] = fresh
             self.index.add(partition, fresh.bucket, key)
         moot = [p for rid, p in before.pending.items() if rid not in pending and p.due_at <= now]
-        done = {**before.done, **{p.reminder_id: Outcome.SKIPPED for p in moot}}
+        done = {**before.done, **history, **{p.reminder_id: Outcome.SKIPPED for p in moot}}
         after = PatientState.model_construct(
             partition=partition, bookings=bookings, pending=pending, done=done
         )
@@ -210,9 +219,9 @@ class Scheduler:
         self, state: PatientState, pending: Pending, now: datetime, result: Tick
     ) -> PatientState:
         booking = state.bookings[pending.booking_id]
-        reason = self._staleness(pending, now)
+        reason = None if pending.catch_up else self._staleness(pending, now)
         if reason is None:
-            result.emitted.append(due_event(booking, pending.planned(), now))
+            result.emitted.append(due_event(booking, pending.planned(), now, pending.catch_up))
             outcome = Outcome.EMITTED
         else:
             result.skipped.append(Skipped(booking, pending, reason))
@@ -223,17 +232,30 @@ class Scheduler:
         )
 
     def _staleness(self, pending: Pending, now: datetime) -> str | None:
+        why = STALE
+        if self.started_at is not None and pending.due_at < self.started_at:
+            why = MISSED
         if pending.stale_at is not None and now >= pending.stale_at:
-            return (
-                f"stale: due {pending.due_at.isoformat()}, "
-                f"of no use after {pending.stale_at.isoformat()}"
-            )
+            return no_longer_useful(why, pending.due_at, pending.stale_at)
         if now - pending.due_at > self._max_lateness:
-            return f"stale: due {pending.due_at.isoformat()}, more than {self._max_lateness} late"
+            return f"{why}: due {pending.due_at.isoformat()}, more than {self._max_lateness} late"
         return None
 
     def _bucket_of(self, instant: datetime) -> int:
         return bucket_of(instant, self._bucket)
+
+
+def _rebuilt(event: BookingEvent, before: PatientState) -> frozenset[str]:
+    """The booking whose plan ``event`` rebuilds from the booking store, if it does.
+
+    A resync of a booking the plan does not hold means the plan was lost: its
+    reminders already due may or may not have gone out, which only the
+    notifier's ledger knows.
+    """
+    booking_id = event.data.booking_id
+    if event.type is BookingEventType.RESYNCED and booking_id not in before.bookings:
+        return frozenset((booking_id,))
+    return frozenset()
 
 
 def _due_order(pending: Pending) -> tuple[datetime, str]:

@@ -36,9 +36,11 @@ class Pending:
     context: dict[str, str | int | float | bool | None] = field(default_factory=dict)
     bucket: int = 0
     """The due-time bucket that lists this reminder (never earlier than when it was planned)."""
+    catch_up: bool = False
+    """Already due when its plan was rebuilt from the booking store (see ``ReminderDue``)."""
 
     @classmethod
-    def of(cls, planned: PlannedReminder, bucket: int) -> Pending:
+    def of(cls, planned: PlannedReminder, bucket: int, catch_up: bool = False) -> Pending:
         """From the plan engine's output, whose instants are already UTC: not validated again."""
         return cls(
             reminder_id=planned.reminder_id,
@@ -50,6 +52,7 @@ class Pending:
             stale_at=planned.stale_at,
             context=dict(planned.context),
             bucket=bucket,
+            catch_up=catch_up,
         )
 
     def planned(self) -> PlannedReminder:

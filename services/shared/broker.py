@@ -6,11 +6,22 @@ in the booking store and the delivery ledger, never in the broker.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from types import TracebackType
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """In a child process: ask the kernel to SIGTERM it if its parent dies, even by kill -9."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -35,8 +46,12 @@ def wait_for_port(host: str, port: int, timeout: float = 15.0) -> None:
 class EmbeddedBroker:
     """Starts and stops one Tansu broker on a loopback port."""
 
-    def __init__(self, port: int | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int | None = None, log_path: Path | None = None, tied: bool = False
+    ) -> None:
+        """``tied``: the broker dies with the thread that started it (for the launcher)."""
         self.port = port or free_port()
+        self._tied = tied
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -60,6 +75,10 @@ class EmbeddedBroker:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own session: a Ctrl-C in the terminal reaches the launcher, which
+            # stops the services first and the broker last, not the broker at once.
+            start_new_session=True,
+            preexec_fn=die_with_parent if self._tied else None,
         )
         try:
             wait_for_port("127.0.0.1", self.port, timeout)

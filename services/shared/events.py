@@ -175,6 +175,10 @@ class ReminderDue(Frozen):
     sessions_planned: int | None = None
     context: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
     emitted_at: UtcDatetime
+    catch_up: bool = False
+    """Came due before its plan was rebuilt from the booking store (the broker had
+    lost it): it may have gone out already, so the notifier judges it by its ledger,
+    and one not sent that is no longer useful is recorded as missed."""
 
     @property
     def key(self) -> str:

@@ -49,6 +49,11 @@ class Topics:
     def consent(self) -> str:
         return f"{self.prefix}clinic.consent.v1"
 
+    @property
+    def control(self) -> str:
+        """Markers and resync requests, on partition 0 (see :mod:`services.shared.control`)."""
+        return f"{self.prefix}clinic.platform.v1"
+
     def all(self) -> list[str]:
         return [
             self.bookings,
@@ -58,6 +63,7 @@ class Topics:
             self.status,
             self.notifications_dlq,
             self.consent,
+            self.control,
         ]
 
 

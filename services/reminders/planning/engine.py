@@ -135,7 +135,9 @@ def _context(
     return context
 
 
-def due_event(booking: Booking, reminder: PlannedReminder, emitted_at: datetime) -> ReminderDue:
+def due_event(
+    booking: Booking, reminder: PlannedReminder, emitted_at: datetime, catch_up: bool = False
+) -> ReminderDue:
     """The event that announces ``reminder`` (of ``booking``) as due, stamped ``emitted_at``."""
     return ReminderDue(
         reminder_id=reminder.reminder_id,
@@ -155,4 +157,5 @@ def due_event(booking: Booking, reminder: PlannedReminder, emitted_at: datetime)
         sessions_planned=booking.sessions_planned,
         context=dict(reminder.context),
         emitted_at=emitted_at,
+        catch_up=catch_up,
     )

@@ -1,0 +1,109 @@
+"""Notices a broker that forgot what the booking store told it, and rebuilds every plan.
+
+The reminders worker's plans come from booking events on the broker. If the
+broker loses them (the embedded broker keeps nothing when it stops; in
+production a topic can be deleted), the booking store still holds every
+booking. This check, run by the outbox relay, reads the control topic
+(:mod:`services.shared.control`) and queues a ``booking.resynced`` event of
+every booking in the outbox when
+
+- the broker does not hold this store's marker (it forgot, or it is new), or
+- a worker asked for a resync that nobody has answered yet.
+
+Then it writes the marker (or the answer). Queuing through the outbox makes
+the resync as durable as any booking: a crash after the marker is written
+still publishes every queued snapshot on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from services.booking.store import BookingStore
+from services.shared.clock import Clock
+from services.shared.control import (
+    MARKER,
+    RESYNC_DONE,
+    BrokerMarker,
+    ControlState,
+    ResyncDone,
+    read_control,
+    write_control,
+)
+from services.shared.topics import Topics
+
+log = logging.getLogger("clinic.booking")
+
+
+class BrokerMemory:
+    """Resyncs the broker from the booking store when it forgot, or when asked."""
+
+    def __init__(
+        self,
+        store: BookingStore,
+        bootstrap: str,
+        topics: Topics,
+        clock: Clock,
+        every_seconds: float = 10.0,
+    ) -> None:
+        self._store = store
+        self._bootstrap = bootstrap
+        self._topics = topics
+        self._clock = clock
+        self._every = every_seconds
+        self._next = 0.0
+        self._store_id: str | None = None
+
+    def due(self) -> bool:
+        """True when the next look at the control topic is due (at once, the first time)."""
+        return time.monotonic() >= self._next
+
+    def check(self, producer: KafkaProducer) -> int | None:
+        """Look at the control topic; resync if needed; return the bookings queued, or None.
+
+        Blocks for one read of the control topic (a few milliseconds; up to
+        five seconds when the broker is slow). A broker that does not answer
+        is logged and tried again at the next check.
+        """
+        self._next = time.monotonic() + self._every
+        store_id = self._own_id()
+        try:
+            state = read_control(self._bootstrap, self._topics.control)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning(
+                "could not read %s (%s); next look in %.0fs", self._topics.control, exc, self._every
+            )
+            return None
+        if state.remembers(store_id) and state.open_request() is None:
+            return None
+        try:
+            return self._resync(producer, state, store_id)
+        except BaseException:
+            self._next = 0.0  # the marker or answer was not written: look again at once
+            raise
+
+    def _resync(self, producer: KafkaProducer, state: ControlState, store_id: str) -> int:
+        now = self._clock.now()
+        count = self._store.enqueue_resync(self._topics.bookings, now)
+        request = state.open_request()
+        if not state.remembers(store_id):
+            why = "the broker does not hold this booking store's marker (it is new or forgot)"
+            marker = BrokerMarker(store_id=store_id, written_at=now)
+            write_control(producer, self._topics.control, MARKER, marker)
+        else:
+            assert request is not None
+            why = f"{request.requested_by} asked: {request.reason}"
+        if request is not None:
+            done = ResyncDone(request_id=request.request_id, bookings=count, done_at=now)
+            write_control(producer, self._topics.control, RESYNC_DONE, done)
+        log.warning("resync: %s; %d bookings queued to rebuild every plan", why, count)
+        return count
+
+    def _own_id(self) -> str:
+        if self._store_id is None:
+            self._store_id = self._store.store_id()
+        return self._store_id
