@@ -166,6 +166,28 @@ def test_a_stale_reminder_is_skipped(tmp_path: Path, defaults_dir: Path) -> None
     assert str(outcome.status.reason).startswith("stale since")
 
 
+def test_a_catch_up_already_sent_is_only_reported_again(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    first = h.deliverer.deliver(reminder(stale_at=NOW + timedelta(hours=1)), Channel.SMS)
+    h.clock.advance(timedelta(hours=2))  # stale now, and re-emitted after a rebuilt plan
+    again = h.deliverer.deliver(
+        reminder(stale_at=NOW + timedelta(hours=1), catch_up=True), Channel.SMS
+    )
+    assert again.repeat and again.status == first.status
+    assert len(h.lines("sms.jsonl")) == 1
+
+
+def test_a_catch_up_never_sent_and_no_longer_useful_is_missed(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    late = reminder(stale_at=NOW - timedelta(minutes=1), catch_up=True)
+    outcome = h.deliverer.deliver(late, Channel.SMS)
+    assert outcome.status.state is DeliveryState.SKIPPED
+    assert str(outcome.status.reason).startswith("missed while the platform was down: due ")
+    assert h.lines("sms.jsonl") == []
+
+
 def test_a_broken_template_fails_for_good_and_names_the_template(
     tmp_path: Path, defaults_dir: Path
 ) -> None:
