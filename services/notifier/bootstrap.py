@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.notifier.booking_follower import BookingFollower
+from services.notifier.bookings_seen import BookingsSeen
 from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.http_server import HttpServer
@@ -101,6 +103,10 @@ def notifier(
     metrics = metrics or PlatformMetrics("notifier")
     ledger = DeliveryLedger(settings.database_url)
     registry = ConsentRegistry(settings.database_url)
+    seen = BookingsSeen(settings.database_url)
+    follower = BookingFollower(
+        settings.bootstrap_servers, settings.topics.bookings, settings.partitions, seen
+    )
     producer = open_producer(settings)
     consumer = consumer or open_consumer(settings)
     pool = (
@@ -109,7 +115,8 @@ def notifier(
         else None
     )
     try:
-        deliverer = _deliverer(settings, clock, clinics, ledger, registry, stop, metrics)
+        deliverer = _deliverer(settings, clock, clinics, ledger, registry, seen, stop, metrics)
+        follower.start()
         loop = NotifierLoop(
             settings.topics,
             clock,
@@ -120,12 +127,15 @@ def notifier(
             settings.poll_timeout_ms,
             metrics,
             pool,
+            follower,
         )
         parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop)
         yield Notifier(loop, create_app(parts), metrics)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+        follower.stop()
+        seen.close()
         consumer.close()
         producer.flush()
         producer.close()
@@ -164,6 +174,7 @@ def _deliverer(
     clinics: ClinicDirectory,
     ledger: DeliveryLedger,
     registry: ConsentRegistry,
+    seen: BookingsSeen,
     stop: threading.Event,
     metrics: PlatformMetrics,
 ) -> Deliverer:
@@ -172,7 +183,7 @@ def _deliverer(
     backoff = Backoff(
         settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
     )
-    return Deliverer(ledger, renderer, senders, clock, backoff, stop.wait, registry)
+    return Deliverer(ledger, renderer, senders, clock, backoff, stop.wait, registry, seen)
 
 
 def run(

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
@@ -24,7 +25,6 @@ from services.shared.clock import Clock
 from services.shared.events import (
     DeadLetter,
     InvalidEvent,
-    NotificationStatus,
     ReminderDue,
     decode,
     encode,
@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 SERVICE = "notifier"
 
 
+class Follower(Protocol):
+    """What the loop needs of :class:`booking_follower.BookingFollower`."""
+
+    def wait_current(self, since: float, timeout: float = 2.0) -> bool: ...
+
+
 class NotifierLoop:
     """Consumes ``topics.due`` until ``stop`` is set, a polled batch at a time.
 
@@ -45,6 +51,10 @@ class NotifierLoop:
 
     A reminder inside its clinic's quiet hours pauses its partition until the
     window opens (the record is fetched again then); other partitions go on.
+
+    With a ``follower``, a batch is delivered only once the follower has read
+    every booking event published before the batch was fetched (or two seconds
+    passed), so that delivery knows of a cancel that came before it.
     """
 
     def __init__(
@@ -58,7 +68,9 @@ class NotifierLoop:
         poll_timeout_ms: int = 200,
         metrics: PlatformMetrics | None = None,
         pool: ThreadPoolExecutor | None = None,
+        follower: Follower | None = None,
     ) -> None:
+        self._follower = follower
         self._topics = topics
         self._clock = clock
         self._deliverer = deliverer
@@ -81,8 +93,11 @@ class NotifierLoop:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
         while not stop.is_set():
             self._resume_due_partitions()
+            polled_at = time.monotonic()
             batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
+            if batch and self._follower and not self._follower.wait_current(polled_at):
+                log.warning("booking events not read to the end within 2s; delivering anyway")
             try:
                 for partition, records in batch.items():
                     self._process_partition(partition, records)
@@ -150,9 +165,6 @@ class NotifierLoop:
                 )
             if outcome.dead_letter and not outcome.repeat:
                 self._dead_letter(record, outcome.dead_letter)
-
-    def _count(self, status: NotificationStatus) -> None:
-        self._metrics.record_delivery(status.channel.value, status.state.value, status.reason)
 
     def _dead_letter(self, record: Any, reason: str) -> None:
         key = record.key.decode(errors="replace") if record.key else None

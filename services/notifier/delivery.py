@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol
 
 from services.notifier.consent import recipient
+from services.notifier.currency import SeenBooking, moot_reason
 from services.notifier.exceptions import (
     AmbiguousSendError,
     PermanentSendError,
@@ -44,6 +45,12 @@ class Outcome:
     repeat: bool = False
 
 
+class Bookings(Protocol):
+    """The notifier's record of each booking's latest state (see :mod:`bookings_seen`)."""
+
+    def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None: ...
+
+
 class OptOuts(Protocol):
     """The consent registry as delivery reads it (see :mod:`registry`)."""
 
@@ -68,8 +75,10 @@ class Deliverer:
         backoff: Backoff,
         wait: Wait,
         opt_outs: OptOuts | None = None,
+        bookings: Bookings | None = None,
     ) -> None:
         self._ledger = ledger
+        self._bookings = bookings
         self._opt_outs = opt_outs
         self._renderer = renderer
         self._senders = senders
@@ -97,6 +106,8 @@ class Deliverer:
         return self._send(reminder, channel, message)
 
     def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
+        if moot := self._moot(reminder):
+            return moot
         if reminder.stale_at is not None and self._now() >= reminder.stale_at:
             if reminder.catch_up:
                 return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
@@ -126,12 +137,22 @@ class Deliverer:
                 self._finish(reminder, channel, LedgerState.PENDING, exc.reason)
                 if self._wait(self._backoff.delay(claim.delivery.attempts, exc.retry_after)):
                     raise Interrupted(reminder.reminder_id) from exc
+                if moot := self._moot(reminder):  # the booking changed while it waited
+                    row = self._ledger.record(
+                        reminder, channel, LedgerState.SKIPPED, moot, self._now()
+                    )
+                    return self._outcome(reminder, row)
                 continue
             except PermanentSendError as exc:
                 return self._finish(reminder, channel, LedgerState.FAILED, exc.reason)
             except AmbiguousSendError as exc:
                 return self._finish(reminder, channel, LedgerState.UNKNOWN, exc.reason)
             return self._finish(reminder, channel, LedgerState.SENT, None, result.provider_id)
+
+    def _moot(self, reminder: ReminderDue) -> str | None:
+        if self._bookings is None:
+            return None
+        return moot_reason(reminder, self._bookings.latest(reminder.clinic_id, reminder.booking_id))
 
     def _hand_over(self, to: str, message: RenderedMessage, reminder: ReminderDue) -> SendResult:
         if message.channel is Channel.SMS:

@@ -152,6 +152,8 @@ def due_event(
         due_at=reminder.due_at,
         stale_at=reminder.stale_at,
         appointment_start=booking.start,
+        schedule_version=booking.schedule_version,
+        booking_status=booking.status,
         duration_minutes=booking.duration_minutes,
         session_number=booking.session_number,
         sessions_planned=booking.sessions_planned,

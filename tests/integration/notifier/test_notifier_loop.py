@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from services.notifier.bootstrap import notifier
 from services.notifier.settings import NotifierSettings
-from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
 from services.shared.events import (
     Channel,
@@ -24,75 +17,11 @@ from services.shared.events import (
     decode,
     encode,
 )
-from services.shared.topics import Topics
-from tests.support.kafka import TopicReader, assigned_consumer, produce
+from tests.support.kafka import TopicReader, produce
+from tests.support.notifier_loop import NOW, loop_running, sms_lines
 from tests.support.reminders import patient, reminder
 
 pytestmark = pytest.mark.integration
-NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
-SMS = "Hi {{ patient.first_name }}, see you {{ appointment.start | short_date }}."
-
-
-@pytest.fixture
-def settings(
-    broker: EmbeddedBroker, topics: Topics, group_id: str, tmp_path: Path
-) -> NotifierSettings:
-    wording = tmp_path / "templates" / "dr-jenny" / "en-GB"
-    wording.mkdir(parents=True)
-    (wording / "pre-treatment.sms.j2").write_text(SMS)
-    return NotifierSettings(
-        bootstrap_servers=broker.bootstrap,
-        topic_prefix=topics.prefix,
-        var_dir=tmp_path / "var",
-        consumer_group=group_id,
-        templates_dir=tmp_path / "templates",
-    )
-
-
-@contextmanager
-def loop_running(
-    settings: NotifierSettings, clock: ManualClock, max_poll_records: int = 500
-) -> Iterator[None]:
-    """The notifier's loop in a thread on its own assigned consumer, stopped on the way out."""
-    stop = threading.Event()
-    consumer = assigned_consumer(
-        settings.bootstrap_servers,
-        settings.topics.due,
-        settings.consumer_group,
-        max_poll_records=max_poll_records,
-    )
-    with notifier(settings, clock, stop, consumer) as loop:
-        thread = threading.Thread(target=loop.run, args=(stop,), daemon=True)
-        thread.start()
-        try:
-            yield
-        finally:
-            stop.set()
-            thread.join(timeout=10)
-    assert not thread.is_alive()
-
-
-@pytest.fixture
-def running(settings: NotifierSettings, clock: ManualClock) -> Iterator[ManualClock]:
-    with loop_running(settings, clock):
-        yield clock
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(NOW)
-
-
-@pytest.fixture
-def statuses(settings: NotifierSettings) -> Iterator[TopicReader]:
-    reader = TopicReader(settings.bootstrap_servers, settings.topics.status)
-    yield reader
-    reader.close()
-
-
-def sms_lines(settings: NotifierSettings) -> list[dict[str, str]]:
-    path = settings.var_dir / "outbox" / "sms.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def test_a_due_reminder_becomes_one_text_and_a_status(

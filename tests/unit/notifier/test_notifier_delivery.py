@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from services.notifier.currency import SeenBooking
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.exceptions import (
     AmbiguousSendError,
@@ -24,7 +25,14 @@ from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import ManualClock
-from services.shared.events import Channel, Consent, ConsentChanged, DeliveryState, ReminderDue
+from services.shared.events import (
+    BookingStatus,
+    Channel,
+    Consent,
+    ConsentChanged,
+    DeliveryState,
+    ReminderDue,
+)
 from tests.support.reminders import patient, reminder
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
@@ -45,7 +53,9 @@ class ScriptedSms:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, defaults: Path, sms: object | None = None) -> None:
+    def __init__(
+        self, tmp_path: Path, defaults: Path, sms: object | None = None, bookings: object = None
+    ) -> None:
         self.clock = ManualClock(NOW)
         self.registry = ConsentRegistry(f"sqlite:///{tmp_path}/ledger.db")
         self.echo = io.StringIO()
@@ -64,6 +74,7 @@ class Harness:
             Backoff(0.5, 8.0, 3, random.Random(7)),
             self.wait,
             self.registry,
+            bookings,  # type: ignore[arg-type]
         )
         self.stopping = False
 
@@ -246,3 +257,35 @@ def test_stopping_during_a_retry_wait_leaves_it_to_redelivery(
     h.stopping = False
     assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.SENT
     assert len(sms.sent) == 2
+
+
+class ChangingBookings:
+    """The notifier's view of bookings, which learns of a cancel while a retry waits."""
+
+    def __init__(self) -> None:
+        self.now: SeenBooking | None = None
+
+    def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
+        return self.now
+
+
+def test_a_booking_cancelled_while_a_retry_waits_is_not_sent(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    bookings = ChangingBookings()
+    sms = ScriptedSms(RetryableSendError("429", retry_after=30))
+    h = Harness(tmp_path, defaults_dir, sms, bookings)
+    cancelled = SeenBooking(1, BookingStatus.CANCELLED, NOW, NOW + timedelta(seconds=10))
+
+    def wait(seconds: float) -> bool:
+        bookings.now = cancelled  # the cancel arrives while the provider asks for patience
+        return False
+
+    h.deliverer._wait = wait
+    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+
+    assert len(sms.sent) == 1, "tried once, refused with 429, never tried again"
+    assert outcome.status.state is DeliveryState.SKIPPED
+    assert outcome.status.reason == "booking cancelled at 2026-11-30T10:00:10+00:00"
+    row = h.ledger.get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state.value == "skipped"

@@ -1,0 +1,122 @@
+"""Follows the booking events into the notifier's own store, on a thread of its own.
+
+It reads every partition of ``clinic.bookings.v1`` (no consumer group: every
+notifier keeps a whole view) and writes each booking's latest state with the
+offsets read (:class:`bookings_seen.BookingsSeen`). Delivery reads that store
+right before a send; the consumer loop first waits, briefly, until the follower
+has read everything the booking topic held when the due reminders were fetched,
+so that a cancel already published is known before its reminders go out.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
+
+from services.notifier.bookings_seen import BookingsSeen
+from services.shared.events import BookingEvent, InvalidEvent, decode
+from services.shared.offsets import true_ends
+
+log = logging.getLogger(__name__)
+
+
+class BookingFollower:
+    """Reads booking events until :meth:`stop`; says how current it is."""
+
+    def __init__(
+        self, bootstrap: str, topic: str, partitions: int, seen: BookingsSeen, poll_ms: int = 20
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._topic = topic
+        self._parts = [TopicPartition(topic, p) for p in range(partitions)]
+        self._seen = seen
+        self._poll_ms = poll_ms
+        self._stopping = threading.Event()
+        self._current = threading.Condition()
+        self._current_as_of = 0.0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Follow in a background thread; returns at once."""
+        self._thread = threading.Thread(target=self._run, name="booking-follower", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_current(self, since: float, timeout: float = 2.0) -> bool:
+        """Block until everything on the topic at ``since`` (``time.monotonic()``) is read.
+
+        Returns False when ``timeout`` seconds pass first (the broker is slow
+        or gone): the caller goes on with what is known.
+        """
+        with self._current:
+            return self._current.wait_for(lambda: self._current_as_of >= since, timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._follow()
+            except KafkaError as exc:
+                log.warning("booking follower: %s; reading again in 1s", exc)
+                self._stopping.wait(1.0)
+
+    def _follow(self) -> None:
+        consumer = KafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="clinic-notifier-bookings",
+            fetch_max_wait_ms=self._poll_ms,
+        )
+        try:
+            self._seek(consumer)
+            while not self._stopping.is_set():
+                self._step(consumer)
+        finally:
+            consumer.close()
+
+    def _seek(self, consumer: KafkaConsumer) -> None:
+        consumer.assign(self._parts)
+        stored = self._seen.offsets(self._topic)
+        ends = true_ends(consumer, consumer.end_offsets(self._parts))
+        consumer.assign(self._parts)
+        if any(stored.get(tp.partition, 0) > ends[tp] for tp in self._parts):
+            log.warning(
+                "booking follower: %s is shorter than read before; reading it all", self._topic
+            )
+            self._seen.forget_offsets(self._topic)
+            stored = {}
+        for tp in self._parts:
+            consumer.seek(tp, stored.get(tp.partition, 0))
+
+    def _step(self, consumer: KafkaConsumer) -> None:
+        began = time.monotonic()
+        fetched = consumer.poll(timeout_ms=self._poll_ms)
+        events: list[BookingEvent] = []
+        for records in fetched.values():
+            for record in records:
+                try:
+                    events.append(decode(BookingEvent, record.value or b""))
+                except InvalidEvent:
+                    continue  # the worker dead-letters what it cannot read
+        if fetched:
+            offsets = {(tp.topic, tp.partition): consumer.position(tp) for tp in fetched}
+            self._seen.record(events, offsets)
+        if self._read_to_end(consumer):
+            with self._current:
+                self._current_as_of = began
+                self._current.notify_all()
+
+    def _read_to_end(self, consumer: KafkaConsumer) -> bool:
+        for tp in self._parts:
+            end = consumer.highwater(tp)  # from the latest fetch; None before the first
+            if end is None or consumer.position(tp) < end:
+                return False
+        return True

@@ -1,0 +1,123 @@
+"""The notifier's own record of each booking's latest state, from the booking events.
+
+Written by :class:`booking_follower.BookingFollower`, read by delivery right
+before a reminder is handed to a provider (:mod:`currency`). Kept in the
+notifier's database beside the ledger, with the offset of the booking topic it
+is current to, so a restarted notifier carries on where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Executable,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    delete,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from services.notifier.currency import SeenBooking
+from services.shared.database import make_engine
+from services.shared.events import BookingEvent, BookingStatus
+
+metadata = MetaData()
+seen = Table(
+    "notifier_bookings_seen",
+    metadata,
+    Column("clinic_id", String(128), primary_key=True),
+    Column("booking_id", String(128), primary_key=True),
+    Column("schedule_version", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("start_at", DateTime(timezone=True), nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+)
+positions = Table(
+    "notifier_bookings_offsets",
+    metadata,
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", Integer, nullable=False),
+)
+
+
+class BookingsSeen:
+    """Each booking's latest schedule version and status, on SQLite or PostgreSQL."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = make_engine(url)
+        metadata.create_all(self._engine)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
+        """The latest state seen of this booking, or None if none was."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(seen).where(seen.c.clinic_id == clinic_id, seen.c.booking_id == booking_id)
+            ).first()
+        if row is None:
+            return None
+        return SeenBooking(
+            row.schedule_version,
+            BookingStatus(row.status),
+            _utc(row.start_at),
+            _utc(row.changed_at),
+        )
+
+    def record(
+        self, events: Iterable[BookingEvent], offsets: Mapping[tuple[str, int], int]
+    ) -> None:
+        """Keep each event's booking state and the offsets now read to, in one transaction.
+
+        Events come in partition order, so the last about a booking is its latest.
+        """
+        rows = {(e.clinic_id, e.data.booking_id): _row(e) for e in events}
+        with self._engine.begin() as conn:
+            for row in rows.values():
+                conn.execute(self._upsert(seen, row, ("clinic_id", "booking_id")))
+            for (topic, partition), offset in offsets.items():
+                key = {"topic": topic, "partition": partition, "next_offset": offset}
+                conn.execute(self._upsert(positions, key, ("topic", "partition")))
+
+    def offsets(self, topic: str) -> dict[int, int]:
+        """The next offset to read of each partition of ``topic`` (none: from the start)."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(positions).where(positions.c.topic == topic))
+            return {r.partition: r.next_offset for r in rows}
+
+    def forget_offsets(self, topic: str) -> None:
+        """Read ``topic`` from its start again (the broker lost what it held)."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(positions).where(positions.c.topic == topic))
+
+    def _upsert(self, table: Table, row: dict[str, object], keys: tuple[str, ...]) -> Executable:
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(table).values(**row)
+        changed = {k: v for k, v in row.items() if k not in keys}
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=changed)
+
+
+def _row(event: BookingEvent) -> dict[str, object]:
+    booking = event.data
+    return {
+        "clinic_id": booking.clinic_id,
+        "booking_id": booking.booking_id,
+        "schedule_version": booking.schedule_version,
+        "status": booking.status.value,
+        "start_at": booking.start,
+        "changed_at": event.occurred_at,
+    }
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
