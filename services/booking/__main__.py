@@ -46,7 +46,12 @@ def main() -> int:
     store = BookingStore(settings.database_url)
     metrics = PlatformMetrics("booking")
     relay = _relay(settings, store, clock, metrics)
-    app = create_app(settings, store, clock, notify=relay.wake, metrics=metrics)
+    try:
+        app = create_app(settings, store, clock, notify=relay.wake, metrics=metrics)
+    except (OSError, ValueError) as exc:
+        print(f"configuration error: CLINIC_CLINICS_FILE: {exc}", file=sys.stderr)
+        store.close()
+        return 2
     calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -15,7 +15,6 @@ from services.booking.auth import ClinicKeys
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
-from services.booking.treatments import known_treatments
 from services.booking.webhooks import MappingFolder
 from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
@@ -36,13 +35,7 @@ def create_app(
         backlog: how many events wait to be published (for ``/healthz``);
             defaults to the store's outbox count.
     """
-    service = BookingService(
-        store,
-        clock,
-        settings.topics.bookings,
-        known_treatments(settings.booking_treatments),
-        notify,
-    )
+    service = BookingService.from_settings(settings, store, clock, notify)
     app = FastAPI(
         title="Clinic reminders: booking service",
         version="1",

@@ -9,12 +9,13 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Collection, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.booking.errors import FieldError, InvalidBooking, TransitionNotAllowed
+from services.booking.errors import FieldError, InvalidBooking, TooEarly, TransitionNotAllowed
 from services.shared.events import (
     Booking,
     BookingEvent,
@@ -42,7 +43,21 @@ def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
     return found
 
 
-def new_booking(payload: Mapping[str, Any], now: datetime, treatments: Collection[str]) -> Booking:
+@dataclass(frozen=True)
+class StartWindow:
+    """How far from now an appointment may start: a new booking may lie a little in the
+    past (a clinic's system exporting this morning's visits), never too far ahead to plan."""
+
+    past: timedelta = timedelta(days=1)
+    future: timedelta = timedelta(days=730)
+
+
+def new_booking(
+    payload: Mapping[str, Any],
+    now: datetime,
+    treatments: Collection[str],
+    window: StartWindow = StartWindow(),
+) -> Booking:
     """Validate a v1 booking request into a booked :class:`Booking` booked at ``now``.
 
     Raises:
@@ -57,14 +72,18 @@ def new_booking(payload: Mapping[str, Any], now: datetime, treatments: Collectio
         booking = Booking.model_validate({**clean, "booked_at": now})
     except ValidationError as exc:
         errors += field_errors(exc)
-    errors += _rule_errors(clean, now, treatments, {e.field for e in errors})
+    errors += _rule_errors(clean, now, treatments, window, {e.field for e in errors})
     if errors or booking is None:
         raise InvalidBooking(errors)
     return booking
 
 
 def _rule_errors(
-    payload: Mapping[str, Any], now: datetime, treatments: Collection[str], already: set[str]
+    payload: Mapping[str, Any],
+    now: datetime,
+    treatments: Collection[str],
+    window: StartWindow,
+    already: set[str],
 ) -> list[FieldError]:
     errors = []
     treatment = payload.get("treatment")
@@ -72,27 +91,46 @@ def _rule_errors(
         known = ", ".join(sorted(treatments))
         errors.append(FieldError("treatment", f"unknown treatment {treatment!r}; known: {known}"))
     if "start" not in already and "start" in payload:
-        errors += _future_errors("start", payload["start"], now)
+        errors += _start_errors("start", payload["start"], now - window.past, now + window.future)
     return errors
 
 
-def _future_errors(name: str, raw: object, now: datetime) -> list[FieldError]:
+def _start_errors(name: str, raw: object, earliest: datetime, latest: datetime) -> list[FieldError]:
     try:
         start = _instant.validate_python(raw)
     except ValidationError as exc:
         return field_errors(exc, prefix=name)
-    if start <= now:
+    if start < earliest:
         return [
-            FieldError(name, f"{start.isoformat()} is not in the future (now {now.isoformat()})")
+            FieldError(
+                name,
+                f"{start.isoformat()} is too far in the past: the earliest "
+                f"start taken now is {earliest.isoformat()}",
+            )
+        ]
+    if start > latest:
+        return [
+            FieldError(
+                name,
+                f"{start.isoformat()} is too far ahead: the latest "
+                f"start taken now is {latest.isoformat()}",
+            )
         ]
     return []
 
 
-def parse_future(name: str, raw: object, now: datetime) -> datetime:
-    """``raw`` as a UTC instant after ``now``; :class:`InvalidBooking` naming ``name`` if not."""
-    if errors := _future_errors(name, raw, now):
+def parse_future(
+    name: str, raw: object, now: datetime, window: StartWindow = StartWindow()
+) -> datetime:
+    """``raw`` as a UTC instant after ``now`` and within ``window``; :class:`InvalidBooking`
+    naming ``name`` if not."""
+    start = parse_instant(name, raw)
+    if start <= now:
+        message = f"{start.isoformat()} is not in the future (now {now.isoformat()})"
+        raise InvalidBooking([FieldError(name, message)])
+    if errors := _start_errors(name, start, now, now + window.future):
         raise InvalidBooking(errors)
-    return _instant.validate_python(raw)
+    return start
 
 
 def parse_instant(name: str, raw: object) -> datetime:
@@ -150,25 +188,32 @@ def cancel(now: datetime, source: str) -> Change:
     )
 
 
-def attended(now: datetime, source: str) -> Change:
-    """The change that records that the patient came."""
+def attended(now: datetime, source: str, grace: timedelta = timedelta(minutes=15)) -> Change:
+    """The change that records that the patient came: from ``grace`` before the start."""
     return _status_change(
-        BookingStatus.ATTENDED, BookingEventType.ATTENDED, "marked attended", now, source
+        BookingStatus.ATTENDED, BookingEventType.ATTENDED, "marked attended", now, source, grace
     )
 
 
-def no_show(now: datetime, source: str) -> Change:
-    """The change that records that the patient did not come."""
+def no_show(now: datetime, source: str, grace: timedelta = timedelta(minutes=15)) -> Change:
+    """The change that records that the patient did not come: from ``grace`` before the start."""
     return _status_change(
-        BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", now, source
+        BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", now, source, grace
     )
 
 
 def _status_change(
-    status: BookingStatus, kind: BookingEventType, action: str, now: datetime, source: str
+    status: BookingStatus,
+    kind: BookingEventType,
+    action: str,
+    now: datetime,
+    source: str,
+    not_before_start: timedelta | None = None,
 ) -> Change:
     def change(booking: Booking) -> BookingEvent:
         _require_booked(booking, action)
+        if not_before_start is not None and now < booking.start - not_before_start:
+            raise TooEarly(booking, action, booking.start - not_before_start)
         return event_for(booking.model_copy(update={"status": status}), kind, now, source)
 
     return change

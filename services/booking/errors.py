@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,17 @@ class TransitionNotAllowed(BookingError):
     def __init__(self, booking_id: str, status: str, action: str) -> None:
         self.status = status
         super().__init__(f"booking {booking_id!r} is {status}; it cannot be {action}")
+
+
+class TooEarly(BookingError):
+    """Attendance marked before the appointment could have begun (HTTP 409)."""
+
+    def __init__(self, booking: Any, action: str, earliest: datetime) -> None:
+        self.earliest = earliest
+        super().__init__(
+            f"booking {booking.booking_id!r} starts at {booking.start.isoformat()}; "
+            f"it can be {action} from {earliest.isoformat()}"
+        )
 
 
 class Conflict(BookingError):

@@ -14,6 +14,7 @@ from services.booking.errors import (
     FieldError,
     InvalidBooking,
     NotAuthorised,
+    TooEarly,
     TransitionNotAllowed,
 )
 
@@ -77,12 +78,17 @@ def install(app: FastAPI) -> None:
         return _problem(exc.status_code, exc)
 
     async def simple(_: Request, exc: Exception) -> JSONResponse:
-        codes = ((BookingNotFound, 404), (Conflict, 409), (AmbiguousBooking, 400))
+        codes = (
+            (BookingNotFound, 404),
+            (Conflict, 409),
+            (TooEarly, 409),
+            (AmbiguousBooking, 400),
+        )
         return _problem(next(code for kind, code in codes if isinstance(exc, kind)), exc)
 
     app.add_exception_handler(InvalidBooking, invalid)
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(TransitionNotAllowed, not_allowed)
     app.add_exception_handler(NotAuthorised, unauthorised)
-    for kind in (BookingNotFound, Conflict, AmbiguousBooking):
+    for kind in (BookingNotFound, Conflict, TooEarly, AmbiguousBooking):
         app.add_exception_handler(kind, simple)

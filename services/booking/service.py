@@ -7,11 +7,15 @@ writes through the store (snapshot, history and outbox in one transaction).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from datetime import timedelta
 from typing import Any
 
 from services.booking import domain
 from services.booking.errors import AmbiguousBooking, BookingNotFound
+from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore, IdempotencyKey, Recorded
+from services.booking.treatments import known_treatments
+from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.events import Booking, BookingEvent, BookingEventType
 
@@ -30,12 +34,38 @@ class BookingService:
         topic: str,
         treatments: Collection[str],
         notify: Callable[[], None] | None = None,
+        clinics: ClinicDirectory | None = None,
+        window: domain.StartWindow = domain.StartWindow(),
     ) -> None:
+        self.clinics = clinics or ClinicDirectory()
+        self.window = window
         self.store = store
         self.clock = clock
         self._topic = topic
         self._treatments = frozenset(treatments)
         self._notify = notify or (lambda: None)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: BookingSettings,
+        store: BookingStore,
+        clock: Clock,
+        notify: Callable[[], None] | None = None,
+    ) -> BookingService:
+        """The service as the settings describe it. ValueError names a bad clinics file."""
+        return cls(
+            store,
+            clock,
+            settings.topics.bookings,
+            known_treatments(settings.booking_treatments),
+            notify,
+            ClinicDirectory.from_yaml(settings.clinics_file),
+            domain.StartWindow(
+                timedelta(hours=settings.booking_start_past_hours),
+                timedelta(days=settings.booking_start_future_days),
+            ),
+        )
 
     @property
     def treatments(self) -> frozenset[str]:
@@ -59,7 +89,7 @@ class BookingService:
         ):
             return first
         now = self.clock.now()
-        booking = domain.new_booking(payload, now, self._treatments)
+        booking = domain.new_booking(payload, now, self._treatments, self.window)
         event = domain.event_for(booking, BookingEventType.CREATED, now, source)
         recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
         return self._done(recorded)
@@ -88,11 +118,12 @@ class BookingService:
         source: str = "api",
         idempotency_key: str | None = None,
     ) -> Recorded:
-        """Record that the patient came (``booking.attended``)."""
+        """Record that the patient came (``booking.attended``); not before the start less the
+        clinic's grace (``TooEarly``)."""
         return self._change(
             clinic_id,
             booking_id,
-            domain.attended(self.clock.now(), source),
+            domain.attended(self.clock.now(), source, self._grace(clinic_id)),
             _key(idempotency_key, "attended", clinic_id, booking_id),
         )
 
@@ -104,11 +135,12 @@ class BookingService:
         source: str = "api",
         idempotency_key: str | None = None,
     ) -> Recorded:
-        """Record that the patient did not come (``booking.no_show``)."""
+        """Record that the patient did not come (``booking.no_show``); not before the start
+        less the clinic's grace (``TooEarly``)."""
         return self._change(
             clinic_id,
             booking_id,
-            domain.no_show(self.clock.now(), source),
+            domain.no_show(self.clock.now(), source, self._grace(clinic_id)),
             _key(idempotency_key, "no_show", clinic_id, booking_id),
         )
 
@@ -132,7 +164,7 @@ class BookingService:
         key = _key(idempotency_key, "reschedule", clinic_id, booking_id, start, duration_minutes)
         if key is not None and (first := self._replayed(clinic_id, key)):
             return first
-        when = domain.parse_future("start", start, now)
+        when = domain.parse_future("start", start, now, self.window)
         change = domain.reschedule(when, now, source, duration_minutes)
         return self._change(clinic_id, booking_id, change, key)
 
@@ -196,6 +228,9 @@ class BookingService:
         _require_ids(clinic_id, booking_id)
         return self._done(self.store.update(clinic_id, booking_id, change, self._topic, key))
 
+    def _grace(self, clinic_id: str) -> timedelta:
+        return _grace_of(self.clinics, clinic_id)
+
     def _replayed(self, clinic_id: str, key: IdempotencyKey) -> Recorded | None:
         # A faithful repeat must return the first result even when the start it names
         # has since passed, so the key is looked at before the start is checked.
@@ -205,6 +240,10 @@ class BookingService:
         if not recorded.replayed:
             self._notify()
         return recorded
+
+
+def _grace_of(clinics: ClinicDirectory, clinic_id: str) -> timedelta:
+    return timedelta(minutes=clinics.get(clinic_id).attendance_grace_minutes)
 
 
 def _key(idempotency_key: str | None, *request: object) -> IdempotencyKey | None:

@@ -46,6 +46,12 @@ class BookingSettings(PlatformSettings):
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)
+    booking_start_past_hours: float = Field(default=24, ge=0, le=24 * 31)
+    """How far in the past a new appointment may start (this morning's, from an export)."""
+    booking_start_future_days: float = Field(default=730, gt=0, le=3650)
+    """How far ahead an appointment may start."""
+    clinics_file: Path | None = None
+    """Per-clinic settings; the booking service reads how early attendance may be marked."""
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often the relay checks that the broker still remembers the bookings."""
 

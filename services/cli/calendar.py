@@ -20,7 +20,6 @@ from services.booking.calendar_sync import CalendarFeed, Outcome, SyncReport
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings, CalendarFeedSettings
 from services.booking.store import BookingStore
-from services.booking.treatments import known_treatments
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 
@@ -67,12 +66,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _service(settings: BookingSettings, store: BookingStore) -> BookingService:
-    return BookingService(
-        store,
-        ScaledClock.from_environment(),
-        settings.topics.bookings,
-        known_treatments(settings.booking_treatments),
-    )
+    return BookingService.from_settings(settings, store, ScaledClock.from_environment())
 
 
 def _follow(

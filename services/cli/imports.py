@@ -18,7 +18,6 @@ from services.booking.csv_import import RowResult, count_rows, import_rows
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
-from services.booking.treatments import known_treatments
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 
@@ -43,12 +42,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings(BookingSettings)
     store = BookingStore(settings.database_url)
     try:
-        service = BookingService(
-            store,
-            ScaledClock.from_environment(),
-            settings.topics.bookings,
-            known_treatments(settings.booking_treatments),
-        )
+        service = BookingService.from_settings(settings, store, ScaledClock.from_environment())
         results = _import(args.file, args.clinic, service, console)
     finally:
         store.close()

@@ -23,6 +23,7 @@ def clinic_policies(directory: ClinicDirectory) -> Callable[[str], ClinicPolicy]
                 quiet_start=quiet.start if quiet else NO_QUIET_HOURS,
                 quiet_end=quiet.end if quiet else NO_QUIET_HOURS,
                 maintenance=info.maintenance,
+                attendance=info.attendance,
             )
         return cache[clinic_id]
 

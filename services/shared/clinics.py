@@ -67,6 +67,11 @@ class ClinicInfo(BaseModel):
     quiet_hours: QuietHours | None = QuietHours()
     sms_segment_budget: Annotated[int, Field(ge=1, le=10)] = 2
     maintenance: Literal["annual", "biannual"] = "annual"
+    attendance: Literal["assumed", "reported"] = "assumed"
+    """``assumed``: a booked treatment counts as attended (its aftercare is planned at
+    once, a cancel or no-show takes it back); ``reported``: on ``booking.attended``."""
+    attendance_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
+    """How long before its start an appointment may be marked attended or no-show."""
 
 
 def default_clinic(

@@ -54,7 +54,10 @@ def _email(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError as exc:  # 9999-12-31T23:00-05:00 is past the last UTC instant
+        raise ValueError(f"{value.isoformat()} is out of range") from exc
 
 
 TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]

@@ -14,7 +14,13 @@ from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from services.reminders.planning.course import conditions_hold, sessions_limit, triggers
+from services.reminders.planning.course import (
+    Attendance,
+    conditions_hold,
+    counted,
+    sessions_limit,
+    triggers,
+)
 from services.reminders.planning.localtime import out_of_quiet_hours
 from services.reminders.planning.models import Milestone, Primitive, Protocol, Trigger
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -43,6 +49,8 @@ class ClinicPolicy:
     quiet_start: time = time(21, 0)
     quiet_end: time = time(8, 0)
     maintenance: Literal["annual", "biannual"] = "annual"
+    attendance: Attendance = "assumed"
+    """``assumed``: a booked treatment's aftercare is planned at once; ``reported``: on attended."""
 
 
 def reminder_id(clinic_id: str, booking_id: str, milestone: str, schedule_version: int) -> str:
@@ -64,9 +72,10 @@ def plan_patient(
         UnknownTreatment: a booking's treatment has no protocol.
     """
     planned: dict[str, PlannedReminder] = {}
+    bookings = counted(bookings)
     for booking in bookings:
         protocol = registry.get(booking.treatment)
-        for trigger in triggers(booking, bookings, protocol):
+        for trigger in triggers(booking, bookings, protocol, policy.attendance):
             for milestone in protocol.milestones_for(trigger, booking.kind):
                 if conditions_hold(milestone.conditions, booking, bookings, protocol):
                     reminder = _plan_one(booking, milestone, trigger, protocol, policy)
@@ -124,6 +133,7 @@ def _context(
         treatment=protocol.treatment,
         protocol_version=protocol.version,
         sessions_limit=limit,
+        session_number=booking.session_number,
         sessions_left=max(limit - booking.session_number, 0),
         sessions_typical_min=protocol.course.sessions.typical_min,
         sessions_typical_max=protocol.course.sessions.typical_max,
@@ -155,7 +165,7 @@ def due_event(
         schedule_version=booking.schedule_version,
         booking_status=booking.status,
         duration_minutes=booking.duration_minutes,
-        session_number=booking.session_number,
+        session_number=int(reminder.context.get("session_number") or booking.session_number),
         sessions_planned=booking.sessions_planned,
         context=dict(reminder.context),
         emitted_at=emitted_at,

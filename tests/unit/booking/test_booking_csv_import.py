@@ -36,7 +36,7 @@ def test_the_sample_file_imports_with_a_reason_per_rejected_row(
     assert store.backlog() == 3
     assert "patient.phone" in out and "patient.email" in out
     assert "unknown treatment 'botox'" in out
-    assert "not in the future" in out
+    assert "too far in the past" in out
     assert "3 taken, 3 rejected" in out
 
 

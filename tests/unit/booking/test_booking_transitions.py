@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from fastapi.testclient import TestClient
 
 from services.booking.store import BookingStore
+from services.shared.clock import ManualClock
 from tests.unit.booking.conftest import Payload
+
+STARTS = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+"""When the test booking's appointment starts."""
 
 
 @pytest.fixture
@@ -24,8 +30,9 @@ def booked(client: TestClient, payload: Payload) -> str:
     ],
 )
 def test_a_status_change_is_stored_with_its_event(
-    client: TestClient, booked: str, action: str, status: str, event: str
+    client: TestClient, booked: str, clock: ManualClock, action: str, status: str, event: str
 ) -> None:
+    clock.set(STARTS)  # attendance is marked once the appointment has begun
     response = client.post(f"/v1/bookings/{booked}/{action}")
 
     assert response.status_code == 200, response.text
@@ -69,8 +76,9 @@ def test_a_cancelled_booking_cannot_change_again(
 
 
 def test_an_attended_booking_cannot_be_rescheduled(
-    client: TestClient, booked: str, store: BookingStore
+    client: TestClient, booked: str, store: BookingStore, clock: ManualClock
 ) -> None:
+    clock.set(STARTS)
     client.post(f"/v1/bookings/{booked}/attended")
 
     response = client.post(
@@ -80,6 +88,20 @@ def test_an_attended_booking_cannot_be_rescheduled(
     assert response.status_code == 409
     assert response.json()["status"] == "attended"
     assert store.backlog() == 2
+
+
+@pytest.mark.parametrize("action", ["attended", "no-show"])
+def test_attendance_before_the_start_less_the_grace_is_refused_naming_the_start(
+    client: TestClient, booked: str, clock: ManualClock, action: str
+) -> None:
+    clock.set(STARTS - timedelta(minutes=16))
+    early = client.post(f"/v1/bookings/{booked}/{action}")
+    assert early.status_code == 409
+    assert "starts at 2026-12-01T10:00:00+00:00" in early.json()["detail"]
+    assert "from 2026-12-01T09:45:00+00:00" in early.json()["detail"]
+
+    clock.set(STARTS - timedelta(minutes=15))
+    assert client.post(f"/v1/bookings/{booked}/{action}").status_code == 200
 
 
 @pytest.mark.parametrize("path", ["cancel", "attended", "no-show"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.unit.booking.conftest import NOW, Payload
@@ -62,11 +63,35 @@ def test_unknown_kind_is_named_alone(client: TestClient, payload: Payload) -> No
 
 
 def test_a_start_in_the_past_is_refused(client: TestClient, payload: Payload) -> None:
-    response = client.post("/v1/bookings", json=payload(start="2026-11-01T08:59:00+00:00"))
+    response = client.post("/v1/bookings", json=payload(start="2026-10-31T08:59:00+00:00"))
 
     assert response.status_code == 422
     assert _fields(response.json()) == {"start"}
-    assert "not in the future" in response.json()["errors"][0]["message"]
+    assert "too far in the past" in response.json()["errors"][0]["message"]
+
+
+def test_a_start_earlier_today_is_taken_as_a_clinic_s_export_would_send_it(
+    client: TestClient, payload: Payload
+) -> None:
+    response = client.post("/v1/bookings", json=payload(start="2026-11-01T08:00:00+00:00"))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
+    ("start", "why"),
+    [
+        ("2028-11-02T09:00:00+00:00", "too far ahead"),
+        ("9999-12-31T23:00:00-05:00", "out of range"),
+        ("0001-01-01T00:00:00+05:00", "out of range"),
+    ],
+)
+def test_a_start_too_far_ahead_or_out_of_range_is_refused(
+    client: TestClient, payload: Payload, start: str, why: str
+) -> None:
+    response = client.post("/v1/bookings", json=payload(start=start))
+    assert response.status_code == 422, response.text
+    assert _fields(response.json()) == {"start"}
+    assert why in response.json()["errors"][0]["message"]
 
 
 def test_a_start_without_an_offset_is_refused(client: TestClient, payload: Payload) -> None:

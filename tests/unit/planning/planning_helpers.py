@@ -12,6 +12,8 @@ from services.reminders.planning.engine import PlannedReminder
 from services.shared.events import AppointmentKind, Booking, BookingStatus, Patient
 
 REGISTRY = ProtocolRegistry.builtin()
+REPORTED = ClinicPolicy(attendance="reported")
+"""The policy of these tests: aftercare on ``booking.attended``, as the clinic reports it."""
 
 
 class WriteProtocol(Protocol):
@@ -75,7 +77,7 @@ def make_booking(
 def plan(
     *bookings: Booking, policy: ClinicPolicy | None = None, registry: ProtocolRegistry = REGISTRY
 ) -> list[PlannedReminder]:
-    return plan_patient(list(bookings), registry, policy or ClinicPolicy())
+    return plan_patient(list(bookings), registry, policy or REPORTED)
 
 
 def by_milestone(reminders: list[PlannedReminder]) -> dict[str, PlannedReminder]:

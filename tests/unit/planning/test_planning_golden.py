@@ -19,7 +19,7 @@ import pytest
 
 from services.reminders.planning import ClinicPolicy, PlannedReminder
 from services.shared.events import Booking
-from tests.unit.planning.planning_helpers import make_booking, plan
+from tests.unit.planning.planning_helpers import REPORTED, make_booking, plan
 
 GOLDEN = Path(__file__).parent / "golden" / "microsclerotherapy.json"
 BOOKED_AT = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
@@ -46,16 +46,16 @@ def scenarios() -> dict[str, tuple[list[Booking], ClinicPolicy]]:
     )
     done = {"status": "attended"}
     return {
-        "1-consultation-booked": ([consult], ClinicPolicy()),
-        "2-first-treatment-booked": ([consult.model_copy(update=done), t1], ClinicPolicy()),
+        "1-consultation-booked": ([consult], REPORTED),
+        "2-first-treatment-booked": ([consult.model_copy(update=done), t1], REPORTED),
         "3-first-treatment-attended": (
             [consult.model_copy(update=done), t1.model_copy(update=done)],
-            ClinicPolicy(),
+            REPORTED,
         ),
-        "4-second-booked": ([t1.model_copy(update=done), t2], ClinicPolicy()),
+        "4-second-booked": ([t1.model_copy(update=done), t2], REPORTED),
         "5-course-completed-annual": (
             [t1.model_copy(update=done), t2.model_copy(update=done), t3.model_copy(update=done)],
-            ClinicPolicy(),
+            REPORTED,
         ),
         "6-course-completed-biannual": (
             [t3.model_copy(update=done)],
@@ -67,7 +67,7 @@ def scenarios() -> dict[str, tuple[list[Booking], ClinicPolicy]]:
                     "2026-12-01T10:00", tz="Australia/Sydney", status="no_show", booking_id="n1"
                 )
             ],
-            ClinicPolicy(),
+            REPORTED,
         ),
     }
 

@@ -181,8 +181,8 @@ def test_a_cancelled_next_session_brings_the_nudge_back() -> None:
         (1, 3, True, False),
         (2, 3, True, False),
         (3, 3, False, True),
-        (4, None, True, False),
-        (5, None, True, False),
+        (4, None, False, True),  # no number given: the typical most, 4
+        (5, None, False, True),
         (6, None, False, True),
         (5, 8, True, False),
         (6, 8, False, True),  # a course goes up to 6 sessions

@@ -14,7 +14,7 @@ from services.shared.events import BookingEventType, BookingStatus
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire, status
 
 REGISTRY = ProtocolRegistry.builtin()
-POLICY = ClinicPolicy()
+POLICY = ClinicPolicy(attendance="reported")  # attended events drive the aftercare here
 
 
 def scheduler(patients: dict[str, bytes] | None = None) -> Scheduler:

@@ -13,15 +13,16 @@ from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fir
 
 REGISTRY = ProtocolRegistry.builtin()
 LATENESS = timedelta(days=7)
+REPORTED = ClinicPolicy(attendance="reported")
 
 
 def scheduler() -> Scheduler:
-    return Scheduler({}, REGISTRY, lambda _: ClinicPolicy(), 60, LATENESS)
+    return Scheduler({}, REGISTRY, lambda _: REPORTED, 60, LATENESS)
 
 
 def planned() -> dict[str, datetime]:
     """Due instant by reminder id of the test booking's whole plan."""
-    return {r.reminder_id: r.due_at for r in plan_patient([booking()], REGISTRY, ClinicPolicy())}
+    return {r.reminder_id: r.due_at for r in plan_patient([booking()], REGISTRY, REPORTED)}
 
 
 def test_a_rebuilt_plan_hands_what_came_due_to_the_notifier_even_if_stale() -> None:

@@ -18,6 +18,9 @@ from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fir
 HOUR = timedelta(hours=1)
 
 
+REPORTED = ClinicPolicy(attendance="reported")
+
+
 def recount(patients: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Every figure the way the views once got it: by reading every plan."""
     states = [PatientState.from_value(v) for v in patients.values()]
@@ -41,7 +44,7 @@ def kept(s: Scheduler, now: datetime) -> dict[str, Any]:
 
 def test_running_counts_and_the_next_hour_match_a_full_recount_at_every_step() -> None:
     patients: dict[str, Any] = {}
-    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: REPORTED)
     s.rebuild([0])
     made = [booking(f"bk-{n}", f"p-{n}", start=START + timedelta(days=n)) for n in range(4)]
     now = BOOKED_AT
@@ -73,14 +76,14 @@ def test_running_counts_and_the_next_hour_match_a_full_recount_at_every_step() -
     assert kept(s, later) == recount(patients, later)
     assert s.counts.as_dict()["emitted"] > 0
 
-    restarted = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    restarted = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: REPORTED)
     restarted.rebuild([0])
     assert kept(restarted, later) == recount(patients, later)
 
 
 def test_describe_shows_one_booking_of_a_patient() -> None:
     patients: dict[str, bytes] = {}
-    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
+    s = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: REPORTED)
     s.apply(event(booking("bk-1")), 0, BOOKED_AT)
     s.apply(
         event(booking("bk-2", start=START + timedelta(days=40), session_number=2)), 0, BOOKED_AT
