@@ -95,7 +95,8 @@ def _parse_event(event: Component, zone: ZoneInfo) -> FeedEvent | EventProblem:
         uid=uid,
         start=start,
         sequence=_int(event.get("SEQUENCE")),
-        cancelled=str(event.get("STATUS", "")).upper() == "CANCELLED",
+        cancelled=str(event.get("STATUS", "")).upper() == "CANCELLED"
+        or _declined(event.get("ATTENDEE")),
         duration_minutes=_minutes(event, start, zone),
         properties=_texts(event),
         description=description_lines(str(event.get("DESCRIPTION", ""))),
@@ -133,6 +134,14 @@ def description_lines(text: str) -> dict[str, str]:
         if colon and key.strip() and value.strip():
             found.setdefault(key.strip().lower(), value.strip())
     return found
+
+
+def _declined(value: object) -> bool:
+    """Whether the attendee (the patient; the first, if several) declined (PARTSTAT=DECLINED)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    params = getattr(value, "params", {})
+    return str(params.get("PARTSTAT", "")).upper() == "DECLINED"
 
 
 def _party(value: object) -> Party:

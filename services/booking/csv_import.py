@@ -2,7 +2,10 @@
 
 Columns (header row, any order; blank cells are left out): booking_id, patient_id,
 first_name, phone, email, locale, timezone, consent_sms, consent_email,
-treatment, kind, session_number, sessions_planned, start, duration_minutes.
+treatment, kind, session_number, sessions_planned, start, duration_minutes, and
+an optional status: booked (the default), attended, no_show or cancelled, which
+is recorded after the booking as its own event (so an export of yesterday's
+visits, marked as the practice system knows them, plans what follows each).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 
 from services.booking.errors import BookingError
 from services.booking.service import BookingService
+from services.shared.events import Booking
 
 PATIENT_COLUMNS = {
     "patient_id": "id",
@@ -34,6 +38,7 @@ BOOKING_COLUMNS = (
     "duration_minutes",
 )
 TRUE = {"1", "true", "yes", "y"}
+STATUSES = ("booked", "attended", "no_show", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -73,13 +78,38 @@ def import_rows(path: Path, clinic_id: str, service: BookingService) -> Iterator
     """
     with path.open(newline="", encoding="utf-8-sig") as handle:
         for line, row in enumerate(csv.DictReader(handle), start=2):
-            yield _import_one(line, row_payload(row, clinic_id), service)
+            status = (row.get("status") or "").strip().lower() or "booked"
+            yield _import_one(line, row_payload(row, clinic_id), status, service)
 
 
-def _import_one(line: int, payload: dict[str, Any], service: BookingService) -> RowResult:
+def _import_one(
+    line: int, payload: dict[str, Any], status: str, service: BookingService
+) -> RowResult:
     booking_id = str(payload.get("booking_id", ""))
+    if status not in STATUSES:
+        reason = f"status: {status!r} is not one of {', '.join(STATUSES)}"
+        return RowResult(line, booking_id, "rejected", reason)
     try:
         recorded = service.create(payload, source="csv")
     except BookingError as exc:
         return RowResult(line, booking_id, "rejected", str(exc))
-    return RowResult(line, booking_id, "unchanged" if recorded.replayed else "accepted")
+    try:
+        changed = _set_status(recorded.booking, status, service)
+    except BookingError as exc:
+        return RowResult(line, booking_id, "rejected", f"booked, but not marked {status}: {exc}")
+    unchanged = recorded.replayed and not changed
+    return RowResult(line, booking_id, "unchanged" if unchanged else "accepted")
+
+
+def _set_status(booking: Booking, status: str, service: BookingService) -> bool:
+    """Bring the booking to the row's status; False if it is there already."""
+    current = service.get(booking.clinic_id, booking.booking_id).status
+    if status == current.value or status == "booked":
+        return False
+    change = {
+        "attended": service.mark_attended,
+        "no_show": service.mark_no_show,
+        "cancelled": service.cancel,
+    }[status]
+    change(booking.clinic_id, booking.booking_id, source="csv")
+    return True

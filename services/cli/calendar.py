@@ -27,6 +27,7 @@ COLOURS = {
     Outcome.CREATED: "green",
     Outcome.RESCHEDULED: "yellow",
     Outcome.CANCELLED: "magenta",
+    Outcome.ATTENDED: "blue",
     Outcome.REJECTED: "red",
 }
 
