@@ -51,7 +51,7 @@ def sync(tmp_path: Path, service: BookingService, text: str) -> dict[str, Outcom
 
 
 def service_for(store: BookingStore, attendance: str) -> BookingService:
-    clinic = ClinicInfo(name="Dr Jenny", attendance=attendance)  # type: ignore[arg-type]
+    clinic = ClinicInfo(name="Dr Jenny", attendance=attendance)
     clinics = ClinicDirectory({"dr-jenny": clinic})
     return BookingService(
         store, ManualClock(NOW), "unit.clinic.bookings.v1", {"microsclerotherapy"}, None, clinics
