@@ -1,10 +1,19 @@
-"""``clinic-reminders plan``: the whole timeline of one appointment, before a patient sees it."""
+"""``clinic-reminders plan``: the whole timeline of one appointment, before a patient sees it.
+
+By default every milestone the appointment can lead to, each marked with what
+it waits for: ``booked`` (the reminders before it), ``attended`` (the aftercare
+and the next session; ``attended (assumed)`` where the clinic's attendance is
+assumed, so they are planned at booking), ``course completed`` (the maintenance
+recall, once the last session of the course is over) and ``no-show``.
+``--status`` narrows it to what one status plans.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,8 +28,9 @@ from services.reminders.planning import (
     due_event,
     plan_patient,
 )
+from services.reminders.planning.course import sessions_limit
 from services.reminders.planning.protocol import BUILTIN_DIR
-from services.shared.events import Booking, Channel, Patient
+from services.shared.events import Booking, BookingStatus, Channel, Patient
 
 
 def register(subparsers: Any) -> None:
@@ -40,7 +50,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--session", type=int, default=1)
     parser.add_argument("--sessions-planned", type=int, default=None)
     parser.add_argument(
-        "--status", default="booked", choices=["booked", "attended", "no_show", "cancelled"]
+        "--status",
+        default=None,
+        choices=["booked", "attended", "no_show", "cancelled"],
+        help="only what this status plans (default: the whole timeline)",
+    )
+    parser.add_argument(
+        "--attendance", default="assumed", choices=["assumed", "reported"], help="the clinic's"
     )
     parser.add_argument("--locale", default="en-GB")
     parser.add_argument("--clinic", default="dr-jenny", help="clinic id whose wording to use")
@@ -61,16 +77,48 @@ def plan_command(args: argparse.Namespace) -> int:
     try:
         booking = _booking(args)
         registry = ProtocolRegistry.from_dirs(BUILTIN_DIR, *args.protocols_dir)
-        planned = plan_patient([booking], registry, ClinicPolicy(maintenance=args.maintenance))
+        policy = ClinicPolicy(maintenance=args.maintenance, attendance=args.attendance)
+        if args.status is None:
+            planned = timeline(booking, registry, policy)
+        else:
+            planned = [(args.status, r) for r in plan_patient([booking], registry, policy)]
     except (ValueError, ZoneInfoNotFoundError, UnknownTreatment, ProtocolError) as exc:
         print(f"plan: {exc}", file=sys.stderr)
         return 2
-    rows = [_row(booking, reminder) for reminder in planned]
+    rows = [_row(booking, reminder, waits_for) for waits_for, reminder in planned]
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
     else:
         _print_table(booking, rows)
     return 0
+
+
+def timeline(
+    booking: Booking, registry: ProtocolRegistry, policy: ClinicPolicy
+) -> list[tuple[str, PlannedReminder]]:
+    """Every reminder ``booking`` can lead to, each with what it waits for, by due time."""
+    limit = sessions_limit(booking, registry.get(booking.treatment))
+    attended = "attended (assumed)" if policy.attendance == "assumed" else "attended"
+    scenarios = [
+        ("booked", booking),
+        (attended, booking.model_copy(update={"status": BookingStatus.ATTENDED})),
+        (
+            "course completed",
+            booking.model_copy(
+                update={
+                    "status": BookingStatus.ATTENDED,
+                    "session_number": max(booking.session_number, limit),
+                }
+            ),
+        ),
+        ("no-show", booking.model_copy(update={"status": BookingStatus.NO_SHOW})),
+    ]
+    reported = replace(policy, attendance="reported")  # each scenario plans only its own
+    found: dict[str, tuple[str, PlannedReminder]] = {}
+    for waits_for, scenario in scenarios:
+        for reminder in plan_patient([scenario], registry, reported):
+            found.setdefault(reminder.reminder_id, (waits_for, reminder))
+    return sorted(found.values(), key=lambda pair: (pair[1].due_at, pair[1].reminder_id))
 
 
 def _booking(args: argparse.Namespace) -> Booking:
@@ -85,14 +133,15 @@ def _booking(args: argparse.Namespace) -> Booking:
         sessions_planned=args.sessions_planned,
         start=args.start.replace(tzinfo=zone),
         duration_minutes=args.duration,
-        status=args.status,
+        status=args.status or "booked",
     )
 
 
-def _row(booking: Booking, reminder: PlannedReminder) -> dict[str, Any]:
+def _row(booking: Booking, reminder: PlannedReminder, waits_for: str) -> dict[str, Any]:
     zone = ZoneInfo(booking.patient.timezone)
     return {
         "milestone": reminder.milestone,
+        "waits_for": waits_for,
         "due_utc": reminder.due_at.isoformat(),
         "due_local": reminder.due_at.astimezone(zone).isoformat(),
         "stale_utc": reminder.stale_at.isoformat() if reminder.stale_at else None,
@@ -121,14 +170,19 @@ def _print_table(booking: Booking, rows: list[dict[str, Any]]) -> None:
 
     local_start = booking.start.astimezone(ZoneInfo(booking.patient.timezone))
     table = Table(
-        title=f"{booking.treatment}: {booking.kind.value} {booking.status.value}, "
+        title=f"{booking.treatment}: {booking.kind.value}, "
         f"{local_start:%a %d %b %Y %H:%M} ({booking.patient.timezone})"
     )
-    for column in ("due (local)", "milestone", "channels", "SMS preview"):
-        table.add_column(column, overflow="fold")
+    for column in ("due (local)", "milestone", "waits for", "channels"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("SMS preview", overflow="fold")
     for row in rows:
         due = datetime.fromisoformat(row["due_local"])
         table.add_row(
-            f"{due:%a %d %b %Y %H:%M}", row["milestone"], ", ".join(row["channels"]), row["preview"]
+            f"{due:%a %d %b %Y %H:%M}",
+            row["milestone"],
+            row["waits_for"],
+            ", ".join(row["channels"]),
+            row["preview"],
         )
     Console().print(table)

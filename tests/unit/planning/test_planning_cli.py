@@ -52,6 +52,28 @@ def test_plan_table_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert "treatment-prepare" in out and "treatment-reminder" in out
 
 
+def test_plan_shows_the_whole_timeline_with_what_each_waits_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*PLAN, "--sessions-planned", "3", "--json"]) == 0
+    waits = {r["milestone"]: r["waits_for"] for r in json.loads(capsys.readouterr().out)}
+    assert waits["treatment-reminder"] == "booked"
+    assert waits["aftercare-sun"] == "attended (assumed)"
+    assert waits["maintenance-recall"] == "course completed"
+    assert waits["rebook-after-no-show"] == "no-show"
+
+
+def test_plan_status_narrows_and_reported_attendance_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([*PLAN, "--attendance", "reported", "--json"]) == 0
+    waits = {r["milestone"]: r["waits_for"] for r in json.loads(capsys.readouterr().out)}
+    assert waits["aftercare-sun"] == "attended"
+    assert main([*PLAN, "--status", "no_show", "--json"]) == 0
+    only = {r["milestone"] for r in json.loads(capsys.readouterr().out)}
+    assert only == {"rebook-after-no-show"}
+
+
 def test_plan_unknown_treatment_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--protocol", "botox", "--start", "2026-12-01T10:00"]) == 2
     assert "known: microsclerotherapy" in capsys.readouterr().err
