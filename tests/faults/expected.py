@@ -31,7 +31,7 @@ it as deferred, not missing, if nothing else became of it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from services.booking.store import BookingStore
@@ -63,6 +63,9 @@ class ExpectedSet:
     optional: dict[tuple[str, Channel], Due]
     patients: dict[str, Booking]
     """Phone number -> the booking of its (only) patient."""
+    later: set[tuple[str, Channel]] = field(default_factory=set)
+    """Pairs of a current plan that fall due after the cut-off (sending one early is not
+    sending one that no longer applies)."""
 
 
 def expected(
@@ -77,6 +80,7 @@ def expected(
         replayed = _planned_at(history, resynced_at, registry)
         for due, edge in _falls_due(history, registry):
             if due.fires_at > cut + margin:
+                result.later.add((due.reminder_id, due.channel))
                 continue
             key = (due.reminder_id, due.channel)
             near_edge = edge is not None and abs(edge - due.fires_at) < margin

@@ -49,7 +49,10 @@ class Tally:
     optional_not_sent: int = 0
     deferred: int = 0
     """In flight when the broker was lost, emitted again at the resync, held past the window."""
-    extra_sent: int = 0
+    after_cut_off: int = 0
+    """Sent, though due only after the cut-off (the window's end raced the worker)."""
+    not_current: list[str] = field(default_factory=list)
+    """Sent for a plan no longer current (cancelled, moved, made moot): asserted zero."""
     provider_sms: int = 0
     provider_email: int = 0
 
@@ -72,7 +75,8 @@ class Tally:
             f"{'optional pairs (at a change or the cut-off) sent':<58} {self.optional_sent:>6}",
             f"{'optional pairs not sent':<58} {self.optional_not_sent:>6}",
             f"{'deferred: re-emitted at the resync, held past the window':<58} {self.deferred:>6}",
-            f"{'sent for plans no longer current or after cut-off':<58} {self.extra_sent:>6}",
+            f"{'sent, due only after the cut-off':<58} {self.after_cut_off:>6}",
+            f"{'sent for a plan no longer current':<58} {len(self.not_current):>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
         ]
@@ -175,7 +179,11 @@ def tally(
         else:
             result.optional_not_sent += 1
     known = set(expected.required) | set(expected.optional)
-    result.extra_sent = sum(1 for key in counts if key not in known)
+    for key in (k for k in counts if k not in known):
+        if key in expected.later:
+            result.after_cut_off += 1
+        else:
+            result.not_current.append(f"{key[0]}/{key[1].value}: sent, but no current plan held it")
     return result
 
 

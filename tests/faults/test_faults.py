@@ -71,9 +71,10 @@ def test_faults_lose_nothing_and_send_nothing_twice(
         (tmp_path / "statuses.jsonl").write_text(statuses)
     print(describe(size), flush=True)
     print(result.table(), flush=True)
-    for line in result.duplicates + result.missing + result.unexplained:
+    for line in result.duplicates + result.missing + result.unexplained + result.not_current:
         print("  ", line, flush=True)
     assert result.duplicates == [], f"sent twice (seed {size.seed})"
     assert result.missing == [], f"lost (seed {size.seed})"
     assert result.unexplained == [], f"provider records no ledger row explains (seed {size.seed})"
+    assert result.not_current == [], f"sent for a plan no longer current (seed {size.seed})"
     assert result.sent > 0
