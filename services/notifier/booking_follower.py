@@ -5,7 +5,9 @@ notifier keeps a whole view) and writes each booking's latest state with the
 offsets read (:class:`bookings_seen.BookingsSeen`). Delivery reads that store
 right before a send; the consumer loop first waits, briefly, until the follower
 has read everything the booking topic held when the due reminders were fetched,
-so that a cancel already published is known before its reminders go out.
+so that a cancel published before its reminder was emitted is known before the
+reminder goes out (and one published while it was held, for quiet hours or a
+retry, is known too: the follower keeps reading meanwhile).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class BookingFollower:
     """Reads booking events until :meth:`stop`; says how current it is."""
 
     def __init__(
-        self, bootstrap: str, topic: str, partitions: int, seen: BookingsSeen, poll_ms: int = 20
+        self, bootstrap: str, topic: str, partitions: int, seen: BookingsSeen, poll_ms: int = 100
     ) -> None:
         self._bootstrap = bootstrap
         self._topic = topic
@@ -51,7 +53,7 @@ class BookingFollower:
             self._thread.join(timeout)
 
     def wait_current(self, since: float, timeout: float = 2.0) -> bool:
-        """Block until everything on the topic at ``since`` (``time.monotonic()``) is read.
+        """Block until everything on the topic at ``since`` (a Unix time) has been read.
 
         Returns False when ``timeout`` seconds pass first (the broker is slow
         or gone): the caller goes on with what is known.
@@ -97,7 +99,7 @@ class BookingFollower:
             consumer.seek(tp, stored.get(tp.partition, 0))
 
     def _step(self, consumer: KafkaConsumer) -> None:
-        began = time.monotonic()
+        began = time.time()  # compared with record timestamps, which are Unix times
         fetched = consumer.poll(timeout_ms=self._poll_ms)
         events: list[BookingEvent] = []
         for records in fetched.values():

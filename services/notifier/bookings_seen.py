@@ -8,17 +8,20 @@ is current to, so a restarted notifier carries on where it stopped.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Executable,
     Integer,
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     select,
 )
@@ -55,16 +58,30 @@ class BookingsSeen:
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         metadata.create_all(self._engine)
+        self._readers = threading.local()
+        self._query = select(seen).where(
+            seen.c.clinic_id == bindparam("clinic_id"), seen.c.booking_id == bindparam("booking_id")
+        )
 
     def close(self) -> None:
+        conn: Connection | None = getattr(self._readers, "conn", None)
+        if conn is not None:
+            conn.close()
         self._engine.dispose()
 
     def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
-        """The latest state seen of this booking, or None if none was."""
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(seen).where(seen.c.clinic_id == clinic_id, seen.c.booking_id == booking_id)
-            ).first()
+        """The latest state seen of this booking, or None if none was.
+
+        Asked before every hand-off, so each thread keeps its own connection
+        (a pool checkout per read cost as much as the read) and ends the read
+        at once, so the next one sees what the follower wrote since.
+        """
+        conn = self._reader()
+        try:
+            params = {"clinic_id": clinic_id, "booking_id": booking_id}
+            row = conn.execute(self._query, params).first()
+        finally:
+            conn.rollback()
         if row is None:
             return None
         return SeenBooking(
@@ -88,6 +105,12 @@ class BookingsSeen:
             for (topic, partition), offset in offsets.items():
                 key = {"topic": topic, "partition": partition, "next_offset": offset}
                 conn.execute(self._upsert(positions, key, ("topic", "partition")))
+
+    def _reader(self) -> Connection:
+        conn: Connection | None = getattr(self._readers, "conn", None)
+        if conn is None or conn.closed:
+            conn = self._readers.conn = self._engine.connect()
+        return conn
 
     def offsets(self, topic: str) -> dict[int, int]:
         """The next offset to read of each partition of ``topic`` (none: from the start)."""

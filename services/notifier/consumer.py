@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Protocol
@@ -53,8 +52,8 @@ class NotifierLoop:
     window opens (the record is fetched again then); other partitions go on.
 
     With a ``follower``, a batch is delivered only once the follower has read
-    every booking event published before the batch was fetched (or two seconds
-    passed), so that delivery knows of a cancel that came before it.
+    every booking event published before its newest reminder was emitted (or two
+    seconds passed), so that delivery knows of a cancel that came before it.
     """
 
     def __init__(
@@ -93,17 +92,22 @@ class NotifierLoop:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
         while not stop.is_set():
             self._resume_due_partitions()
-            polled_at = time.monotonic()
             batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
-            if batch and self._follower and not self._follower.wait_current(polled_at):
-                log.warning("booking events not read to the end within 2s; delivering anyway")
+            self._wait_for_bookings(batch)
             try:
                 for partition, records in batch.items():
                     self._process_partition(partition, records)
             except Interrupted:
                 log.info("stopping mid-retry; the reminder will be delivered again")
                 break
+
+    def _wait_for_bookings(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        if not batch or self._follower is None:
+            return
+        newest = max(r.timestamp for records in batch.values() for r in records) / 1000
+        if not self._follower.wait_current(newest):
+            log.warning("booking events not read to the end within 2s; delivering anyway")
 
     def _process_partition(self, partition: TopicPartition, records: list[Any]) -> None:
         ready: list[tuple[Any, ReminderDue | None]] = []
