@@ -25,6 +25,8 @@ pytestmark = pytest.mark.integration
 
 SCALE = 7200.0  # two platform hours per real second
 REGISTRY = ProtocolRegistry.builtin()
+REPORTED = ClinicPolicy(attendance="reported")
+"""These tests time the reminders of a booking; aftercare waits for an attended event."""
 
 
 @pytest.fixture
@@ -36,8 +38,11 @@ def clock() -> ScaledClock:
 def worker(
     broker: EmbeddedBroker, topics: Topics, tmp_path: Path, clock: ScaledClock
 ) -> Iterator[Worker]:
-    running = Worker(broker.bootstrap, topics, tmp_path, clock).start()
-    running.wait_ready()
+    clinics = tmp_path / "clinics.yaml"
+    clinics.write_text("dr-jenny: {name: Dr Jenny, attendance: reported}\n")
+    running = Worker(broker.bootstrap, topics, tmp_path, clock)
+    running.env["CLINIC_CLINICS_FILE"] = str(clinics)
+    running.start().wait_ready()
     yield running
     running.stop()
 
@@ -56,7 +61,7 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
 ) -> None:
     made = made_now(clock, "bk-on-time", "p-1", hours_ahead=50)
     publish(broker.bootstrap, topics.bookings, [event(made)])
-    expected = {r.reminder_id: r for r in plan_patient([made], REGISTRY, ClinicPolicy())}
+    expected = {r.reminder_id: r for r in plan_patient([made], REGISTRY, REPORTED)}
     reader = DueReader(broker.bootstrap, topics.due)
     got = reader.until(lambda seen: {d.reminder_id for d in seen} >= expected.keys(), 45)
     assert sorted(d.reminder_id for d in got) == sorted(expected), worker.log()
@@ -93,9 +98,7 @@ def test_cancelled_booking_never_emits(
     )
     reader = DueReader(broker.bootstrap, topics.due)
     reminder = [
-        r
-        for r in plan_patient([kept], REGISTRY, ClinicPolicy())
-        if r.milestone == "treatment-reminder"
+        r for r in plan_patient([kept], REGISTRY, REPORTED) if r.milestone == "treatment-reminder"
     ]
     assert reminder, "the kept booking must have a day-before reminder"
     got = reader.until(lambda seen: any(d.milestone == "treatment-reminder" for d in seen), 30)
@@ -136,7 +139,7 @@ def test_worker_killed_mid_stream_loses_nothing(
     worker.wait_ready()
     bookings = [made_now(clock, f"bk-k{i}", f"p-k{i}", hours_ahead=50 + i) for i in range(20)]
     publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings[:10]])
-    expected = {r.reminder_id for r in plan_patient(bookings[:1], REGISTRY, ClinicPolicy())}
+    expected = {r.reminder_id for r in plan_patient(bookings[:1], REGISTRY, REPORTED)}
     reader = DueReader(broker.bootstrap, topics.due)
     reader.until(lambda seen: bool(expected & {d.reminder_id for d in seen}), 20)
     worker.stop(signal.SIGKILL)
@@ -148,7 +151,7 @@ def test_worker_killed_mid_stream_loses_nothing(
         for made in bookings:
             wanted |= {
                 r.reminder_id
-                for r in plan_patient([made], REGISTRY, ClinicPolicy())
+                for r in plan_patient([made], REGISTRY, REPORTED)
                 if r.milestone == "treatment-reminder"
             }
         got = reader.until(lambda seen: {d.reminder_id for d in seen} >= wanted, 60)
