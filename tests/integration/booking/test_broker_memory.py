@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,37 +31,41 @@ def stored(database_url: str, topics: Topics, count: int) -> BookingStore:
     return store
 
 
+@pytest.fixture
+def producer(broker: EmbeddedBroker) -> Iterator[KafkaProducer]:
+    made = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+    yield made
+    made.close()
+
+
+def checking(store: BookingStore, broker: EmbeddedBroker, topics: Topics) -> BrokerMemory:
+    """The relay's check, looking at every call (no pause between looks)."""
+    return BrokerMemory(store, broker.bootstrap, topics, ManualClock(NOW), every_seconds=0)
+
+
 def test_a_broker_without_the_marker_gets_every_booking_again_once(
-    broker: EmbeddedBroker, topics: Topics, database_url: str
+    broker: EmbeddedBroker, topics: Topics, database_url: str, producer: KafkaProducer
 ) -> None:
     store = stored(database_url, topics, 3)
-    memory = BrokerMemory(store, broker.bootstrap, topics, ManualClock(NOW), every_seconds=0)
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    try:
-        assert memory.check(producer) == 3
-        queued = [BookingEvent.model_validate_json(r.payload) for r in store.pending()]
-        assert [e.type for e in queued] == [BookingEventType.RESYNCED] * 3
-        assert read_control(broker.bootstrap, topics.control).remembers(store.store_id())
-        assert memory.check(producer) is None  # remembered now: nothing more
-    finally:
-        producer.close()
+    memory = checking(store, broker, topics)
+    assert memory.check(producer) == 3
+    queued = [BookingEvent.model_validate_json(r.payload) for r in store.pending()]
+    assert [e.type for e in queued] == [BookingEventType.RESYNCED] * 3
+    assert read_control(broker.bootstrap, topics.control).remembers(store.store_id())
+    assert memory.check(producer) is None  # remembered now: nothing more
 
 
 def test_a_worker_s_request_is_answered_with_a_resync_and_a_done_record(
-    broker: EmbeddedBroker, topics: Topics, database_url: str
+    broker: EmbeddedBroker, topics: Topics, database_url: str, producer: KafkaProducer
 ) -> None:
     store = stored(database_url, topics, 2)
-    memory = BrokerMemory(store, broker.bootstrap, topics, ManualClock(NOW), every_seconds=0)
-    producer = KafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
-    try:
-        memory.check(producer)
-        request = ResyncRequested(requested_by="reminders worker 2", reason="r", requested_at=NOW)
-        write_control(producer, topics.control, RESYNC_REQUEST, request)
-        assert memory.check(producer) == 2
-        state = read_control(broker.bootstrap, topics.control)
-        assert state.open_request() is None
-        assert state.done is not None and state.done.request_id == request.request_id
-        assert memory.check(producer) is None
-    finally:
-        producer.close()
+    memory = checking(store, broker, topics)
+    memory.check(producer)
+    request = ResyncRequested(requested_by="reminders worker 2", reason="r", requested_at=NOW)
+    write_control(producer, topics.control, RESYNC_REQUEST, request)
+    assert memory.check(producer) == 2
+    state = read_control(broker.bootstrap, topics.control)
+    assert state.open_request() is None
+    assert state.done is not None and state.done.request_id == request.request_id
+    assert memory.check(producer) is None
     assert len(store.pending()) == 4
