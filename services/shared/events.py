@@ -8,6 +8,7 @@ turned into bytes and back only at the edge, through :func:`encode` and the
 from __future__ import annotations
 
 import re
+import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -25,8 +26,10 @@ from pydantic import (
 
 SCHEMA_VERSION: Literal[1] = 1
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Always with fullmatch: ``$`` with ``match`` also matches before a final newline,
+# which let "+447700900123\n" past the consent registry's STOP.
+E164 = re.compile(r"\+[1-9]\d{6,14}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class InvalidEvent(ValueError):
@@ -42,14 +45,20 @@ def _iana_zone(value: str) -> str:
 
 
 def _e164(value: str) -> str:
-    if not E164.match(value):
+    if not E164.fullmatch(value):
         raise ValueError(f"phone {value!r} is not in E.164 form, e.g. +447700900123")
     return value
 
 
 def _email(value: str) -> str:
-    if not EMAIL.match(value):
+    if not EMAIL.fullmatch(value):
         raise ValueError(f"{value!r} is not an email address")
+    return value
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        raise ValueError("must not hold control characters (NUL, CR, LF, ...)")
     return value
 
 
@@ -106,7 +115,7 @@ class Consent(Frozen):
 
 class Patient(Frozen):
     id: Identifier
-    first_name: Annotated[str, Field(min_length=1, max_length=100)]
+    first_name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
     phone: Phone | None = None
     email: Email | None = None
     locale: Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] = "en-GB"

@@ -22,7 +22,7 @@ from services.ops.web.pages import Pages
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
 
-BOOKING_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+BOOKING_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")  # fullmatch: never $ with match
 BAD_ID = "booking_id must be 1-128 letters, digits or . _ : @ -"
 
 
@@ -62,7 +62,7 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
 
     @app.get("/api/bookings/{booking_id}")
     async def api_booking(booking_id: str) -> Response:
-        if not BOOKING_ID.match(booking_id):
+        if not BOOKING_ID.fullmatch(booking_id):
             return JSONResponse({"detail": BAD_ID}, status_code=422)
         view = await journey(booking_id)
         return JSONResponse(view, status_code=200 if view["found"] else 404)
@@ -74,14 +74,14 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
     @app.get("/bookings", response_model=None)
     async def search(booking_id: str = "") -> Response:
         booking_id = booking_id.strip()
-        if not BOOKING_ID.match(booking_id):
+        if not BOOKING_ID.fullmatch(booking_id):
             html = pages.search(booking_id, BAD_ID if booking_id else None)
             return HTMLResponse(html, status_code=422 if booking_id else 200)
         return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
 
     @app.get("/bookings/{booking_id}", response_class=HTMLResponse)
     async def booking_page(booking_id: str) -> HTMLResponse:
-        if not BOOKING_ID.match(booking_id):
+        if not BOOKING_ID.fullmatch(booking_id):
             return HTMLResponse(pages.search(booking_id, BAD_ID), status_code=422)
         view = await journey(booking_id)
         return HTMLResponse(pages.journey(view), status_code=200 if view["found"] else 404)

@@ -135,3 +135,22 @@ def test_the_clock_and_health_answer(client: TestClient, payload: Payload) -> No
 
     assert client.get("/v1/clock").json() == {"now": "2026-11-01T09:00:00Z", "scale": 1.0}
     assert client.get("/healthz").json() == {"status": "ok", "store": "ok", "outbox_backlog": 1}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("phone", "+447700900123\n"),  # once stored, texted, and missed by the patient's STOP
+        ("email", "jane@example.com\n"),
+        ("first_name", "Jane\r\nBcc: someone@example.com"),
+        ("first_name", "Ja\x00ne"),
+    ],
+)
+def test_a_trailing_newline_or_a_control_character_is_refused(
+    client: TestClient, payload: Payload, field: str, value: str
+) -> None:
+    body = payload()
+    body["patient"] = {**body["patient"], field: value}
+    response = client.post("/v1/bookings", json=body)
+    assert response.status_code == 422, response.text
+    assert _fields(response.json()) == {f"patient.{field}"}
