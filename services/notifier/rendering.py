@@ -1,7 +1,11 @@
 """Rendering due reminders into SMS and email with the clinic's own Jinja2 templates.
 
 Templates run in a sandbox (clinics edit them) with strict undefined
-variables; each is compiled once and cached by the environment.
+variables and limits on size and time (:mod:`sandbox`); each is compiled once
+and cached by the environment. Each clinic has an environment of its own that
+sees only its own folder and the defaults, so no clinic's template can include
+another's. Whatever goes wrong while loading or rendering one template fails
+that delivery only, with the reason and the template's name.
 """
 
 from __future__ import annotations
@@ -19,10 +23,10 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
 )
-from jinja2.sandbox import SandboxedEnvironment
 
 from services.notifier.exceptions import TemplateRenderError
 from services.notifier.filters import FILTERS
+from services.notifier.sandbox import LimitedSandbox, render_within
 from services.notifier.template_context import locale_chain, template_context
 from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel, ReminderDue
@@ -50,7 +54,8 @@ class TemplateRenderer:
 
     Look-up order for each file: ``{overrides_dir}/{clinic_id}/{locale}/``, then
     ``{overrides_dir}/{clinic_id}/``, then the built-in defaults, with the
-    locale falling back ``fr-FR`` → ``fr`` → ``en-GB``.
+    locale falling back ``fr-FR`` → ``fr`` → ``en-GB``. Inside a clinic's
+    environment its own folder is ``clinic/`` and the defaults ``default/``.
     """
 
     def __init__(
@@ -59,29 +64,39 @@ class TemplateRenderer:
         clinics: ClinicDirectory | None = None,
         defaults_dir: Path = DEFAULTS_DIR,
     ) -> None:
-        loaders = {"default": FileSystemLoader(defaults_dir)}
-        if overrides_dir is not None:
-            loaders["clinic"] = FileSystemLoader(overrides_dir)
+        self._overrides = overrides_dir
+        self._defaults = defaults_dir
         self._has_overrides = overrides_dir is not None
         self._clinics = clinics or ClinicDirectory()
-        self._env = SandboxedEnvironment(
-            loader=PrefixLoader(loaders),
-            undefined=StrictUndefined,
-            autoescape=_is_html,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            cache_size=2000,
-        )
-        self._env.filters.update(FILTERS)
+        self._envs: dict[str, LimitedSandbox] = {}
         self._resolved: dict[tuple[str, str, str], str] = {}
+
+    def _env(self, clinic_id: str) -> LimitedSandbox:
+        """The clinic's own environment: its folder and the defaults, nothing else."""
+        env = self._envs.get(clinic_id)
+        if env is None:
+            loaders = {"default": FileSystemLoader(self._defaults)}
+            if self._overrides is not None:
+                loaders["clinic"] = FileSystemLoader(self._overrides / clinic_id)
+            env = self._envs[clinic_id] = LimitedSandbox(
+                loader=PrefixLoader(loaders),
+                undefined=StrictUndefined,
+                autoescape=_is_html,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                cache_size=2000,
+            )
+            env.filters.update(FILTERS)
+        return env
 
     def render(self, reminder: ReminderDue, channel: Channel) -> RenderedMessage:
         """Render ``reminder`` for ``channel``.
 
         Raises:
-            TemplateRenderError: a file is missing, does not parse, names an
-                undefined variable or tries something the sandbox forbids; the
-                message names the template and the variable.
+            TemplateRenderError: a file is missing, does not parse or cannot be
+                read, names an undefined variable, tries something the sandbox
+                forbids or passes its limits, or raises anything else; the
+                message names the template and what went wrong.
         """
         context = template_context(reminder, self._clinics.get(reminder.clinic_id))
         key = (reminder.clinic_id, reminder.patient.locale)
@@ -98,24 +113,37 @@ class TemplateRenderer:
     def _render(self, key: tuple[str, str], filename: str, context: dict[str, Any]) -> str:
         name, template = self._template(key, filename)
         try:
-            return template.render(context)
-        except (TemplateError, ValueError) as exc:
-            raise TemplateRenderError(f"template {name}: {exc}") from exc
+            return render_within(template, context)
+        except TemplateError as exc:
+            raise TemplateRenderError(f"template {self._shown(key, name)}: {exc}") from exc
+        except Exception as exc:  # a clinic's template must never stop everyone's messages
+            shown = self._shown(key, name)
+            raise TemplateRenderError(f"template {shown}: {type(exc).__name__}: {exc}") from exc
+
+    def _shown(self, key: tuple[str, str], name: str) -> str:
+        """The template's name as a person finds it: ``clinic/{clinic_id}/...``, ``default/...``."""
+        if name.startswith("clinic/"):
+            return f"clinic/{key[0]}/{name.removeprefix('clinic/')}"
+        return name
 
     def _template(self, key: tuple[str, str], filename: str) -> tuple[str, Template]:
         """The first file found along the look-up order; the choice is remembered."""
         cache_key = (*key, filename)
         known = self._resolved.get(cache_key)
         candidates = [known] if known else self._candidates(*key, filename)
+        env = self._env(key[0])
         for name in candidates:
             try:
-                template = self._env.get_template(name)
+                template = env.get_template(name)
             except TemplateNotFound:
                 continue
             except TemplateSyntaxError as exc:
                 raise TemplateRenderError(
-                    f"template {name} line {exc.lineno}: {exc.message}"
+                    f"template {self._shown(key, name)} line {exc.lineno}: {exc.message}"
                 ) from exc
+            except Exception as exc:  # unreadable (not UTF-8, a folder, no permission)
+                shown = self._shown(key, name)
+                raise TemplateRenderError(f"template {shown}: {type(exc).__name__}: {exc}") from exc
             self._resolved[cache_key] = name
             return name, template
         if known:
@@ -132,12 +160,12 @@ class TemplateRenderer:
         fallback = [] if wanted == ["en-GB"] else ["en-GB"]
         names: list[str] = []
         if self._has_overrides:
-            names += [f"clinic/{clinic_id}/{loc}/{filename}" for loc in wanted]
-            names.append(f"clinic/{clinic_id}/{filename}")
+            names += [f"clinic/{loc}/{filename}" for loc in wanted]
+            names.append(f"clinic/{filename}")
         names += [f"default/{loc}/{filename}" for loc in wanted]
         for loc in fallback:
             if self._has_overrides:
-                names.append(f"clinic/{clinic_id}/{loc}/{filename}")
+                names.append(f"clinic/{loc}/{filename}")
             names.append(f"default/{loc}/{filename}")
         names.append(f"default/{filename}")
         return names

@@ -103,7 +103,7 @@ def test_sandbox_blocks_unsafe_attribute_access(defaults_dir: Path) -> None:
 def test_templates_are_compiled_once(defaults_dir: Path) -> None:
     rendering = renderer(defaults_dir)
     rendering.render(reminder(), Channel.SMS)
-    env = rendering._env
+    env = rendering._env("dr-jenny")  # the clinic's own environment
     first = env.get_template("default/en-GB/pre-treatment.sms.j2")
     rendering.render(reminder(), Channel.SMS)
     assert env.get_template("default/en-GB/pre-treatment.sms.j2") is first
