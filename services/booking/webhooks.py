@@ -70,7 +70,8 @@ class WebhookMapping:
         for ours, theirs in self.fields.items():
             found = _get(payload, theirs)
             if found is not None:
-                _put(body, ours, self.values.get(ours, {}).get(found, found))
+                translated = self.values.get(ours, {}).get(found) if _scalar(found) else None
+                _put(body, ours, found if translated is None else translated)
         body["clinic_id"] = clinic_id
         return self._action(payload), body
 
@@ -78,7 +79,7 @@ class WebhookMapping:
         if self.action is None:
             return "upsert"
         said = _get(payload, self.action)
-        if said not in self.actions:
+        if not _scalar(said) or said not in self.actions:
             known = ", ".join(sorted(self.actions))
             raise InvalidBooking([FieldError(self.action, f"{said!r} is not one of: {known}")])
         return self.actions[said]
@@ -104,6 +105,11 @@ class MappingFolder:
 class NoMapping(BookingNotFound):
     def __init__(self, clinic_id: str) -> None:
         Exception.__init__(self, f"clinic {clinic_id!r} has no webhook mapping")
+
+
+def _scalar(value: Any) -> bool:
+    """A value a mapping can look up (their JSON may hold a list or object anywhere)."""
+    return isinstance(value, str | int | float | bool)
 
 
 def _get(payload: Any, path: str) -> Any:

@@ -92,3 +92,28 @@ def test_bad_data_names_our_fields_and_their_words(hook: TestClient) -> None:
 
 def test_a_clinic_without_a_mapping_is_404(hook: TestClient) -> None:
     assert hook.post("/v1/webhooks/dr-nobody", json=CREATED).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"event": ["appointment.created"]},
+        {"event": {"name": "appointment.created"}},
+        {"data.appointment.id": ["apt-1", "apt-2"]},
+        {"data.appointment.appointment_type.name": {"x": 1}},
+        {"data.appointment.appointment_type.category": ["Treatment"]},
+    ],
+    ids=["event-list", "event-object", "id-list", "treatment-object", "kind-list"],
+)
+def test_lists_and_objects_where_a_value_belongs_are_a_4xx(
+    hook: TestClient, change: dict[str, Any]
+) -> None:
+    payload = copy.deepcopy(CREATED)
+    for path, value in change.items():
+        *parents, last = path.split(".")
+        node = payload
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    response = hook.post("/v1/webhooks/dr-jenny", json=payload)
+    assert 400 <= response.status_code < 500, response.text
