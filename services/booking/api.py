@@ -17,6 +17,7 @@ from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.webhooks import MappingFolder
 from services.ops.metrics import PlatformMetrics
+from services.shared.body_limit import BodyLimit
 from services.shared.clock import Clock
 
 
@@ -51,6 +52,7 @@ def create_app(
         settings.booking_webhook_dir or settings.var_dir / "webhooks"
     )
     http_errors.install(app)
+    app.add_middleware(BodyLimit, limit=settings.booking_max_body_bytes)
     app.include_router(routes.router)
     app.openapi = openapi.with_booking_request(app)  # type: ignore[method-assign]
     if metrics is not None:

@@ -50,6 +50,8 @@ class BookingSettings(PlatformSettings):
     """How far in the past a new appointment may start (this morning's, from an export)."""
     booking_start_future_days: float = Field(default=730, gt=0, le=3650)
     """How far ahead an appointment may start."""
+    booking_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)
+    """Requests with a bigger body get 413."""
     clinics_file: Path | None = None
     """Per-clinic settings; the booking service reads how early attendance may be marked."""
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)

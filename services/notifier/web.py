@@ -95,9 +95,20 @@ def _twilio_routes(app: FastAPI, parts: WebParts) -> None:
         return JSONResponse({"message_sid": sid, "result": result.value}, code)
 
 
+MAX_FORM_BYTES = 64 * 1024
+"""Twilio's webhook forms are a few hundred bytes; anything this big is not Twilio."""
+
+
 async def _signed_form(request: Request, parts: WebParts) -> dict[str, str]:
     """The form fields, once ``X-Twilio-Signature`` is checked (403 when it does not match)."""
-    form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    raw = await request.body()
+    if len(raw) > MAX_FORM_BYTES:
+        raise HTTPException(413, f"the form is over {MAX_FORM_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+        form = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise HTTPException(400, "the form is not URL-encoded UTF-8") from exc
     if not parts.auth_token:
         return form
     url = str(request.url)

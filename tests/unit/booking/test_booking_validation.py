@@ -154,3 +154,22 @@ def test_a_trailing_newline_or_a_control_character_is_refused(
     response = client.post("/v1/bookings", json=body)
     assert response.status_code == 422, response.text
     assert _fields(response.json()) == {f"patient.{field}"}
+
+
+def test_a_body_past_64_kb_is_a_413_naming_the_limit(client: TestClient, payload: Payload) -> None:
+    body = payload()
+    body["patient"] = {**body["patient"], "first_name": "J" * 70_000}
+    response = client.post("/v1/bookings", json=body)
+    assert response.status_code == 413
+    assert "65536 bytes" in response.json()["detail"]
+
+
+def test_a_streamed_body_past_the_limit_is_a_413_too(client: TestClient) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = client.post(
+        "/v1/bookings", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413

@@ -275,3 +275,23 @@ def test_metrics_are_in_prometheus_text_with_the_ledger_backlog(web: Web) -> Non
         'clinic_events_consumed_total{service="notifier",topic="u.clinic.reminders.due.v1"} 3.0'
         in answer.text
     )
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"From=%2B447700900123&Body=\xff\xfe", b"From=%2B447700900123&Body=%FF%FE"],
+    ids=["raw-bytes", "escaped-bytes"],
+)
+def test_a_form_that_is_not_utf8_is_a_400_before_anything_else(web: Web, raw: bytes) -> None:
+    answer = web.client.post(
+        "/v1/twilio/inbound",
+        content=raw,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.status_code == 400, answer.text
+    assert "UTF-8" in answer.text
+
+
+def test_a_form_past_64_kb_is_a_413(web: Web) -> None:
+    answer = web.client.post("/v1/twilio/inbound", data=text("x" * 70_000))
+    assert answer.status_code == 413
