@@ -74,6 +74,17 @@ Phone = Annotated[str, AfterValidator(_e164)]
 Email = Annotated[str, AfterValidator(_email)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+KeyPart = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._@-]+$",
+        description="no ':' (it joins clinic and patient in every event's key)",
+    ),
+]
+"""A clinic or patient id: an identifier without ``:``, so that ``clinic:patient``
+keys cannot collide across clinics (``acme``/``x:p1`` and ``acme:x``/``p1``)."""
 
 
 class Frozen(BaseModel):
@@ -114,7 +125,7 @@ class Consent(Frozen):
 
 
 class Patient(Frozen):
-    id: Identifier
+    id: KeyPart
     first_name: Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_printable)]
     phone: Phone | None = None
     email: Email | None = None
@@ -126,7 +137,7 @@ class Patient(Frozen):
 class Booking(Frozen):
     """A booking as the booking service last knew it (a full snapshot, v1)."""
 
-    clinic_id: Identifier
+    clinic_id: KeyPart
     booking_id: Identifier
     patient: Patient
     treatment: Identifier
@@ -156,7 +167,7 @@ class BookingEvent(Frozen):
     type: BookingEventType
     schema_version: Literal[1] = SCHEMA_VERSION
     occurred_at: UtcDatetime
-    clinic_id: Identifier
+    clinic_id: KeyPart
     source: Annotated[str, Field(min_length=1, max_length=64)] = "api"
     data: Booking
 
@@ -171,7 +182,7 @@ class ReminderDue(Frozen):
     type: Literal["reminder.due"] = "reminder.due"
     schema_version: Literal[1] = SCHEMA_VERSION
     reminder_id: str
-    clinic_id: Identifier
+    clinic_id: KeyPart
     booking_id: Identifier
     patient: Patient
     treatment: Identifier
@@ -215,7 +226,7 @@ class NotificationStatus(Frozen):
     type: Literal["notification.status"] = "notification.status"
     schema_version: Literal[1] = SCHEMA_VERSION
     reminder_id: str
-    clinic_id: Identifier
+    clinic_id: KeyPart
     booking_id: Identifier
     milestone: str
     channel: Channel
@@ -276,9 +287,9 @@ class ConsentChanged(Frozen):
     type: Literal["consent.changed"] = "consent.changed"
     schema_version: Literal[1] = SCHEMA_VERSION
     event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
-    clinic_id: Identifier | None = None
+    clinic_id: KeyPart | None = None
     phone: Phone | None = None
-    patient_id: Identifier | None = None
+    patient_id: KeyPart | None = None
     channel: Channel
     granted: bool
     source: Annotated[str, Field(min_length=1, max_length=64)] = "sms-keyword"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -175,3 +176,18 @@ def test_a_streamed_body_past_the_limit_is_a_413_too(client: TestClient) -> None
         "/v1/bookings", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"clinic_id": "acme:x"}, "clinic_id"), ({"patient": {"id": "x:p1"}}, "patient.id")],
+)
+def test_a_colon_in_a_clinic_or_patient_id_is_refused_so_tenants_cannot_share_a_key(
+    client: TestClient, payload: Payload, change: dict[str, Any], field: str
+) -> None:
+    body = payload()
+    for key, value in change.items():
+        body[key] = {**body[key], **value} if isinstance(value, dict) else value
+    response = client.post("/v1/bookings", json=body)
+    assert response.status_code == 422, response.text
+    assert field in _fields(response.json())
