@@ -55,7 +55,11 @@ def main() -> int:
     calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host=settings.booking_host, port=settings.booking_port, log_level="warning"
+            app,
+            host=settings.booking_host,
+            port=settings.booking_port,
+            log_level="warning",
+            log_config=None,  # uvicorn's loggers go through ours: masked, tracebacks too
         )
     )
     threading.Thread(target=_announce, args=(server,), daemon=True).start()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import signal
 import sys
 import threading
@@ -11,14 +10,13 @@ from types import FrameType
 from services.notifier.bootstrap import run
 from services.notifier.http_server import PortUnavailable
 from services.notifier.settings import NotifierSettings
+from services.ops.logs import configure_logging
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.INFO, format="notifier: %(message)s")
-    # The Kafka client narrates every connection at INFO; ops need only its trouble.
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    configure_logging("notifier")  # masked, and JSON with CLINIC_LOG_FORMAT=json, as every service
     settings = load_settings(NotifierSettings)
     try:
         clock = ScaledClock.from_environment()

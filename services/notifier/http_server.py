@@ -27,7 +27,9 @@ class HttpServer:
             self._socket = socket.create_server((host, port))
         except OSError as exc:
             raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", log_config=None
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True

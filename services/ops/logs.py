@@ -36,7 +36,12 @@ class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_text(record.getMessage())
         record.args = None
+        if record.exc_info and not record.exc_text:  # a traceback can quote a phone too
+            record.exc_text = mask_text(_PLAIN.formatException(record.exc_info))
         return True
+
+
+_PLAIN = logging.Formatter()
 
 
 class JsonFormatter(logging.Formatter):

@@ -61,3 +61,14 @@ def test_the_level_comes_from_the_environment(
     monkeypatch.setenv("CLINIC_LOG_LEVEL", "chatty")
     with pytest.raises(SystemExit, match="CLINIC_LOG_LEVEL"):
         configure_logging("reminders")
+
+
+def test_a_traceback_in_a_text_line_is_masked_too(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("booking", fmt="text")
+    try:
+        raise ValueError("no patient with +447700900123 or jane@example.com")
+    except ValueError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    out = capsys.readouterr().out
+    assert "Traceback" in out and "ValueError" in out
+    assert "+447700900123" not in out and "jane@example.com" not in out
