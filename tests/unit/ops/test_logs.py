@@ -68,7 +68,7 @@ def test_a_traceback_in_a_text_line_is_masked_too(capsys: pytest.CaptureFixture[
     try:
         raise ValueError("no patient with +447700900123 or jane@example.com")
     except ValueError:
-        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+        logging.getLogger("clinic.test").exception("Exception in ASGI application")
     out = capsys.readouterr().out
     assert "Traceback" in out and "ValueError" in out
     assert "+447700900123" not in out and "jane@example.com" not in out
