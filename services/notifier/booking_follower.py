@@ -18,6 +18,7 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.notifier.bookings_seen import BookingsSeen
 from services.shared.events import BookingEvent, InvalidEvent, decode
@@ -65,8 +66,11 @@ class BookingFollower:
         while not self._stopping.is_set():
             try:
                 self._follow()
-            except KafkaError as exc:
+            except (KafkaError, SQLAlchemyError, OSError) as exc:
                 log.warning("booking follower: %s; reading again in 1s", exc)
+                self._stopping.wait(1.0)
+            except Exception:  # a fault of ours: said loudly, and never the end of the thread
+                log.exception("booking follower failed; reading again in 1s")
                 self._stopping.wait(1.0)
 
     def _follow(self) -> None:
