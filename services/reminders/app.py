@@ -268,6 +268,12 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "web_host": settings.worker_web_host,
         "web_bind": settings.worker_web_host,
         "web_port": settings.worker_web_port,
+        # Faust's own pages (every table's values, the router, graphs, stats) show
+        # patients' data to anyone who asks: only the worker's own views are served.
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_graph_enabled": False,
+        "web_stats_enabled": False,
         "topic_partitions": settings.partitions,
         "processing_guarantee": "at_least_once",
         "broker_session_timeout": settings.session_timeout_seconds,

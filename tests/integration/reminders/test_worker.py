@@ -83,6 +83,10 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
     produced = f'clinic_events_produced_total{{service="reminders",topic="{topics.due}"}}'
     assert f"{produced} {float(len(expected))}" in scraped
     assert "clinic_reminders_pending " in scraped
+    for faust_page in ("/table/", "/table/patients/", "/router/", "/stats/"):
+        with pytest.raises(urllib.error.HTTPError) as off:
+            worker.page(faust_page)  # every patient's plan, to anyone who asked
+        assert off.value.code == 404, faust_page
 
 
 def test_cancelled_booking_never_emits(
