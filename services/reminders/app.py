@@ -4,42 +4,40 @@ One agent reads two co-partitioned topics in order: booking events, and the
 ticks a timer sends to each partition this worker owns. Every table write
 therefore happens inside the stream, on the partition of the record being
 processed, so a patient's plan always lives on the partition of its events.
+This module only declares the topics, the table, the agent and the timer; what
+is done with each record is :class:`handling.WorkerHandling`, Faust-free.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, ItemsView, Iterator, MutableMapping, ValuesView
+from collections.abc import (
+    Awaitable,
+    Callable,
+    ItemsView,
+    Iterator,
+    MutableMapping,
+    ValuesView,
+)
 from datetime import timedelta
 from typing import Any
 
 import faust
-from faust.types import TP, EventT, TableT
+from faust.types import TableT
 
 from services.ops.metrics import PlatformMetrics
 from services.reminders.batches import BATCH_MAX, one_by_one
 from services.reminders.changelog import held_changelog_table
+from services.reminders.handling import WorkerHandling
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
-from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
+from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.recovery import use_checked_recovery
-from services.reminders.schedule import Scheduler, Skipped
+from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
-from services.reminders.state import PatientState
 from services.reminders.transport import use_worker_transport
 from services.reminders.views import add_views
 from services.shared.clock import Clock
-from services.shared.control import RESYNC_REQUEST, ResyncRequested
-from services.shared.events import (
-    BookingEvent,
-    DeadLetter,
-    DeliveryState,
-    InvalidEvent,
-    NotificationStatus,
-    decode,
-    encode,
-)
 
 log = logging.getLogger("clinic.reminders")
 
@@ -91,93 +89,21 @@ def create_app(
         """The partitions this worker fires (those of the ticks topic it holds)."""
         return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.ticks)
 
-    def index_owned_partitions() -> None:
-        partitions = owned()
-        if frozenset(partitions) != scheduler.index.partitions:
-            entries = scheduler.rebuild(partitions)
-            log.info("indexed %d due entries for partitions %s", entries, partitions)
-
-    async def on_lost(lost: dict[TP, tuple[int, int]]) -> None:
-        scheduler.index.reset(())  # indexed again from what is left once recovery completes
-        await request_resync(app, settings, clock, lost)
-
-    use_checked_recovery(app, on_lost)
+    outbound = FaustOutbound(app, due, status, dead, topics.control)
+    handling = WorkerHandling(
+        scheduler, outbound, clock, metrics, topics, settings.worker_id, owned
+    )
+    use_checked_recovery(app, handling.on_lost)
 
     @table.on_recover
     async def index_recovered() -> None:
         """Index as soon as the table is whole again: the views count from the index."""
-        index_owned_partitions()
-
-    async def report_skipped(skipped: list[Skipped]) -> None:
-        for one in skipped:
-            for state in _skipped_statuses(one, clock):
-                await status.send(key=one.booking.patient_key.encode(), value=encode(state))
-                metrics.record_delivery(state.channel.value, state.state.value, state.reason)
-
-    async def dead_letter(event: EventT[Any], exc: Exception) -> None:
-        await dead.send(key=event.message.key, value=encode(_dead_letter(event, exc, clock)))
-        metrics.record_produced(topics.bookings_dlq)
-        log.warning(
-            "dead-lettered %s:%s: %s",
-            event.message.topic,
-            event.message.offset,
-            exc,
-            extra={
-                "topic": event.message.topic,
-                "partition": event.message.partition,
-                "offset": event.message.offset,
-            },
-        )
-
-    async def on_booking(event: EventT[Any]) -> None:
-        try:
-            booking_event = decode(BookingEvent, event.message.value or b"")
-            applied = scheduler.apply(booking_event, event.message.partition, clock.now())
-            _say_planned(booking_event, applied.state)
-            await report_skipped(applied.skipped)
-        except (InvalidEvent, UnknownTreatment) as exc:
-            await dead_letter(event, exc)
-        except Exception as exc:  # a fault of ours, not the event's: kept with its reason
-            log.exception("could not plan %s:%s", event.message.topic, event.message.offset)
-            await dead_letter(event, exc)
-
-    async def on_tick(partition: int) -> None:
-        result = scheduler.tick(partition, clock.now())
-        try:
-            sent = [await due.send(key=r.key.encode(), value=encode(r)) for r in result.emitted]
-            await asyncio.gather(*sent)  # the broker holds them all before the plans say "done"
-        except asyncio.CancelledError:  # stopping, or a rebalance: still listed if kept
-            scheduler.put_back(result)
-            raise
-        except Exception as exc:  # whatever the cause, the next tick tries again
-            scheduler.put_back(result)
-            log.warning(
-                "partition %d: %d due reminders not taken by the broker (%s); sent again next tick",
-                partition,
-                len(result.emitted),
-                exc,
-            )
-            return
-        scheduler.commit(result)
-        metrics.record_produced(topics.due, len(result.emitted))
-        for reminder in result.emitted:
-            log.info(
-                "due %s for booking %s",
-                reminder.milestone,
-                reminder.booking_id,
-                extra={"reminder_id": reminder.reminder_id, "booking_id": reminder.booking_id},
-            )
-        await report_skipped(result.skipped)
+        handling.index_owned_partitions()
 
     @app.agent(inbound, name="plan")
     async def plan(stream: faust.StreamT[bytes]) -> None:
         async for event in one_by_one(stream, table):  # in batches: see batches.py
-            if event.message.topic == topics.ticks:
-                index_owned_partitions()  # after a rebalance, before the first firing
-                await on_tick(event.message.partition)
-            else:
-                metrics.record_consumed(topics.bookings)
-                await on_booking(event)
+            await handling.on_record(event.message)
 
     add_views(app, patients, scheduler, clock, metrics, owned)
 
@@ -189,33 +115,32 @@ def create_app(
     return app
 
 
-async def request_resync(
-    app: faust.App, settings: ReminderSettings, clock: Clock, lost: dict[TP, tuple[int, int]]
-) -> None:
-    """Say which partitions' plans were discarded, and ask the booking service for them again.
+class FaustOutbound:
+    """:class:`handling.Outbound` over the app's topics and producer."""
 
-    A request the broker does not take is logged: the booking service also
-    resyncs on its own when the broker has forgotten its marker.
-    """
-    parts = ", ".join(
-        f"{tp.partition} (kept to offset {stored}, changelog "
-        + ("empty" if end < 0 else f"ends at {end}")
-        + ")"
-        for tp, (stored, end) in sorted(lost.items())
-    )
-    reason = f"changelog shorter than the local plans of partitions {parts}"
-    log.warning("%s: the broker lost them; local plans discarded, asking for a resync", reason)
-    request = ResyncRequested(
-        requested_by=f"reminders worker {settings.worker_id}",
-        reason=reason,
-        requested_at=clock.now(),
-    )
-    try:
-        await app.producer.send_and_wait(
-            settings.topics.control, RESYNC_REQUEST, encode(request), 0, None, None
-        )
-    except Exception as exc:
-        log.warning("resync request not taken by the broker (%s)", exc)
+    def __init__(
+        self,
+        app: faust.App,
+        due: faust.TopicT,
+        status: faust.TopicT,
+        dead: faust.TopicT,
+        control: str,
+    ) -> None:
+        self._app, self._due, self._status, self._dead = app, due, status, dead
+        self._control = control
+
+    async def due(self, key: bytes, value: bytes) -> Awaitable[Any]:
+        sent: Awaitable[Any] = await self._due.send(key=key, value=value)
+        return sent
+
+    async def status(self, key: bytes, value: bytes) -> None:
+        await self._status.send(key=key, value=value)
+
+    async def dead_letter(self, key: bytes | None, value: bytes) -> None:
+        await self._dead.send(key=key, value=value)
+
+    async def control(self, key: bytes, value: bytes) -> None:
+        await self._app.producer.send_and_wait(self._control, key, value, 0, None, None)
 
 
 class PatientTable(MutableMapping[str, bytes]):
@@ -285,53 +210,3 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "producer_linger": 0.005,
     }
     return options
-
-
-def _say_planned(event: BookingEvent, state: PatientState) -> None:
-    """One readable line per booking event: what is now planned for that booking."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    booking = event.data
-    mine = sorted(
-        (p for p in state.pending.values() if p.booking_id == booking.booking_id),
-        key=lambda p: p.due_at,
-    )
-    plan = ", ".join(f"{p.milestone} {str(p.due_at)[:16]}Z" for p in mine) or "nothing"
-    log.info(
-        "%s %s: planned %s",
-        event.type.value,
-        booking.booking_id,
-        plan,
-        extra={"booking_id": booking.booking_id, "clinic_id": booking.clinic_id},
-    )
-
-
-def _dead_letter(event: EventT[Any], exc: Exception, clock: Clock) -> DeadLetter:
-    raw = event.message.value
-    key = event.message.key
-    return DeadLetter(
-        service="reminders",
-        topic=event.message.topic,
-        partition=event.message.partition,
-        offset=event.message.offset,
-        key=key.decode(errors="replace") if isinstance(key, bytes) else None,
-        payload=raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw),
-        reason=f"{type(exc).__name__}: {exc}",
-        occurred_at=clock.now(),
-    )
-
-
-def _skipped_statuses(skipped: Skipped, clock: Clock) -> list[NotificationStatus]:
-    return [
-        NotificationStatus(
-            reminder_id=skipped.pending.reminder_id,
-            clinic_id=skipped.booking.clinic_id,
-            booking_id=skipped.booking.booking_id,
-            milestone=skipped.pending.milestone,
-            channel=channel,
-            state=DeliveryState.SKIPPED,
-            reason=skipped.reason,
-            occurred_at=clock.now(),
-        )
-        for channel in skipped.pending.channels
-    ]

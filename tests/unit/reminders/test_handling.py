@@ -1,0 +1,132 @@
+"""The worker's handling of each record, driven without Faust: plan, fire, put back, dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from faust.types import TP
+
+from services.ops.metrics import PlatformMetrics
+from services.reminders.handling import WorkerHandling
+from services.reminders.planning.engine import ClinicPolicy
+from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.schedule import Scheduler
+from services.shared.clock import ManualClock
+from services.shared.control import RESYNC_REQUEST, ResyncRequested
+from services.shared.events import DeadLetter, ReminderDue, decode, encode
+from services.shared.topics import Topics
+from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
+
+TOPICS = Topics("unit.")
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class FakeOutbound:
+    """Records what the worker sends; the broker refuses due reminders while ``down``."""
+
+    def __init__(self) -> None:
+        self.due_sent: list[ReminderDue] = []
+        self.statuses: list[bytes] = []
+        self.dead: list[DeadLetter] = []
+        self.control_sent: list[tuple[bytes, bytes]] = []
+        self.down = False
+
+    async def due(self, key: bytes, value: bytes) -> Awaitable[Any]:
+        acked: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.down:
+            acked.set_exception(ConnectionError("broker unreachable"))
+        else:
+            self.due_sent.append(decode(ReminderDue, value))
+            acked.set_result(None)
+        return acked
+
+    async def status(self, key: bytes, value: bytes) -> None:
+        self.statuses.append(value)
+
+    async def dead_letter(self, key: bytes | None, value: bytes) -> None:
+        self.dead.append(decode(DeadLetter, value))
+
+    async def control(self, key: bytes, value: bytes) -> None:
+        self.control_sent.append((key, value))
+
+
+def handling(clock: ManualClock) -> tuple[WorkerHandling, FakeOutbound]:
+    policy = ClinicPolicy(attendance="reported")
+    scheduler = Scheduler({}, ProtocolRegistry.builtin(), lambda _: policy)
+    out = FakeOutbound()
+    made = WorkerHandling(
+        scheduler, out, clock, PlatformMetrics("reminders"), TOPICS, "7", lambda: [0]
+    )
+    made.index_owned_partitions()
+    return made, out
+
+
+def booking_record(value: bytes, offset: int = 0) -> Message:
+    return Message(TOPICS.bookings, 0, offset, b"dr-jenny:p-42", value)
+
+
+def tick() -> Message:
+    return Message(TOPICS.ticks, 0, 0, None, b"")
+
+
+def test_a_booking_is_planned_and_its_reminders_go_out_when_due() -> None:
+    clock = ManualClock(BOOKED_AT)
+    worker, out = handling(clock)
+    asyncio.run(worker.on_record(booking_record(encode(event(booking())))))
+    clock.set(START - timedelta(hours=1))
+    asyncio.run(worker.on_record(tick()))
+    assert {d.milestone for d in out.due_sent} >= {"treatment-prepare", "treatment-reminder"}
+    asyncio.run(worker.on_record(tick()))
+    assert len(out.due_sent) == len({d.reminder_id for d in out.due_sent}), "nothing twice"
+
+
+def test_reminders_the_broker_refused_go_out_at_the_next_tick() -> None:
+    clock = ManualClock(BOOKED_AT)
+    worker, out = handling(clock)
+    asyncio.run(worker.on_record(booking_record(encode(event(booking())))))
+    clock.set(START - timedelta(hours=1))
+    out.down = True
+    asyncio.run(worker.on_record(tick()))
+    assert out.due_sent == []
+    out.down = False
+    asyncio.run(worker.on_record(tick()))
+    assert {d.milestone for d in out.due_sent} >= {"treatment-prepare", "treatment-reminder"}
+
+
+def test_an_event_that_is_not_a_booking_event_is_dead_lettered_with_its_reason() -> None:
+    worker, out = handling(ManualClock(BOOKED_AT))
+    asyncio.run(worker.on_record(booking_record(b'{"type": "booking.created"}', offset=41)))
+    [letter] = out.dead
+    assert (letter.service, letter.topic, letter.offset) == ("reminders", TOPICS.bookings, 41)
+    assert "InvalidEvent" in letter.reason and "data" in letter.reason
+
+
+def test_an_unknown_treatment_is_dead_lettered() -> None:
+    worker, out = handling(ManualClock(BOOKED_AT))
+    unknown = event(booking()).model_copy(
+        update={"data": booking().model_copy(update={"treatment": "botox"})}
+    )
+    asyncio.run(worker.on_record(booking_record(encode(unknown))))
+    assert [d.reason.split(":")[0] for d in out.dead] == ["UnknownTreatment"]
+
+
+def test_lost_plans_are_reported_as_a_resync_request() -> None:
+    worker, out = handling(ManualClock(BOOKED_AT))
+    asyncio.run(worker.on_lost({TP("unit.changelog", 2): (37, -1)}))
+    [(key, value)] = out.control_sent
+    request = decode(ResyncRequested, value)
+    assert key == RESYNC_REQUEST and request.requested_by == "reminders worker 7"
+    assert "2 (kept to offset 37, changelog empty)" in request.reason
+    assert worker.scheduler.index.partitions == frozenset()
