@@ -7,7 +7,7 @@ from typing import Any
 import faust
 
 from services.ops.logs import configure_logging
-from services.reminders.app import create_app
+from services.reminders.app import create_app, owned_partitions
 from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
 from services.reminders.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
@@ -26,9 +26,7 @@ class Worker(faust.Worker):
 
     async def on_startup_finished(self) -> None:
         await super().on_startup_finished()
-        partitions = sorted(
-            tp.partition for tp in self.app.consumer.assignment() if tp.topic == self._ticks_topic
-        )
+        partitions = owned_partitions(self.app, self._ticks_topic)
         print(f"reminders worker ready, partitions {partitions}", flush=True)
 
 

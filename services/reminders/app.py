@@ -23,7 +23,7 @@ from datetime import timedelta
 from typing import Any
 
 import faust
-from faust.types import TableT
+from faust.types import AppT, TableT
 
 from services.ops.metrics import PlatformMetrics
 from services.reminders.batches import BATCH_MAX, one_by_one
@@ -86,8 +86,7 @@ def create_app(
     scheduler.started_at = clock.now()
 
     def owned() -> list[int]:
-        """The partitions this worker fires (those of the ticks topic it holds)."""
-        return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == topics.ticks)
+        return owned_partitions(app, topics.ticks)
 
     outbound = FaustOutbound(app, due, status, dead, topics.control)
     handling = WorkerHandling(
@@ -113,6 +112,11 @@ def create_app(
             await ticks.send(value=b"", partition=partition)
 
     return app
+
+
+def owned_partitions(app: AppT, ticks_topic: str) -> list[int]:
+    """The partitions this worker fires: those of the ticks topic it holds now."""
+    return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic)
 
 
 class FaustOutbound:
