@@ -21,7 +21,6 @@ import logging
 import time
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
 
 from services.booking.store import BookingStore
 from services.shared.clock import Clock
@@ -31,6 +30,7 @@ from services.shared.control import (
     BrokerMarker,
     ControlState,
     ResyncDone,
+    ResyncRequested,
     read_control,
     write_control,
 )
@@ -57,6 +57,8 @@ class BrokerMemory:
         self._every = every_seconds
         self._next = 0.0
         self._store_id: str | None = None
+        self._unmarked: tuple[str, str | None] | None = None
+        """The resync queued whose marker or answer has not reached the broker yet."""
 
     def due(self) -> bool:
         """True when the next look at the control topic is due (at once, the first time)."""
@@ -66,42 +68,59 @@ class BrokerMemory:
         """Look at the control topic; resync if needed; return the bookings queued, or None.
 
         Blocks for one read of the control topic (a few milliseconds; up to
-        five seconds when the broker is slow). A broker that does not answer
-        is logged and tried again at the next check.
+        five seconds when the broker is slow). Never raises: whatever fails is
+        logged and tried again at the next look, and the outbox goes on being
+        published meanwhile. A resync queued but not yet marked on the broker
+        is not queued again: the next look only writes the marker.
         """
         self._next = time.monotonic() + self._every
-        store_id = self._own_id()
         try:
-            state = read_control(self._bootstrap, self._topics.control)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning(
-                "could not read %s (%s); next look in %.0fs", self._topics.control, exc, self._every
-            )
+            return self._look(producer)
+        except Exception as exc:
+            log.warning("broker check failed (%s); next look in %.0fs", exc, self._every)
             return None
-        if state.remembers(store_id) and state.open_request() is None:
-            return None
-        try:
-            return self._resync(producer, state, store_id)
-        except BaseException:
-            self._next = 0.0  # the marker or answer was not written: look again at once
-            raise
 
-    def _resync(self, producer: KafkaProducer, state: ControlState, store_id: str) -> int:
-        now = self._clock.now()
-        count = self._store.enqueue_resync(self._topics.bookings, now)
+    def _look(self, producer: KafkaProducer) -> int | None:
+        store_id = self._own_id()
+        state = read_control(self._bootstrap, self._topics.control)
+        if state.remembers(store_id) and state.open_request() is None:
+            self._unmarked = None
+            return None
         request = state.open_request()
+        why = self._reason(state, store_id, request)
+        pending = (why, request.request_id if request else None)
+        if self._unmarked != pending:
+            count = self._store.enqueue_resync(self._topics.bookings, self._clock.now())
+            self._unmarked = pending
+            log.warning("resync: %s; %d bookings queued to rebuild every plan", why, count)
+        else:
+            count = 0  # queued at an earlier look whose marker did not reach the broker
+        self._mark(producer, state, store_id, request, count)
+        self._unmarked = None
+        return count
+
+    @staticmethod
+    def _reason(state: ControlState, store_id: str, request: ResyncRequested | None) -> str:
         if not state.remembers(store_id):
-            why = "the broker does not hold this booking store's marker (it is new or forgot)"
+            return "the broker does not hold this booking store's marker (it is new or forgot)"
+        assert request is not None
+        return f"{request.requested_by} asked: {request.reason}"
+
+    def _mark(
+        self,
+        producer: KafkaProducer,
+        state: ControlState,
+        store_id: str,
+        request: ResyncRequested | None,
+        count: int,
+    ) -> None:
+        now = self._clock.now()
+        if not state.remembers(store_id):
             marker = BrokerMarker(store_id=store_id, written_at=now)
             write_control(producer, self._topics.control, MARKER, marker)
-        else:
-            assert request is not None
-            why = f"{request.requested_by} asked: {request.reason}"
         if request is not None:
             done = ResyncDone(request_id=request.request_id, bookings=count, done_at=now)
             write_control(producer, self._topics.control, RESYNC_DONE, done)
-        log.warning("resync: %s; %d bookings queued to rebuild every plan", why, count)
-        return count
 
     def _own_id(self) -> str:
         if self._store_id is None:

@@ -98,7 +98,7 @@ class OutboxRelay:
         if not self._lease.acquire():
             return 0
         if self._memory is not None and self._memory.due():
-            self._memory.check(self._connected())
+            self._memory.check(self._connected())  # never raises: see BrokerMemory.check
         records = self._store.pending(self._batch)
         if not records:
             return 0

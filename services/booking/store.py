@@ -7,10 +7,12 @@ accepted is a booking that will be published (see :mod:`services.booking.relay`)
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -25,7 +27,7 @@ from services.booking.tables import (
     store_meta,
 )
 from services.shared.database import make_engine
-from services.shared.events import Booking, BookingEvent, BookingEventType
+from services.shared.events import Booking, BookingEvent, BookingEventType, patient_key
 
 # Any constant shared by every writer: serialises outbox inserts on PostgreSQL so that
 # outbox ids become visible in the order they were given, and the relay, which reads
@@ -371,11 +373,13 @@ class BookingStore:
         with self._engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-            snapshots = conn.execute(
-                select(bookings.c.snapshot).order_by(bookings.c.clinic_id, bookings.c.booking_id)
-            ).scalars()
-            for page in snapshots.partitions(1000):
-                rows = [_resync_row(snapshot, topic, at, source) for snapshot in page]
+            stored = conn.execute(
+                select(bookings.c.clinic_id, bookings.c.patient_id, bookings.c.snapshot).order_by(
+                    bookings.c.clinic_id, bookings.c.booking_id
+                )
+            )
+            for page in stored.partitions(1000):
+                rows = [_resync_row(row, topic, at, source) for row in page]
                 conn.execute(insert(outbox), rows)
                 count += len(rows)
         return count
@@ -411,20 +415,25 @@ class BookingStore:
             return int(count)
 
 
-def _resync_row(snapshot: str, topic: str, at: datetime, source: str) -> dict[str, object]:
-    booking = Booking.model_validate_json(snapshot)
-    event = BookingEvent(
-        type=BookingEventType.RESYNCED,
-        occurred_at=at,
-        clinic_id=booking.clinic_id,
-        source=source,
-        data=booking,
-    )
+def _resync_row(row: Any, topic: str, at: datetime, source: str) -> dict[str, object]:
+    """The outbox row restating one stored snapshot, as it stands (not validated again:
+    a snapshot today's rules refuse still reaches the worker, which dead-letters it
+    with the reason, rather than stopping every other booking's resync)."""
+    event_id = str(uuid.uuid4())
+    payload = {
+        "event_id": event_id,
+        "type": BookingEventType.RESYNCED.value,
+        "schema_version": 1,
+        "occurred_at": at.isoformat(),
+        "clinic_id": row.clinic_id,
+        "source": source,
+        "data": json.loads(row.snapshot),
+    }
     return {
-        "event_id": event.event_id,
-        "key": event.key,
+        "event_id": event_id,
+        "key": patient_key(row.clinic_id, row.patient_id),
         "topic": topic,
-        "payload": event.model_dump_json(),
+        "payload": json.dumps(payload, separators=(",", ":")),
         "created_at": at,
     }
 

@@ -8,11 +8,14 @@ is current to, so a restarted notifier carries on where it stopped.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     DateTime,
@@ -27,11 +30,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 
 from services.notifier.currency import SeenBooking
 from services.shared.database import make_engine
 from services.shared.events import BookingEvent, BookingStatus
 
+log = logging.getLogger(__name__)
 metadata = MetaData()
 seen = Table(
     "notifier_bookings_seen",
@@ -48,7 +53,7 @@ positions = Table(
     metadata,
     Column("topic", String(255), primary_key=True),
     Column("partition", Integer, primary_key=True),
-    Column("next_offset", Integer, nullable=False),
+    Column("next_offset", BigInteger, nullable=False),
 )
 
 
@@ -58,6 +63,7 @@ class BookingsSeen:
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         metadata.create_all(self._engine)
+        self._reads = make_engine(url, reads_only=True)
         self._readers = threading.local()
         self._query = select(seen).where(
             seen.c.clinic_id == bindparam("clinic_id"), seen.c.booking_id == bindparam("booking_id")
@@ -67,41 +73,54 @@ class BookingsSeen:
         conn: Connection | None = getattr(self._readers, "conn", None)
         if conn is not None:
             conn.close()
+        self._reads.dispose()
         self._engine.dispose()
 
     def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
-        """The latest state seen of this booking, or None if none was.
+        """The latest state seen of this booking, or None if none was (or it cannot be read).
 
-        Asked before every hand-off, so each thread keeps its own connection
-        (a pool checkout per read cost as much as the read) and ends the read
-        at once, so the next one sees what the follower wrote since.
+        Asked before every hand-off, so each thread keeps a connection of its own
+        (a pool checkout per read cost as much as the read) and ends each read at
+        once, so the next one sees what the follower wrote since. A connection
+        the database dropped is replaced once; a database that cannot answer is
+        logged and taken as "not seen": the send goes on as the reminder says.
         """
-        conn = self._reader()
-        try:
-            params = {"clinic_id": clinic_id, "booking_id": booking_id}
-            row = conn.execute(self._query, params).first()
-        finally:
-            conn.rollback()
+        params = {"clinic_id": clinic_id, "booking_id": booking_id}
+        for attempt in (1, 2):
+            conn = self._reader()
+            try:
+                row = conn.execute(self._query, params).first()
+                conn.rollback()
+                break
+            except DBAPIError as exc:
+                self._drop_reader(conn)
+                if attempt == 2:
+                    log.warning("bookings seen could not be read (%s); sending as planned", exc)
+                    return None
         if row is None:
             return None
-        return SeenBooking(
-            row.schedule_version,
-            BookingStatus(row.status),
-            _utc(row.start_at),
-            _utc(row.changed_at),
-        )
+        status = BookingStatus(row.status)
+        return SeenBooking(row.schedule_version, status, _utc(row.start_at), _utc(row.changed_at))
+
+    def _drop_reader(self, conn: Connection) -> None:
+        with contextlib.suppress(Exception):
+            conn.invalidate()
+            conn.close()
+        self._readers.conn = None
 
     def record(
         self, events: Iterable[BookingEvent], offsets: Mapping[tuple[str, int], int]
     ) -> None:
         """Keep each event's booking state and the offsets now read to, in one transaction.
 
-        Events come in partition order, so the last about a booking is its latest.
+        Events come in partition order, so the last about a booking is its latest;
+        a row already holding a later change is kept (a topic read again from its
+        start must not take a cancelled booking back to booked).
         """
         rows = {(e.clinic_id, e.data.booking_id): _row(e) for e in events}
         with self._engine.begin() as conn:
             for row in rows.values():
-                conn.execute(self._upsert(seen, row, ("clinic_id", "booking_id")))
+                conn.execute(self._upsert(seen, row, ("clinic_id", "booking_id"), newer=True))
             for (topic, partition), offset in offsets.items():
                 key = {"topic": topic, "partition": partition, "next_offset": offset}
                 conn.execute(self._upsert(positions, key, ("topic", "partition")))
@@ -109,7 +128,7 @@ class BookingsSeen:
     def _reader(self) -> Connection:
         conn: Connection | None = getattr(self._readers, "conn", None)
         if conn is None or conn.closed:
-            conn = self._readers.conn = self._engine.connect()
+            conn = self._readers.conn = self._reads.connect()
         return conn
 
     def offsets(self, topic: str) -> dict[int, int]:
@@ -123,11 +142,14 @@ class BookingsSeen:
         with self._engine.begin() as conn:
             conn.execute(delete(positions).where(positions.c.topic == topic))
 
-    def _upsert(self, table: Table, row: dict[str, object], keys: tuple[str, ...]) -> Executable:
+    def _upsert(
+        self, table: Table, row: dict[str, object], keys: tuple[str, ...], newer: bool = False
+    ) -> Executable:
         insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
         statement = insert(table).values(**row)
         changed = {k: v for k, v in row.items() if k not in keys}
-        return statement.on_conflict_do_update(index_elements=list(keys), set_=changed)
+        where = table.c.changed_at <= statement.excluded.changed_at if newer else None
+        return statement.on_conflict_do_update(index_elements=list(keys), set_=changed, where=where)
 
 
 def _row(event: BookingEvent) -> dict[str, object]:

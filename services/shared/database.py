@@ -15,19 +15,24 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reads_only: bool = False) -> Engine:
     """An engine for ``url``; connects lazily, on first use.
 
     SQLite gets write-ahead logging (readers never wait for the writer, and a
     commit appends to the log instead of rewriting pages), a 30-second wait
     for the write lock, and transactions that take that lock when they begin.
+    ``reads_only``: an engine for many threads that each keep a connection to
+    read with: a bigger pool, and on SQLite plain (deferred) transactions that
+    never take the write lock.
     """
     url = normalise_url(url)
+    pool = {"pool_size": 32, "max_overflow": 32} if reads_only else {}
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
     event.listen(engine, "connect", _sqlite_connect)
-    event.listen(engine, "begin", _sqlite_begin)
+    if not reads_only:
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
