@@ -5,8 +5,9 @@ Rules, per event (keyed by UID):
 
 - a new UID is booked (``created``) if it starts no further back than a new booking
   may (a day by default: this morning's visits); one older is left out (``past``);
-- under the clinic's ``assumed`` attendance, an appointment that has ended is marked
-  attended (``attended``), once: calendars never say so themselves;
+- a calendar never says "attended": under the clinic's ``assumed`` attendance the
+  plan already counts a booked visit as attended once it ends, so the booking is
+  left booked, and a no-show the clinic reports later still takes its aftercare back;
 - a known UID whose DTSTART moved is rescheduled (``rescheduled``);
 - STATUS:CANCELLED, or the attendee's PARTSTAT=DECLINED, cancels it (``cancelled``);
 - a known UID that is no longer in the feed is cancelled if its start is still to
@@ -26,7 +27,6 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from enum import StrEnum
 
 from services.booking.calendar_events import EventProblem, FeedEvent, parse_calendar
@@ -35,7 +35,7 @@ from services.booking.calendar_sources import FeedSource, FeedUnavailable
 from services.booking.calendar_state import CalendarState, EventState, FeedRecord, event_key
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
-from services.shared.events import Booking, BookingEventType, BookingStatus
+from services.shared.events import BookingEventType
 
 SOURCE = "ical"
 
@@ -44,7 +44,6 @@ class Outcome(StrEnum):
     CREATED = "created"
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
-    ATTENDED = "attended"
     UNCHANGED = "unchanged"
     PAST = "past"
     IGNORED = "ignored"
@@ -154,23 +153,9 @@ class CalendarSync:
             BookingEventType.CREATED: Outcome.CREATED,
             BookingEventType.RESCHEDULED: Outcome.RESCHEDULED,
         }.get(recorded.event.type, Outcome.UNCHANGED)
-        if self._attend_if_over(recorded.booking):
-            return EventResult(event.uid, Outcome.ATTENDED, booking_id)
         return EventResult(
             event.uid, Outcome.UNCHANGED if recorded.replayed else outcome, booking_id
         )
-
-    def _attend_if_over(self, booking: Booking) -> bool:
-        """Under ``assumed`` attendance, mark an ended booked appointment attended."""
-        service = self._service
-        if service.clinics.get(booking.clinic_id).attendance != "assumed":
-            return False
-        current = service.get(booking.clinic_id, booking.booking_id)
-        ends = current.start + timedelta(minutes=current.duration_minutes)
-        if current.status is not BookingStatus.BOOKED or ends > service.clock.now():
-            return False
-        service.mark_attended(booking.clinic_id, booking.booking_id, source=SOURCE)
-        return True
 
     def _move(self, event: FeedEvent, record: FeedRecord) -> EventResult:
         if event.start != record.start:
@@ -185,8 +170,6 @@ class CalendarSync:
             return EventResult(event.uid, Outcome.RESCHEDULED, record.booking_id)
         if event.sequence != record.sequence:
             self._save(event, record.booking_id, EventState.ACTIVE)
-        if self._attend_if_over(self._service.get(record.clinic_id, record.booking_id)):
-            return EventResult(event.uid, Outcome.ATTENDED, record.booking_id)
         return EventResult(event.uid, Outcome.UNCHANGED, record.booking_id)
 
     def _cancel(self, event: FeedEvent, record: FeedRecord | None, booking_id: str) -> EventResult:

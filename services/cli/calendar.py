@@ -27,7 +27,6 @@ COLOURS = {
     Outcome.CREATED: "green",
     Outcome.RESCHEDULED: "yellow",
     Outcome.CANCELLED: "magenta",
-    Outcome.ATTENDED: "blue",
     Outcome.REJECTED: "red",
 }
 

@@ -2,8 +2,8 @@
 
 The platform runs as ``make run`` starts it, following one calendar file. The
 feed holds a treatment that ended an hour ago (this morning's visit, seen by the
-first pass): under the default ``assumed`` attendance it is booked, marked
-attended, and its first aftercare text goes out at once.
+first pass): under the default ``assumed`` attendance it is booked, its
+aftercare planned from its end, and the first aftercare text goes out at once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A calendar never says "attended": what the sync makes of visits that are over, and declines."""
+"""A calendar never says "attended": this morning's visits, their aftercare, and declines."""
 
 from __future__ import annotations
 
@@ -66,25 +66,19 @@ def aftercare(store: BookingStore, uid: str, policy: ClinicPolicy) -> set[str]:
 
 
 @pytest.mark.parametrize("attendance", ["assumed", "reported"])
-def test_this_morning_s_visit_is_booked_and_under_assumed_marked_attended(
+def test_this_morning_s_visit_is_booked_and_gets_aftercare_only_under_assumed(
     tmp_path: Path, store: BookingStore, attendance: str
 ) -> None:
     service = service_for(store, attendance)
     outcomes = sync(tmp_path, service, calendar(event("past-1", "20261110T100000Z")))
+    assert outcomes["past-1"] is Outcome.CREATED
     booking = store.get("dr-jenny", booking_id_for("past-1"))
-    assert booking is not None
+    assert booking is not None and booking.status is BookingStatus.BOOKED
     policy = ClinicPolicy(attendance=attendance)  # type: ignore[arg-type]
-    if attendance == "assumed":
-        assert outcomes["past-1"] is Outcome.ATTENDED
-        assert booking.status is BookingStatus.ATTENDED
-        assert aftercare(store, "past-1", policy)
-    else:
-        assert outcomes["past-1"] is Outcome.CREATED
-        assert booking.status is BookingStatus.BOOKED
-        assert aftercare(store, "past-1", policy) == set()
+    assert bool(aftercare(store, "past-1", policy)) is (attendance == "assumed")
 
 
-def test_a_booked_visit_that_has_ended_is_marked_attended_on_the_next_pass(
+def test_a_visit_over_stays_booked_so_a_no_show_reported_later_is_taken(
     tmp_path: Path, store: BookingStore
 ) -> None:
     service = service_for(store, "assumed")
@@ -92,8 +86,11 @@ def test_a_booked_visit_that_has_ended_is_marked_attended_on_the_next_pass(
     assert sync(tmp_path, service, text)["later-1"] is Outcome.CREATED
     assert isinstance(service.clock, ManualClock)
     service.clock.set(datetime(2026, 11, 10, 18, 0, tzinfo=UTC))
-    assert sync(tmp_path, service, text)["later-1"] is Outcome.ATTENDED
     assert sync(tmp_path, service, text)["later-1"] is Outcome.UNCHANGED
+    service.mark_no_show("dr-jenny", booking_id_for("later-1"))
+    missed = store.get("dr-jenny", booking_id_for("later-1"))
+    assert missed is not None and missed.status is BookingStatus.NO_SHOW
+    assert aftercare(store, "later-1", ClinicPolicy()) == set()
 
 
 def test_an_attendee_who_declined_cancels_the_booking(tmp_path: Path, store: BookingStore) -> None:
