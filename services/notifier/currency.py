@@ -32,11 +32,15 @@ def moot_reason(reminder: ReminderDue, latest: SeenBooking | None) -> str | None
     """
     if latest is None:
         return None
+    when = latest.changed_at.isoformat()
+    if reminder.schedule_version is None or reminder.booking_status is None:
+        # A due record from before these fields: only a cancel is beyond doubt.
+        cancelled = latest.status is BookingStatus.CANCELLED
+        return f"booking cancelled at {when}" if cancelled else None
     if latest.schedule_version > reminder.schedule_version:
-        return f"booking moved to {latest.start.isoformat()} at {latest.changed_at.isoformat()}"
+        return f"booking moved to {latest.start.isoformat()} at {when}"
     if latest.status is reminder.booking_status:
         return None
-    when = latest.changed_at.isoformat()
     if latest.status is BookingStatus.CANCELLED:
         return f"booking cancelled at {when}"
     if latest.status is BookingStatus.NO_SHOW:

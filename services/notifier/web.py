@@ -21,6 +21,7 @@ from services.notifier.inbound import InboundSms, InboundTexts, InvalidInbound
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.status_callbacks import CallbackResult, StatusCallbacks
 from services.ops.metrics import PlatformMetrics, observe_backlogs
+from services.shared.body_limit import BodyLimit
 
 TWIML = "application/xml"
 
@@ -43,6 +44,7 @@ def create_app(parts: WebParts) -> FastAPI:
     app = FastAPI(title="clinic-reminders notifier", docs_url=None, redoc_url=None)
     _ops_routes(app, parts)
     _twilio_routes(app, parts)
+    app.add_middleware(BodyLimit, limit=MAX_FORM_BYTES)
     return app
 
 

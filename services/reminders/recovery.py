@@ -14,6 +14,7 @@ from the booking store). Everything else is Faust's own recovery.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 from collections import Counter
@@ -22,6 +23,9 @@ from typing import Any
 
 from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
+from kafka import TopicPartition
+
+from services.shared.offsets import read_true_ends
 
 log = logging.getLogger("clinic.reminders")
 
@@ -47,12 +51,36 @@ class CheckedRecovery(Recovery):
             for tp in tps
             if destination[tp] >= 0 and destination[tp] > self.active_highwaters.get(tp, -1)
         }
+        lost = await self._confirmed(lost)
         if not lost:
             return
         for tp in lost:
             discard_partition(getattr(self.tp_to_table[tp], "data", None), tp.partition)
             destination[tp] = -1  # read all the changelog still holds
         await self._on_lost(lost)
+
+    async def _confirmed(self, lost: dict[TP, tuple[int, int]]) -> dict[TP, tuple[int, int]]:
+        """Those of ``lost`` still ahead of their changelog's end, read again without hurry.
+
+        The exact end of a changelog that is not empty comes from reading its last
+        batch, within a few seconds; on a busy machine that read can give up and
+        leave the broker's short figure, which must not cost a partition its plans.
+        """
+        again = {TopicPartition(tp.topic, tp.partition): end + 1 for tp, (_, end) in lost.items()}
+        if not any(end > 0 for end in again.values()):
+            return lost  # every one of them empty: nothing to read
+        url = self.app.conf.broker_consumer[0]
+        bootstrap = f"{url.host}:{url.port or 9092}"
+        ends = await asyncio.to_thread(read_true_ends, bootstrap, again, CONFIRM_SECONDS)
+        return {
+            tp: (stored, ends[TopicPartition(tp.topic, tp.partition)] - 1)
+            for tp, (stored, _) in lost.items()
+            if stored > ends[TopicPartition(tp.topic, tp.partition)] - 1
+        }
+
+
+CONFIRM_SECONDS = 20.0
+"""How long the second look at a changelog's end may take."""
 
 
 def discard_partition(store: Any, partition: int) -> None:

@@ -193,10 +193,11 @@ class ReminderDue(Frozen):
     due_at: UtcDatetime
     stale_at: UtcDatetime | None = None
     appointment_start: UtcDatetime
-    schedule_version: int = 1
-    """The booking's schedule version this reminder was planned from."""
-    booking_status: BookingStatus = BookingStatus.BOOKED
-    """The booking's status this reminder was planned from."""
+    schedule_version: int | None = None
+    """The booking's schedule version this reminder was planned from (None: a record
+    from before the field, judged on a cancel only)."""
+    booking_status: BookingStatus | None = None
+    """The booking's status this reminder was planned from (None as above)."""
     duration_minutes: int = 45
     session_number: int = 1
     sessions_planned: int | None = None

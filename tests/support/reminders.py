@@ -36,6 +36,8 @@ def reminder(**overrides: Any) -> ReminderDue:
         "channels": (Channel.SMS, Channel.EMAIL),
         "due_at": datetime(2026, 11, 30, 10, 0, tzinfo=UTC),
         "appointment_start": datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+        "schedule_version": 1,
+        "booking_status": "booked",
         "duration_minutes": 45,
         "session_number": 1,
         "sessions_planned": 3,

@@ -50,3 +50,12 @@ def test_a_reminder_planned_for_the_new_version_or_status_is_current() -> None:
     assert moot_reason(reminder(schedule_version=2), seen(version=2)) is None
     rebook = reminder(booking_status=BookingStatus.NO_SHOW, due_at=START + timedelta(days=1))
     assert moot_reason(rebook, seen(BookingStatus.NO_SHOW)) is None
+
+
+def test_a_due_record_from_before_these_fields_is_judged_on_a_cancel_only() -> None:
+    older = reminder(schedule_version=None, booking_status=None)
+    assert moot_reason(older, seen(version=2)) is None
+    assert moot_reason(older, seen(BookingStatus.NO_SHOW)) is None
+    assert moot_reason(older, seen(BookingStatus.CANCELLED)) == (
+        "booking cancelled at 2026-11-30T12:00:00+00:00"
+    )
