@@ -92,7 +92,9 @@ class BrokerMemory:
         if self._unmarked != pending:
             count = self._store.enqueue_resync(self._topics.bookings, self._clock.now())
             self._unmarked = pending
-            log.warning("resync: %s; %d bookings queued to rebuild every plan", why, count)
+            # A first start (no bookings yet) is not news; a resync of real bookings is.
+            say = log.warning if count else log.info
+            say("resync: %s; %d bookings queued to rebuild every plan", why, count)
         else:
             count = 0  # queued at an earlier look whose marker did not reach the broker
         self._mark(producer, state, store_id, request, count)
