@@ -15,6 +15,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, delete, insert, select
 
 from services.booking.tables import calendar_events
+from services.shared.database import stored_utc
 
 
 class EventState(StrEnum):
@@ -68,7 +69,7 @@ class CalendarState:
                     r.uid,
                     r.clinic_id,
                     r.booking_id,
-                    _utc(r.start_at),
+                    stored_utc(r.start_at),
                     r.sequence,
                     EventState(r.state),
                 )
@@ -94,8 +95,3 @@ class CalendarState:
                     updated_at=at,
                 )
             )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back the naive UTC value that was stored; PostgreSQL an aware one.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -12,7 +12,6 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -33,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from services.notifier.currency import SeenBooking
-from services.shared.database import make_engine
+from services.shared.database import make_engine, stored_utc
 from services.shared.events import BookingEvent, BookingStatus
 
 log = logging.getLogger(__name__)
@@ -100,7 +99,9 @@ class BookingsSeen:
         if row is None:
             return None
         status = BookingStatus(row.status)
-        return SeenBooking(row.schedule_version, status, _utc(row.start_at), _utc(row.changed_at))
+        return SeenBooking(
+            row.schedule_version, status, stored_utc(row.start_at), stored_utc(row.changed_at)
+        )
 
     def _drop_reader(self, conn: Connection) -> None:
         with contextlib.suppress(Exception):
@@ -162,7 +163,3 @@ def _row(event: BookingEvent) -> dict[str, object]:
         "start_at": booking.start,
         "changed_at": event.occurred_at,
     }
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

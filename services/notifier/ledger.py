@@ -8,7 +8,7 @@ it, records ``unknown`` and does not send: never a second text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine
+from services.shared.database import make_engine, stored_utc
 from services.shared.events import Channel, ReminderDue
 
 
@@ -116,13 +116,8 @@ def _delivery(row: RowMapping) -> Delivery:
         row["attempts"],
         row["reason"],
         row["provider_id"],
-        _utc(row["updated_at"]),
+        stored_utc(row["updated_at"]),
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class DeliveryLedger:

@@ -9,7 +9,7 @@ than the one stored) changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine
+from services.shared.database import make_engine, stored_utc
 from services.shared.events import Channel, ConsentChanged
 
 ANY_CLINIC = "*"
@@ -117,7 +117,7 @@ class ConsentRegistry:
             rows = conn.execute(query).mappings().all()
         if not rows:
             return None
-        row = max(rows, key=lambda r: _utc(r["changed_at"]))
+        row = max(rows, key=lambda r: stored_utc(r["changed_at"]))
         return ConsentRecord(
             row["phone"],
             row["clinic_id"],
@@ -125,15 +125,10 @@ class ConsentRegistry:
             row["granted"],
             row["source"],
             row["keyword"],
-            _utc(row["changed_at"]),
+            stored_utc(row["changed_at"]),
         )
 
     def opted_out(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
         """The withdrawal in force for ``phone`` with ``clinic_id``, or None if there is none."""
         found = self.latest(phone, clinic_id, channel)
         return found if found is not None and not found.granted else None
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

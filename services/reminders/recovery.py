@@ -25,6 +25,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 from kafka import TopicPartition
 
+from services.reminders.transport import broker_address
 from services.shared.offsets import read_true_ends
 
 log = logging.getLogger("clinic.reminders")
@@ -69,8 +70,7 @@ class CheckedRecovery(Recovery):
         again = {TopicPartition(tp.topic, tp.partition): end + 1 for tp, (_, end) in lost.items()}
         if not any(end > 0 for end in again.values()):
             return lost  # every one of them empty: nothing to read
-        url = self.app.conf.broker_consumer[0]
-        bootstrap = f"{url.host}:{url.port or 9092}"
+        bootstrap = broker_address(self.app)
         ends = await asyncio.to_thread(read_true_ends, bootstrap, again, CONFIRM_SECONDS)
         return {
             tp: (stored, ends[TopicPartition(tp.topic, tp.partition)] - 1)

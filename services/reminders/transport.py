@@ -132,11 +132,16 @@ class ExactEndsConsumer(EagerConsumer):
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
-        url = self.app.conf.broker_consumer[0]
-        bootstrap = f"{url.host}:{url.port or 9092}"
+        bootstrap = broker_address(self.app)
         asked = {TopicPartition(tp.topic, tp.partition): end for tp, end in reported.items()}
         ends = await asyncio.to_thread(read_true_ends, bootstrap, asked)
         return {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
+
+
+def broker_address(app: Any) -> str:
+    """``host:port`` of the broker ``app`` consumes from, for a plain kafka-python client."""
+    url = app.conf.broker_consumer[0]
+    return f"{url.host}:{url.port or 9092}"
 
 
 class EagerTransport(driver.Transport):

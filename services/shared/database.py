@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -48,3 +49,11 @@ def _sqlite_begin(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database
     # is locked" when another writer got in between; IMMEDIATE waits its turn instead.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def stored_utc(value: datetime) -> datetime:
+    """A datetime read back from a store as an aware UTC one.
+
+    SQLite hands back the naive UTC value that was stored, PostgreSQL an aware one.
+    """
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -9,7 +9,7 @@ transactions when it starts; the rows are the same ones it writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -18,6 +18,7 @@ from services.booking.tables import booking_events, bookings
 from services.notifier.ledger import deliveries
 from services.ops.stores import read_only
 from services.ops.web.shaping import LedgerRow
+from services.shared.database import stored_utc
 from services.shared.events import Booking, BookingEvent
 
 
@@ -60,14 +61,9 @@ def _row(r: Any) -> LedgerRow:
         r["state"],
         r["reason"],
         r["attempts"],
-        _utc(r["created_at"]),
-        _utc(r["updated_at"]),
+        stored_utc(r["created_at"]),
+        stored_utc(r["updated_at"]),
     )
-
-
-def _utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def stored_bookings(url: str, booking_id: str) -> list[StoredBooking]:
