@@ -81,7 +81,7 @@ def default_clinic(
 ) -> ClinicInfo:
     """A clinic nobody described: its name comes from its id (``dr-jenny`` → ``Dr Jenny``)."""
     name = " ".join(part.capitalize() for part in clinic_id.replace("_", "-").split("-") if part)
-    name = name or clinic_id
+    name = (name or clinic_id)[:100]  # an id may be longer than a name may be
     return ClinicInfo(
         name=name, sign_off=f"The team at {name}", quiet_hours=quiet_hours, maintenance=maintenance
     )
