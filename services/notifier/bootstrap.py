@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -21,7 +22,7 @@ from services.notifier.ledger import DeliveryLedger
 from services.notifier.publisher import Publisher
 from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
-from services.notifier.retry import Backoff
+from services.notifier.retry import Backoff, RetryPolicy
 from services.notifier.senders.factory import build_senders
 from services.notifier.settings import NotifierSettings
 from services.notifier.status_callbacks import StatusCallbacks
@@ -180,10 +181,11 @@ def _deliverer(
 ) -> Deliverer:
     renderer = TemplateRenderer(settings.templates_dir, clinics)
     senders: Senders = build_senders(settings, clock, stop, metrics)
-    backoff = Backoff(
-        settings.backoff_base_seconds, settings.backoff_max_seconds, settings.max_attempts
+    retries = RetryPolicy(
+        Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
+        timedelta(hours=settings.retry_window_hours),
     )
-    return Deliverer(ledger, renderer, senders, clock, backoff, stop.wait, registry, seen)
+    return Deliverer(ledger, renderer, senders, clock, retries, registry, seen)
 
 
 def run(

@@ -8,21 +8,26 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.notifier.delivery import Deliverer
+from services.notifier.delivery import Deliverer, Source
+from services.notifier.ledger import Retry
 from services.notifier.quiet import quiet_until
-from services.notifier.retry import Interrupted
 from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.events import (
+    REPLAY_HEADER,
+    Channel,
     DeadLetter,
+    DeliveryState,
     InvalidEvent,
     ReminderDue,
     decode,
@@ -33,6 +38,41 @@ from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)
 SERVICE = "notifier"
+RETRY_SWEEP_SECONDS = 0.5
+"""How often (real seconds) the loop looks for deferred deliveries that are due."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a reminder came from, as a dead letter and a deferred retry name it."""
+
+    topic: str
+    partition: int | None
+    offset: int | None
+    key: str | None
+    payload: str
+    replay_of: str | None = None
+
+    @classmethod
+    def of(cls, record: Any) -> Origin:
+        headers = dict(record.headers or [])
+        replay = headers.get(REPLAY_HEADER)
+        return cls(
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key.decode(errors="replace") if record.key else None,
+            bytes(record.value or b"").decode(errors="replace"),
+            replay.decode(errors="replace") if replay else None,
+        )
+
+    @property
+    def source(self) -> Source:
+        return Source(self.partition, self.offset, self.replay_of)
+
+
+Delivering = tuple[Origin, ReminderDue, tuple[Channel, ...]]
+"""One reminder to deliver on the given channels, and where it came from."""
 
 
 class Follower(Protocol):
@@ -54,6 +94,10 @@ class NotifierLoop:
     With a ``follower``, a batch is delivered only once the follower has read
     every booking event published before its newest reminder was emitted (or two
     seconds passed), so that delivery knows of a cancel that came before it.
+
+    A transient failure does not hold the partition: the delivery is deferred in
+    the ledger and the offset committed; between polls the loop tries each
+    deferred delivery again once it is due (:meth:`Deliverer.due_retries`).
     """
 
     def __init__(
@@ -81,6 +125,7 @@ class NotifierLoop:
         self._metrics = metrics or PlatformMetrics(SERVICE)
         self._partitions: tuple[int, ...] = ()
         self._pool = pool
+        self._next_sweep = 0.0
         resume_parked_fetches()  # quiet hours pause partitions: see paused_fetches.py
 
     @property
@@ -95,12 +140,32 @@ class NotifierLoop:
             batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             self._wait_for_bookings(batch)
-            try:
-                for partition, records in batch.items():
-                    self._process_partition(partition, records)
-            except Interrupted:
-                log.info("stopping mid-retry; the reminder will be delivered again")
-                break
+            for partition, records in batch.items():
+                self._process_partition(partition, records)
+            self._retry_due()
+
+    def _retry_due(self) -> None:
+        """Try again each deferred delivery whose next attempt is due (quiet hours wait)."""
+        if time.monotonic() < self._next_sweep:
+            return
+        self._next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
+        due: list[tuple[Origin, ReminderDue, tuple[Channel, ...]]] = []
+        for retry in self._deliverer.due_retries():
+            reminder = decode(ReminderDue, retry.reminder_json)
+            clinic = self._clinics.get(reminder.clinic_id)
+            until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
+            if until is not None:
+                self._deliverer.postpone(reminder, retry.channel, until)
+                continue
+            due.append((self._origin_of(retry, reminder), reminder, (retry.channel,)))
+        if due:
+            self._deliver_all(due)
+            self._producer.flush()
+
+    def _origin_of(self, retry: Retry, reminder: ReminderDue) -> Origin:
+        return Origin(
+            self._topics.due, retry.partition, retry.offset, reminder.key, retry.reminder_json
+        )
 
     def _wait_for_bookings(self, batch: dict[TopicPartition, list[Any]]) -> None:
         if not batch or self._follower is None:
@@ -115,7 +180,7 @@ class NotifierLoop:
             try:
                 reminder = decode(ReminderDue, record.value)
             except InvalidEvent as exc:
-                self._dead_letter(record, str(exc))
+                self._dead_letter(Origin.of(record), str(exc))
                 ready.append((record, None))
                 continue
             clinic = self._clinics.get(reminder.clinic_id)
@@ -127,7 +192,13 @@ class NotifierLoop:
                 log.info("quiet hours: %s waits until %s", partition, until.isoformat())
                 break
             ready.append((record, reminder))
-        self._deliver_all([(record, reminder) for record, reminder in ready if reminder])
+        self._deliver_all(
+            [
+                (Origin.of(record), reminder, reminder.channels)
+                for record, reminder in ready
+                if reminder
+            ]
+        )
         if ready:
             # Counted once handled: a record held back for quiet hours is fetched again.
             self._metrics.record_consumed(partition.topic, len(ready))
@@ -135,32 +206,34 @@ class NotifierLoop:
             offset = ready[-1][0].offset + 1
             self._consumer.commit({partition: OffsetAndMetadata(offset, "", -1)})
 
-    def _deliver_all(self, reminders: list[tuple[Any, ReminderDue]]) -> None:
+    def _deliver_all(self, reminders: list[Delivering]) -> None:
         """Deliver every reminder; different patients side by side when a pool is given.
 
-        One patient's reminders go one after another, in order. Raises
-        :class:`Interrupted` (after every started delivery has returned) when
-        the notifier stopped mid-retry; nothing is committed then.
+        One patient's reminders go one after another, in order.
         """
         if self._pool is None or len(reminders) < 2:
             self._deliver_each(reminders)
             return
-        by_patient: dict[str, list[tuple[Any, ReminderDue]]] = {}
-        for record, reminder in reminders:
-            by_patient.setdefault(reminder.key, []).append((record, reminder))
+        by_patient: dict[str, list[Delivering]] = {}
+        for item in reminders:
+            by_patient.setdefault(item[1].key, []).append(item)
         futures = [self._pool.submit(self._deliver_each, group) for group in by_patient.values()]
         errors = [exc for f in futures if (exc := f.exception()) is not None]
-        if errors:  # a failure other than a stop wins: it must not pass for one
-            raise next((e for e in errors if not isinstance(e, Interrupted)), errors[0])
+        if errors:
+            raise errors[0]
 
-    def _deliver_each(self, reminders: list[tuple[Any, ReminderDue]]) -> None:
-        for record, reminder in reminders:
-            self._deliver(record, reminder)
+    def _deliver_each(self, reminders: list[Delivering]) -> None:
+        for origin, reminder, channels in reminders:
+            self._deliver(origin, reminder, channels)
 
-    def _deliver(self, record: Any, reminder: ReminderDue) -> None:
-        """Every channel of one reminder, and its statuses published."""
-        for channel in reminder.channels:
-            outcome = self._deliverer.deliver(reminder, channel)
+    def _deliver(
+        self, origin: Origin, reminder: ReminderDue, channels: tuple[Channel, ...]
+    ) -> None:
+        """The given channels of one reminder, and their statuses published."""
+        for channel in channels:
+            outcome = self._deliverer.deliver(reminder, channel, origin.source)
+            if outcome.repeat and outcome.status.state is DeliveryState.RETRYING:
+                continue  # waiting for its next attempt, already reported
             self._send(self._topics.status, reminder.key, encode(outcome.status))
             if not outcome.repeat:
                 status = outcome.status
@@ -168,21 +241,20 @@ class NotifierLoop:
                     status.channel.value, status.state.value, status.reason
                 )
             if outcome.dead_letter and not outcome.repeat:
-                self._dead_letter(record, outcome.dead_letter)
+                self._dead_letter(origin, outcome.dead_letter)
 
-    def _dead_letter(self, record: Any, reason: str) -> None:
-        key = record.key.decode(errors="replace") if record.key else None
+    def _dead_letter(self, origin: Origin, reason: str) -> None:
         letter = DeadLetter(
             service=SERVICE,
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=key,
-            payload=bytes(record.value or b"").decode(errors="replace"),
+            topic=origin.topic,
+            partition=origin.partition,
+            offset=origin.offset,
+            key=origin.key,
+            payload=origin.payload,
             reason=reason,
             occurred_at=self._clock.now(),
         )
-        self._send(self._topics.notifications_dlq, key, encode(letter))
+        self._send(self._topics.notifications_dlq, origin.key, encode(letter))
 
     def _send(self, topic: str, key: str | None, value: bytes) -> None:
         self._producer.send(topic, key=key.encode() if key else None, value=value)

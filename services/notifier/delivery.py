@@ -6,7 +6,6 @@ publishes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -19,17 +18,14 @@ from services.notifier.exceptions import (
     RetryableSendError,
     TemplateRenderError,
 )
-from services.notifier.ledger import Delivery, DeliveryLedger, LedgerState
+from services.notifier.ledger import Delivery, DeliveryLedger, LedgerState, PlannedAttempt, Retry
 from services.notifier.registry import ConsentRecord
 from services.notifier.rendering import RenderedMessage, TemplateRenderer
-from services.notifier.retry import Backoff, Interrupted
+from services.notifier.retry import RetryPolicy
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.clock import Clock
 from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
 from services.shared.lateness import MISSED, no_longer_useful
-
-Wait = Callable[[float], bool]
-"""Waits up to the given real seconds; True means the notifier is stopping."""
 
 
 @dataclass(frozen=True)
@@ -58,13 +54,27 @@ class OptOuts(Protocol):
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a reminder was read: its partition and offset, and the dead letter it replays."""
+
+    partition: int | None = None
+    offset: int | None = None
+    replay_of: str | None = None
+
+
+@dataclass(frozen=True)
 class Senders:
     sms: SmsSender
     email: EmailSender
 
 
 class Deliverer:
-    """Delivers one reminder on one channel at most once (see :mod:`ledger`)."""
+    """Delivers one reminder on one channel at most once (see :mod:`ledger`).
+
+    One call makes at most one attempt: a transient failure is deferred in the
+    ledger (``retrying``), and :meth:`due_retries` hands it back when its next
+    attempt is due, until it is no longer useful (see :class:`RetryPolicy`).
+    """
 
     def __init__(
         self,
@@ -72,8 +82,7 @@ class Deliverer:
         renderer: TemplateRenderer,
         senders: Senders,
         clock: Clock,
-        backoff: Backoff,
-        wait: Wait,
+        retries: RetryPolicy,
         opt_outs: OptOuts | None = None,
         bookings: Bookings | None = None,
     ) -> None:
@@ -83,18 +92,28 @@ class Deliverer:
         self._renderer = renderer
         self._senders = senders
         self._clock = clock
-        self._backoff = backoff
-        self._wait = wait
+        self._retries = retries
 
-    def deliver(self, reminder: ReminderDue, channel: Channel) -> Outcome:
+    def deliver(
+        self, reminder: ReminderDue, channel: Channel, source: Source | None = None
+    ) -> Outcome:
         """Send ``reminder`` on ``channel`` unless the ledger says it already has an outcome.
 
-        Blocks through retries (waiting with ``wait``). Raises :class:`Interrupted`
-        when the notifier stops mid-wait; nothing was sent then.
+        ``source`` says where the reminder was read: kept with a deferred retry,
+        and a replayed dead letter (``source.replay_of``) may try a failed
+        delivery once more.
         """
+        source = source or Source()
+        if source.replay_of:
+            self._ledger.reopen(reminder.reminder_id, channel, source.replay_of, self._now())
         known = self._ledger.get(reminder.reminder_id, channel)
         if known is not None and known.state not in (LedgerState.PENDING, LedgerState.SENDING):
             return self._outcome(reminder, known, repeat=True)
+        if known is not None and known.state is LedgerState.PENDING:
+            if known.next_attempt_at is not None and known.next_attempt_at > self._now():
+                return self._outcome(reminder, known, repeat=True)  # not due again yet
+            if known.retry_until is not None and self._now() >= known.retry_until:
+                return self._give_up(reminder, known)
         if reason := self._reason_to_skip(reminder, channel):
             row = self._ledger.record(reminder, channel, LedgerState.SKIPPED, reason, self._now())
             return self._outcome(reminder, row)
@@ -103,7 +122,15 @@ class Deliverer:
         except TemplateRenderError as exc:
             row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
             return self._outcome(reminder, row)
-        return self._send(reminder, channel, message)
+        return self._send(reminder, channel, message, source)
+
+    def due_retries(self, limit: int = 50) -> list[Retry]:
+        """Deferred deliveries whose next attempt is due now (see :meth:`DeliveryLedger.due_retries`)."""
+        return self._ledger.due_retries(self._now(), limit)
+
+    def postpone(self, reminder: ReminderDue, channel: Channel, until: datetime) -> None:
+        """Hold a deferred delivery until ``until`` (its clinic's quiet hours end then)."""
+        self._ledger.postpone(reminder.reminder_id, channel, until)
 
     def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
         if moot := self._moot(reminder):
@@ -122,32 +149,49 @@ class Deliverer:
         keyword = withdrawn.keyword or "STOP"
         return f"opted out by SMS {keyword} at {withdrawn.changed_at.isoformat()}"
 
-    def _send(self, reminder: ReminderDue, channel: Channel, message: RenderedMessage) -> Outcome:
+    def _send(
+        self, reminder: ReminderDue, channel: Channel, message: RenderedMessage, source: Source
+    ) -> Outcome:
         to = recipient(reminder.patient, channel).address or ""
-        while True:
-            claim = self._ledger.claim(reminder, channel, self._now())
-            if not claim.granted:
-                return self._outcome(reminder, claim.delivery)
-            try:
-                result = self._hand_over(to, message, reminder)
-            except RetryableSendError as exc:
-                if self._backoff.gives_up_after(claim.delivery.attempts):
-                    reason = f"gave up after {claim.delivery.attempts} attempts: {exc.reason}"
-                    return self._finish(reminder, channel, LedgerState.FAILED, reason)
-                self._finish(reminder, channel, LedgerState.PENDING, exc.reason)
-                if self._wait(self._backoff.delay(claim.delivery.attempts, exc.retry_after)):
-                    raise Interrupted(reminder.reminder_id) from exc
-                if moot := self._moot(reminder):  # the booking changed while it waited
-                    row = self._ledger.record(
-                        reminder, channel, LedgerState.SKIPPED, moot, self._now()
-                    )
-                    return self._outcome(reminder, row)
-                continue
-            except PermanentSendError as exc:
-                return self._finish(reminder, channel, LedgerState.FAILED, exc.reason)
-            except AmbiguousSendError as exc:
-                return self._finish(reminder, channel, LedgerState.UNKNOWN, exc.reason)
-            return self._finish(reminder, channel, LedgerState.SENT, None, result.provider_id)
+        claim = self._ledger.claim(reminder, channel, self._now())
+        if not claim.granted:
+            return self._outcome(reminder, claim.delivery)
+        try:
+            result = self._hand_over(to, message, reminder)
+        except RetryableSendError as exc:
+            return self._defer(reminder, channel, claim.delivery.attempts, exc, source)
+        except PermanentSendError as exc:
+            return self._finish(reminder, channel, LedgerState.FAILED, exc.reason)
+        except AmbiguousSendError as exc:
+            return self._finish(reminder, channel, LedgerState.UNKNOWN, exc.reason)
+        return self._finish(reminder, channel, LedgerState.SENT, None, result.provider_id)
+
+    def _defer(
+        self,
+        reminder: ReminderDue,
+        channel: Channel,
+        attempts: int,
+        exc: RetryableSendError,
+        source: Source,
+    ) -> Outcome:
+        now = self._now()
+        at = self._retries.next_attempt(reminder, attempts, now, exc.retry_after)
+        if at is None:
+            until = self._retries.useful_until(reminder).isoformat()
+            reason = f"gave up after {attempts} attempts, of no use after {until}: {exc.reason}"
+            return self._finish(reminder, channel, LedgerState.FAILED, reason)
+        attempt = PlannedAttempt(
+            at, self._retries.useful_until(reminder), source.partition, source.offset
+        )
+        reason = f"attempt {attempts} failed: {exc.reason}; next attempt at {at.isoformat()}"
+        row = self._ledger.defer(reminder, channel, reason, now, attempt)
+        return self._outcome(reminder, row)
+
+    def _give_up(self, reminder: ReminderDue, known: Delivery) -> Outcome:
+        until = known.retry_until.isoformat() if known.retry_until else "now"
+        reason = f"gave up after {known.attempts} attempts, of no use after {until}: {known.reason}"
+        row = self._ledger.record(reminder, known.channel, LedgerState.FAILED, reason, self._now())
+        return self._outcome(reminder, row)
 
     def _moot(self, reminder: ReminderDue) -> str | None:
         if self._bookings is None:
@@ -206,4 +250,5 @@ PUBLISHED_STATE = {
     LedgerState.FAILED: DeliveryState.FAILED,
     LedgerState.SKIPPED: DeliveryState.SKIPPED,
     LedgerState.UNKNOWN: DeliveryState.UNKNOWN,
+    LedgerState.PENDING: DeliveryState.RETRYING,
 }

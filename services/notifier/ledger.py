@@ -3,6 +3,11 @@
 A row says ``sending`` before the provider is called and ``sent`` after. A
 crash in between leaves ``sending``; the next delivery of that reminder finds
 it, records ``unknown`` and does not send: never a second text.
+
+A transient failure leaves the row ``pending`` with the reminder itself, the
+time of its next attempt and the last instant it is worth sending: the ledger,
+not the consumer's offset, then holds the message until it goes out or stops
+being useful (see :meth:`DeliveryLedger.due_retries`).
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     Engine,
+    Index,
     Integer,
     MetaData,
     String,
@@ -23,6 +30,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -62,7 +70,26 @@ deliveries = Table(
     Column("provider_id", String(128), index=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("retry_until", DateTime(timezone=True)),
+    Column("payload", Text),
+    Column("source_partition", Integer),
+    Column("source_offset", BigInteger),
+    Column("replayed_from", String(64)),
 )
+RETRY_INDEX = Index(
+    "ix_notifier_deliveries_retry", deliveries.c.state, deliveries.c.next_attempt_at
+)
+ADDED_COLUMNS = {
+    "patient_id": "VARCHAR(128)",
+    "next_attempt_at": "TIMESTAMP",
+    "retry_until": "TIMESTAMP",
+    "payload": "TEXT",
+    "source_partition": "INTEGER",
+    "source_offset": "BIGINT",
+    "replayed_from": "VARCHAR(64)",
+}
+"""Columns a ledger made by an earlier release lacks, added at start (see :func:`_upgrade`)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +103,29 @@ class Delivery:
     reason: str | None
     provider_id: str | None
     updated_at: datetime
+    next_attempt_at: datetime | None = None
+    retry_until: datetime | None = None
+    replayed_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A ``pending`` row whose next attempt is due: the reminder and where it was read."""
+
+    reminder_json: str
+    channel: Channel
+    partition: int | None
+    offset: int | None
+
+
+@dataclass(frozen=True)
+class PlannedAttempt:
+    """When a deferred delivery is tried next, until when, and where its reminder was read."""
+
+    at: datetime
+    until: datetime
+    partition: int | None = None
+    offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,12 +150,16 @@ class Claim:
 INTERRUPTED = "an earlier attempt stopped between hand-off and confirmation; not resent"
 
 
-def _add_patient_id(engine: Engine) -> None:
-    # Ledgers made before status callbacks lack the column that keys their status events.
+def _upgrade(engine: Engine) -> None:
+    # Ledgers made before status callbacks or durable retries lack their columns.
     columns = {c["name"] for c in inspect(engine).get_columns(deliveries.name)}
-    if "patient_id" not in columns:
-        with engine.begin() as conn:
-            conn.execute(text(f"ALTER TABLE {deliveries.name} ADD COLUMN patient_id VARCHAR(128)"))
+    missing = [(name, kind) for name, kind in ADDED_COLUMNS.items() if name not in columns]
+    with engine.begin() as conn:
+        for name, kind in missing:
+            if kind == "TIMESTAMP" and engine.dialect.name == "postgresql":
+                kind = "TIMESTAMP WITH TIME ZONE"
+            conn.execute(text(f"ALTER TABLE {deliveries.name} ADD COLUMN {name} {kind}"))
+    RETRY_INDEX.create(engine, checkfirst=True)  # an existing table is not given new indexes
 
 
 def _delivery(row: RowMapping) -> Delivery:
@@ -117,7 +171,14 @@ def _delivery(row: RowMapping) -> Delivery:
         row["reason"],
         row["provider_id"],
         stored_utc(row["updated_at"]),
+        _utc_or_none(row["next_attempt_at"]),
+        _utc_or_none(row["retry_until"]),
+        row["replayed_from"],
     )
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else stored_utc(value)
 
 
 class DeliveryLedger:
@@ -126,7 +187,7 @@ class DeliveryLedger:
     def __init__(self, url: str) -> None:
         self._engine: Engine = make_engine(url)
         metadata.create_all(self._engine)
-        _add_patient_id(self._engine)
+        _upgrade(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -235,6 +296,96 @@ class DeliveryLedger:
         )
         return self._must_get(reminder_id, channel)
 
+    def defer(
+        self,
+        reminder: ReminderDue,
+        channel: Channel,
+        reason: str,
+        now: datetime,
+        attempt: PlannedAttempt,
+    ) -> Delivery:
+        """Keep the attempt in flight for another try (``sending`` -> ``pending``).
+
+        The row keeps the reminder, so that it is retried (see :meth:`due_retries`)
+        after the consumer moved on and across restarts.
+        """
+        self._move(
+            reminder.reminder_id,
+            channel,
+            LedgerState.SENDING,
+            LedgerState.PENDING,
+            now,
+            reason=reason,
+            extra={
+                "next_attempt_at": attempt.at,
+                "retry_until": attempt.until,
+                "payload": reminder.model_dump_json(),
+                "source_partition": attempt.partition,
+                "source_offset": attempt.offset,
+            },
+        )
+        return self._must_get(reminder.reminder_id, channel)
+
+    def due_retries(self, now: datetime, limit: int = 50) -> list[Retry]:
+        """The ``pending`` rows whose next attempt is due by ``now``, soonest first."""
+        query = (
+            select(
+                deliveries.c.payload,
+                deliveries.c.channel,
+                deliveries.c.source_partition,
+                deliveries.c.source_offset,
+            )
+            .where(
+                deliveries.c.state == LedgerState.PENDING.value,
+                deliveries.c.next_attempt_at <= now,
+                deliveries.c.payload.is_not(None),
+            )
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Retry(row[0], Channel(row[1]), row[2], row[3]) for row in rows]
+
+    def postpone(self, reminder_id: str, channel: Channel, until: datetime) -> None:
+        """Move a ``pending`` row's next attempt to ``until`` (a clinic's quiet hours)."""
+        query = (
+            update(deliveries)
+            .values(next_attempt_at=until)
+            .where(
+                deliveries.c.reminder_id == reminder_id,
+                deliveries.c.channel == channel.value,
+                deliveries.c.state == LedgerState.PENDING.value,
+            )
+        )
+        with self._engine.begin() as conn:
+            conn.execute(query)
+
+    def reopen(self, reminder_id: str, channel: Channel, replay_of: str, now: datetime) -> bool:
+        """Let a ``failed`` delivery be tried afresh, once per dead letter replayed.
+
+        True when the row was failed and not yet reopened for ``replay_of``; a
+        second copy of the same replay, or a row in any other state, is left as it is.
+        """
+        query = (
+            update(deliveries)
+            .values(
+                state=LedgerState.PENDING.value,
+                attempts=0,
+                next_attempt_at=None,
+                replayed_from=replay_of,
+                updated_at=now,
+            )
+            .where(
+                deliveries.c.reminder_id == reminder_id,
+                deliveries.c.channel == channel.value,
+                deliveries.c.state == LedgerState.FAILED.value,
+                or_(deliveries.c.replayed_from.is_(None), deliveries.c.replayed_from != replay_of),
+            )
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
     def _insert(
         self,
         reminder: ReminderDue,
@@ -274,8 +425,10 @@ class DeliveryLedger:
         attempt: bool = False,
         reason: str | None = None,
         provider_id: str | None = None,
+        extra: dict[str, object] | None = None,
     ) -> bool:
         values: dict[str, object] = {"state": new.value, "updated_at": now, "reason": reason}
+        values.update(extra or {})
         if provider_id is not None:
             values["provider_id"] = provider_id
         if attempt:

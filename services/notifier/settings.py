@@ -73,9 +73,16 @@ class NotifierSettings(PlatformSettings):
     smtp_from_address: str = "reminders@clinic.example"
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    max_attempts: int = Field(default=5, ge=1, le=20)
     backoff_base_seconds: float = Field(default=0.5, ge=0)
-    backoff_max_seconds: float = Field(default=30.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0)
+    """Longest wait between two attempts (platform seconds) unless the provider asks for longer."""
+    retry_window_hours: float = Field(default=24.0, gt=0)
+    """How long a reminder that never goes stale is retried after it came due.
+
+    A reminder with a ``stale_at`` is retried until then, and one before an
+    appointment at latest until the appointment starts; a transient failure is
+    retried, with the backoff above, for as long as the message is of use.
+    """
 
     templates_dir: Path | None = None
     """Per-clinic overrides: ``{templates_dir}/{clinic_id}/{locale}/*.j2``."""

@@ -5,6 +5,9 @@ partition 2 of the bookings dead-letter topic. A replay publishes the original
 payload, with its original key, back to its original topic; the dead letter
 stays where it is (the topic is append-only), so nothing is lost, and a record
 that fails again is dead-lettered again with its new reason.
+
+The replayed record carries the dead letter's id in a header: the notifier
+tries a failed delivery again once per dead letter replayed, never twice.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from kafka.errors import KafkaError
 
 from services.ops.kafka_io import read_all
 from services.ops.records import Record
-from services.shared.events import DeadLetter, InvalidEvent, decode
+from services.shared.events import REPLAY_HEADER, DeadLetter, InvalidEvent, decode
 from services.shared.topics import Topics
 
 QUEUES = ("bookings", "notifications")
@@ -98,7 +101,9 @@ def replay(producer: KafkaProducer, letter: Letter, timeout: float = 10.0) -> Re
     dead = letter.letter
     key = dead.key.encode() if dead.key is not None else None
     try:
-        meta = producer.send(dead.topic, key=key, value=dead.payload.encode()).get(timeout)
+        headers = [(REPLAY_HEADER, letter.id.encode())]
+        sent = producer.send(dead.topic, key=key, value=dead.payload.encode(), headers=headers)
+        meta = sent.get(timeout)
     except KafkaError as exc:
         raise NotReplayable(f"{letter.id} was not replayed to {dead.topic}: {exc}") from exc
     return Replayed(letter.id, meta.topic, meta.partition, meta.offset)

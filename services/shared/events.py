@@ -219,6 +219,12 @@ class DeliveryState(StrEnum):
     FAILED = "failed"
     SKIPPED = "skipped"
     UNKNOWN = "unknown"
+    RETRYING = "retrying"
+    """A transient failure: the notifier tries again while the message is still useful."""
+
+
+REPLAY_HEADER = "clinic-replay-of"
+"""Kafka header on a record replayed from a dead-letter topic: the dead letter's id."""
 
 
 class NotificationStatus(Frozen):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.notifier.currency import SeenBooking
-from services.notifier.delivery import Deliverer, Senders
+from services.notifier.delivery import Deliverer, Senders, Source
 from services.notifier.exceptions import (
     AmbiguousSendError,
     PermanentSendError,
@@ -20,7 +20,7 @@ from services.notifier.exceptions import (
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
-from services.notifier.retry import Backoff, Interrupted
+from services.notifier.retry import Backoff, RetryPolicy
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.shared.clinics import ClinicDirectory
@@ -61,7 +61,6 @@ class Harness:
         self.echo = io.StringIO()
         self.outbox = tmp_path / "outbox"
         self.ledger = DeliveryLedger(f"sqlite:///{tmp_path}/ledger.db")
-        self.waits: list[float] = []
         senders = Senders(
             sms=sms or LocalSmsSender(self.outbox, self.clock, self.echo),  # type: ignore[arg-type]
             email=LocalEmailSender(self.outbox, self.clock, self.echo),
@@ -71,16 +70,24 @@ class Harness:
             TemplateRenderer(None, ClinicDirectory(), defaults_dir=defaults),
             senders,
             self.clock,
-            Backoff(0.5, 8.0, 3, random.Random(7)),
-            self.wait,
+            RetryPolicy(Backoff(0.5, 8.0, random.Random(7))),
             self.registry,
             bookings,  # type: ignore[arg-type]
         )
-        self.stopping = False
 
-    def wait(self, seconds: float) -> bool:
-        self.waits.append(seconds)
-        return self.stopping
+    def next_attempt(self, due: ReminderDue) -> datetime:
+        row = self.ledger.get(due.reminder_id, Channel.SMS)
+        assert row is not None and row.next_attempt_at is not None
+        return row.next_attempt_at
+
+    def retry_when_due(self, due: ReminderDue) -> DeliveryState:
+        """Move the clock to the next attempt and deliver what the ledger hands back."""
+        self.clock.set(self.next_attempt(due))
+        [retry] = self.deliverer.due_retries()
+        assert retry.channel is Channel.SMS
+        return self.deliverer.deliver(
+            ReminderDue.model_validate_json(retry.reminder_json), retry.channel
+        ).status.state
 
     def lines(self, name: str) -> list[dict[str, object]]:
         path = self.outbox / name
@@ -213,19 +220,51 @@ def test_a_broken_template_fails_for_good_and_names_the_template(
 def test_transient_failures_are_retried_with_backoff(tmp_path: Path, defaults_dir: Path) -> None:
     sms = ScriptedSms(RetryableSendError("HTTP 500"), RetryableSendError("429", retry_after=2))
     h = Harness(tmp_path, defaults_dir, sms)
-    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
-    assert outcome.status.state is DeliveryState.SENT and outcome.status.provider_id == "SM3"
+    first = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert first.status.state is DeliveryState.RETRYING and first.dead_letter is None
+    assert str(first.status.reason).startswith("attempt 1 failed: HTTP 500; next attempt at ")
+    assert NOW <= h.next_attempt(reminder()) <= NOW + timedelta(seconds=0.5)
+    assert h.retry_when_due(reminder()) is DeliveryState.RETRYING
+    assert h.next_attempt(reminder()) == h.clock.now() + timedelta(seconds=2), "Retry-After wins"
+    assert h.retry_when_due(reminder()) is DeliveryState.SENT
     assert len(sms.sent) == 3
-    assert 0 <= h.waits[0] <= 0.5 and h.waits[1] == 2
+    assert h.deliverer.due_retries() == []
 
 
-def test_retries_give_up_after_max_attempts(tmp_path: Path, defaults_dir: Path) -> None:
-    sms = ScriptedSms(*[RetryableSendError("HTTP 503")] * 5)
+def test_a_retry_is_not_tried_before_it_is_due(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(RetryableSendError("429", retry_after=30))
     h = Harness(tmp_path, defaults_dir, sms)
-    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
-    assert outcome.status.state is DeliveryState.FAILED
-    assert outcome.status.reason == "gave up after 3 attempts: HTTP 503"
-    assert len(sms.sent) == 3 and outcome.dead_letter
+    h.deliverer.deliver(reminder(), Channel.SMS)
+    h.clock.advance(timedelta(seconds=29))
+    again = h.deliverer.deliver(reminder(), Channel.SMS)  # the record read a second time
+    assert again.repeat and again.status.state is DeliveryState.RETRYING
+    assert h.deliverer.due_retries() == [] and len(sms.sent) == 1
+
+
+def test_retries_give_up_once_the_message_is_no_longer_useful(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    sms = ScriptedSms(*[RetryableSendError("HTTP 503")] * 50)
+    h = Harness(tmp_path, defaults_dir, sms)
+    due = reminder(stale_at=NOW + timedelta(seconds=20))
+    state = h.deliverer.deliver(due, Channel.SMS).status.state
+    while state is DeliveryState.RETRYING:
+        state = h.retry_when_due(due)
+    row = h.ledger.get(due.reminder_id, Channel.SMS)
+    assert row is not None and row.state.value == "failed"
+    assert row.reason == (
+        f"gave up after {len(sms.sent)} attempts, of no use after "
+        f"2026-11-30T10:00:20+00:00: HTTP 503"
+    )
+    assert 4 <= len(sms.sent) < 50 and h.clock.now() < due.stale_at  # type: ignore[operator]
+
+
+def test_a_deferred_delivery_is_kept_across_a_restart(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(RetryableSendError("HTTP 503"))
+    Harness(tmp_path, defaults_dir, sms).deliverer.deliver(reminder(), Channel.SMS)
+    restarted = Harness(tmp_path, defaults_dir, sms)  # a new process on the same ledger
+    assert restarted.retry_when_due(reminder()) is DeliveryState.SENT
+    assert len(sms.sent) == 2
 
 
 def test_a_permanent_failure_is_not_retried(tmp_path: Path, defaults_dir: Path) -> None:
@@ -246,17 +285,22 @@ def test_an_ambiguous_failure_is_unknown_and_never_resent(
     assert len(sms.sent) == 1
 
 
-def test_stopping_during_a_retry_wait_leaves_it_to_redelivery(
-    tmp_path: Path, defaults_dir: Path
-) -> None:
-    sms = ScriptedSms(RetryableSendError("HTTP 500"))
+def test_a_replayed_dead_letter_is_sent_again_once(tmp_path: Path, defaults_dir: Path) -> None:
+    sms = ScriptedSms(PermanentSendError("21610: unsubscribed"))
     h = Harness(tmp_path, defaults_dir, sms)
-    h.stopping = True
-    with pytest.raises(Interrupted):
-        h.deliverer.deliver(reminder(), Channel.SMS)
-    h.stopping = False
-    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.SENT
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.FAILED
+    replay = Source(0, 7, replay_of="notifications:0:3")
+    assert h.deliverer.deliver(reminder(), Channel.SMS, replay).status.state is DeliveryState.SENT
+    again = h.deliverer.deliver(reminder(), Channel.SMS, replay)
+    assert again.repeat and again.status.state is DeliveryState.SENT
     assert len(sms.sent) == 2
+
+
+def test_a_replay_of_what_was_sent_sends_nothing(tmp_path: Path, defaults_dir: Path) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    h.deliverer.deliver(reminder(), Channel.SMS)
+    replayed = h.deliverer.deliver(reminder(), Channel.SMS, Source(replay_of="notifications:0:9"))
+    assert replayed.repeat and len(h.lines("sms.jsonl")) == 1
 
 
 class ChangingBookings:
@@ -277,15 +321,11 @@ def test_a_booking_cancelled_while_a_retry_waits_is_not_sent(
     h = Harness(tmp_path, defaults_dir, sms, bookings)
     cancelled = SeenBooking(1, BookingStatus.CANCELLED, NOW, NOW + timedelta(seconds=10))
 
-    def wait(seconds: float) -> bool:
-        bookings.now = cancelled  # the cancel arrives while the provider asks for patience
-        return False
-
-    h.deliverer._wait = wait
-    outcome = h.deliverer.deliver(reminder(), Channel.SMS)
+    assert h.deliverer.deliver(reminder(), Channel.SMS).status.state is DeliveryState.RETRYING
+    bookings.now = cancelled  # the cancel arrives while the provider asks for patience
+    assert h.retry_when_due(reminder()) is DeliveryState.SKIPPED
 
     assert len(sms.sent) == 1, "tried once, refused with 429, never tried again"
-    assert outcome.status.state is DeliveryState.SKIPPED
-    assert outcome.status.reason == "booking cancelled at 2026-11-30T10:00:10+00:00"
     row = h.ledger.get(reminder().reminder_id, Channel.SMS)
     assert row is not None and row.state.value == "skipped"
+    assert row.reason == "booking cancelled at 2026-11-30T10:00:10+00:00"

@@ -1,4 +1,4 @@
-"""Deliveries of different patients side by side; one patient's in order; a stop commits nothing."""
+"""Deliveries of different patients side by side; one patient's in order; a failure commits nothing."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 
-from services.notifier.consumer import NotifierLoop
-from services.notifier.delivery import Deliverer, Outcome
-from services.notifier.retry import Interrupted
+from services.notifier.consumer import Delivering, NotifierLoop, Origin
+from services.notifier.delivery import Deliverer, Outcome, Source
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import ManualClock
 from services.shared.events import (
@@ -32,18 +31,18 @@ TAKES = 0.2
 class SlowDeliverer:
     """Takes ``TAKES`` seconds per delivery, as a provider's answer does; notes when each ran."""
 
-    def __init__(self, interrupt: str | None = None) -> None:
+    def __init__(self, fail: str | None = None) -> None:
         self.runs: list[tuple[str, float, float]] = []
-        self._interrupt = interrupt
+        self._fail = fail
         self._lock = threading.Lock()
 
-    def deliver(self, due: ReminderDue, channel: Channel) -> Outcome:
+    def deliver(self, due: ReminderDue, channel: Channel, source: Source | None = None) -> Outcome:
         began = time.monotonic()
         time.sleep(TAKES)
         with self._lock:
             self.runs.append((due.reminder_id, began, time.monotonic()))
-        if due.reminder_id == self._interrupt:
-            raise Interrupted(due.reminder_id)
+        if due.reminder_id == self._fail:
+            raise OSError(f"the ledger went away while delivering {due.reminder_id}")
         status = NotificationStatus(
             reminder_id=due.reminder_id,
             clinic_id=due.clinic_id,
@@ -76,11 +75,11 @@ def loop(deliverer: SlowDeliverer, pool: ThreadPoolExecutor) -> NotifierLoop:
     )
 
 
-def due(patient_id: str, n: int = 1) -> tuple[Any, ReminderDue]:
+def due(patient_id: str, n: int = 1) -> Delivering:
     made = reminder(
         reminder_id=f"{patient_id}-{n}", patient=patient(id=patient_id), channels=(Channel.SMS,)
     )
-    return object(), made
+    return Origin("t.due", 0, n, made.key, made.model_dump_json()), made, made.channels
 
 
 def test_different_patients_go_side_by_side_and_one_patients_in_order() -> None:
@@ -90,14 +89,14 @@ def test_different_patients_go_side_by_side_and_one_patients_in_order() -> None:
         began = time.monotonic()
         loop(deliverer, pool)._deliver_all(batch)
         took = time.monotonic() - began
-    assert sorted(r for r, _, _ in deliverer.runs) == sorted(m.reminder_id for _, m in batch)
+    assert sorted(r for r, _, _ in deliverer.runs) == sorted(m.reminder_id for _, m, _ in batch)
     assert took < 3 * TAKES, f"five deliveries of {TAKES} s took {took:.2f} s"
     first, second = (next(r for r in deliverer.runs if r[0] == rid) for rid in ("p-1-1", "p-1-2"))
     assert first[2] <= second[1], "one patient's reminders go one after another, in order"
 
 
-def test_a_stop_mid_batch_is_raised_after_every_started_delivery_returned() -> None:
-    deliverer = SlowDeliverer(interrupt="p-2-1")
-    with ThreadPoolExecutor(8) as pool, pytest.raises(Interrupted):
+def test_a_failure_mid_batch_is_raised_after_every_started_delivery_returned() -> None:
+    deliverer = SlowDeliverer(fail="p-2-1")
+    with ThreadPoolExecutor(8) as pool, pytest.raises(OSError, match="p-2-1"):
         loop(deliverer, pool)._deliver_all([due("p-1"), due("p-2"), due("p-3")])
     assert {r for r, _, _ in deliverer.runs} == {"p-1-1", "p-2-1", "p-3-1"}
