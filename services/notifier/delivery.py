@@ -183,8 +183,7 @@ class Deliverer:
         attempt = PlannedAttempt(
             at, self._retries.useful_until(reminder), source.partition, source.offset
         )
-        reason = f"attempt {attempts} failed: {exc.reason}; next attempt at {at.isoformat()}"
-        row = self._ledger.defer(reminder, channel, reason, now, attempt)
+        row = self._ledger.defer(reminder, channel, exc.reason, now, attempt)
         return self._outcome(reminder, row)
 
     def _give_up(self, reminder: ReminderDue, known: Delivery) -> Outcome:
@@ -231,6 +230,10 @@ def published_status(
     row: Delivery, clinic_id: str, booking_id: str, milestone: str
 ) -> NotificationStatus:
     """The status event that tells the streams what a ledger row says of one delivery."""
+    reason = row.reason
+    if row.state is LedgerState.PENDING and row.next_attempt_at is not None:
+        when = row.next_attempt_at.isoformat()
+        reason = f"attempt {row.attempts} failed: {row.reason}; next attempt at {when}"
     return NotificationStatus(
         reminder_id=row.reminder_id,
         clinic_id=clinic_id,
@@ -238,7 +241,7 @@ def published_status(
         milestone=milestone,
         channel=row.channel,
         state=PUBLISHED_STATE.get(row.state, DeliveryState.UNKNOWN),
-        reason=row.reason,
+        reason=reason,
         provider_id=row.provider_id,
         occurred_at=row.updated_at,
     )

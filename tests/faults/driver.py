@@ -14,7 +14,7 @@ from typing import Any
 from services.booking.store import BookingStore
 from tests.faults.expected import expected
 from tests.faults.harness import FaultPlatform
-from tests.faults.providers import Mailbox, RecordingTwilio
+from tests.support.providers import Mailbox, RecordingTwilio
 from tests.faults.scenario import Size, Step, Story
 from tests.faults.tally import Tally, provider_counts, read_ledger, tally
 from tests.support.twilio_server import Answer

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, select
 from services.notifier.ledger import deliveries
 from services.shared.events import Channel, DeliveryState, NotificationStatus
 from tests.faults.expected import Due, ExpectedSet
-from tests.faults.providers import AcceptedSms, ReceivedEmail
+from tests.support.providers import AcceptedSms, ReceivedEmail
 
 Key = tuple[str, Channel]
 

@@ -16,7 +16,7 @@ import pytest
 from services.shared.clock import ScaledClock
 from tests.faults.driver import Driver, describe
 from tests.faults.harness import FaultPlatform
-from tests.faults.providers import Mailbox, RecordingTwilio, SmtpServer
+from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
 from tests.faults.scenario import Size, story
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]

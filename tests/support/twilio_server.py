@@ -2,7 +2,8 @@
 
 By default it accepts (201 with a message resource, as Twilio does). Queue
 other answers with :meth:`TwilioServer.answer_next`: 429 with Retry-After,
-500, or 400 with a Twilio error code (21211 invalid number, 21610 unsubscribed).
+500, or 400 with a Twilio error code (21211 invalid number, 21610 unsubscribed);
+:meth:`TwilioServer.down` answers everything alike (503) until :meth:`TwilioServer.up`.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Recorded:
 @dataclass
 class _State:
     answers: list[Answer] = field(default_factory=list)
+    outage: Answer | None = None
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -73,6 +75,15 @@ class TwilioServer:
     def answer_next(self, *answers: Answer) -> None:
         with self._state.lock:
             self._state.answers.extend(answers)
+
+    def down(self, answer: Answer = Answer(503)) -> None:
+        """Answer every request with ``answer`` until :meth:`up` (an outage)."""
+        with self._state.lock:
+            self._state.outage = answer
+
+    def up(self) -> None:
+        with self._state.lock:
+            self._state.outage = None
 
     def __enter__(self) -> TwilioServer:
         self._thread.start()
@@ -101,7 +112,7 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             )
             with state.lock:
                 state.requests.append(Recorded(match["sid"], form, user, password))
-                answer = state.answers.pop(0) if state.answers else Answer(201)
+                answer = state.outage or (state.answers.pop(0) if state.answers else Answer(201))
             time.sleep(answer.delay)
             self._answer(answer, match["sid"], form)
 
