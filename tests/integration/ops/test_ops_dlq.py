@@ -17,9 +17,10 @@ from services.notifier.bootstrap import notifier
 from services.notifier.settings import NotifierSettings
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
-from services.shared.events import DeadLetter, encode
+from services.shared.events import Channel, DeadLetter, encode
 from services.shared.topics import Topics
 from tests.support.kafka import TopicReader, assigned_consumer, produce
+from tests.support.reminders import reminder
 from tests.unit.reminders.factories import booking, event
 
 pytestmark = pytest.mark.integration
@@ -30,11 +31,13 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 def running_notifier(
     broker: EmbeddedBroker, topics: Topics, group_id: str, tmp_path: Path
 ) -> Iterator[None]:
+    (tmp_path / "templates" / "dr-jenny" / "en-GB").mkdir(parents=True)
     settings = NotifierSettings(
         bootstrap_servers=broker.bootstrap,
         topic_prefix=topics.prefix,
         var_dir=tmp_path / "notifier",
         consumer_group=group_id,
+        templates_dir=tmp_path / "templates",
     )
     stop = threading.Event()
     consumer = assigned_consumer(broker.bootstrap, topics.due, group_id)
@@ -85,6 +88,32 @@ def test_a_replayed_record_that_still_fails_is_dead_lettered_again_and_nothing_i
     again = next(letter for letter in letters if letter["id"] != first["id"])
     assert (again["partition"], again["offset"]) == (landed["partition"], landed["offset"])
     assert again["reason"] == first["reason"] and again["key"] == first["key"]
+
+
+@pytest.mark.usefixtures("ops_env", "running_notifier")
+def test_a_failed_delivery_replayed_once_its_cause_is_fixed_is_sent_once(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    due = reminder(channels=(Channel.SMS,))  # its template "pre-treatment" is not written yet
+    produce(broker.bootstrap, topics.due, due.key, encode(due))
+    [letter] = wait_for_letters(capsys, 1)
+    assert "template pre-treatment.sms.j2 not found" in letter["reason"]
+
+    wording = tmp_path / "templates" / "dr-jenny" / "en-GB" / "pre-treatment.sms.j2"
+    wording.write_text("Hi {{ patient.first_name }}, see you tomorrow.")
+    sent = tmp_path / "notifier" / "outbox" / "sms.jsonl"
+    dlq_json(capsys, "replay", letter["id"])
+    deadline = time.monotonic() + 20
+    while not sent.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [json.loads(line)["body"] for line in sent.read_text().splitlines()] == [
+        "Hi Jane, see you tomorrow."
+    ]
+
+    dlq_json(capsys, "replay", letter["id"])  # the same dead letter a second time
+    time.sleep(2.0)
+    assert len(sent.read_text().splitlines()) == 1, "a dead letter is replayed into one send"
+    assert len(dlq_json(capsys, "list", "--topic", "notifications")) == 1
 
 
 @pytest.mark.usefixtures("ops_env")
