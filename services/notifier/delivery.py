@@ -125,7 +125,7 @@ class Deliverer:
         return self._send(reminder, channel, message, source)
 
     def due_retries(self, limit: int = 50) -> list[Retry]:
-        """Deferred deliveries whose next attempt is due now (see :meth:`DeliveryLedger.due_retries`)."""
+        """Deferred deliveries whose next attempt is due now, soonest first."""
         return self._ledger.due_retries(self._now(), limit)
 
     def postpone(self, reminder: ReminderDue, channel: Channel, until: datetime) -> None:

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from services.shared.events import ReminderDue
 
-
 RETRY_AFTER_CEILING = 86_400.0
+RETRY_WINDOW = timedelta(hours=24)
+"""How long a reminder that never goes stale is tried (``CLINIC_RETRY_WINDOW_HOURS``)."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,23 @@ class Backoff:
         return self.rng.uniform(0.0, ceiling)
 
 
+def useful_until(
+    due_at: datetime,
+    stale_at: datetime | None,
+    appointment_start: datetime,
+    window: timedelta = RETRY_WINDOW,
+) -> datetime:
+    """The last instant a reminder is worth trying again.
+
+    Its ``stale_at`` when it has one, else ``window`` after it came due; a
+    reminder before the appointment is of no use once the appointment began.
+    """
+    until = stale_at or due_at + window
+    if due_at < appointment_start:
+        until = min(until, appointment_start)
+    return until
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """How often to try again (``backoff``) and for how long (:meth:`useful_until`).
@@ -41,18 +59,13 @@ class RetryPolicy:
     """
 
     backoff: Backoff = field(default_factory=Backoff)
-    window: timedelta = timedelta(hours=24)
+    window: timedelta = RETRY_WINDOW
 
     def useful_until(self, reminder: ReminderDue) -> datetime:
-        """The last instant a retry may send ``reminder``.
-
-        Its ``stale_at`` when it has one, else ``window`` after it came due; a
-        reminder before the appointment is of no use once the appointment began.
-        """
-        until = reminder.stale_at or reminder.due_at + self.window
-        if reminder.due_at < reminder.appointment_start:
-            until = min(until, reminder.appointment_start)
-        return until
+        """The last instant a retry may send ``reminder`` (see :func:`useful_until`)."""
+        return useful_until(
+            reminder.due_at, reminder.stale_at, reminder.appointment_start, self.window
+        )
 
     def next_attempt(
         self, reminder: ReminderDue, attempt: int, now: datetime, retry_after: float | None

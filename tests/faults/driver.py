@@ -14,9 +14,9 @@ from typing import Any
 from services.booking.store import BookingStore
 from tests.faults.expected import expected
 from tests.faults.harness import FaultPlatform
-from tests.support.providers import Mailbox, RecordingTwilio
 from tests.faults.scenario import Size, Step, Story
 from tests.faults.tally import Tally, provider_counts, read_ledger, tally
+from tests.support.providers import Mailbox, RecordingTwilio
 from tests.support.twilio_server import Answer
 
 SMTP_BUSY = "421 4.3.2 Service not available, try again later"
@@ -37,6 +37,8 @@ class Driver:
         self.say = say
         self.starts: dict[str, datetime] = {}
         self.resynced_at: datetime | None = None
+        self.sms_outages: list[tuple[datetime, datetime]] = []
+        """When Twilio answered 503 to everything, as it happened (steps can run late)."""
 
     def book(self, story: Story) -> None:
         self.mailbox.refuse[story.refused_address] = SMTP_GONE
@@ -64,6 +66,8 @@ class Driver:
             "twilio-burst": self._burst,
             "smtp-421-on": lambda _: setattr(self.mailbox, "refuse_everyone", SMTP_BUSY),
             "smtp-421-off": lambda _: setattr(self.mailbox, "refuse_everyone", None),
+            "twilio-down": lambda _: self._twilio_down(),
+            "twilio-up": self._twilio_up,
             "restart-broker": lambda _: self._restart_broker(),
         }
         actions[step.action](step.arg)
@@ -87,6 +91,18 @@ class Driver:
         limited, broken = arg
         self.twilio.burst(*[Answer(429, retry_after=1)] * limited, *[Answer(500)] * broken)
 
+    def _twilio_down(self) -> None:
+        self.twilio.down(Answer(503))
+        self.sms_outages.append((self.platform.now(), self.platform.now()))
+
+    def _twilio_up(self, lasts: timedelta) -> None:
+        """End the outage once it has lasted ``lasts``, however late its start ran."""
+        down, _ = self.sms_outages[-1]
+        time.sleep(self.platform.clock.real_seconds_until(down + lasts))
+        self.twilio.up()
+        self.sms_outages[-1] = (down, self.platform.now())
+        self.say(f"twilio answered 503 from {down:%a %H:%M} to {self.platform.now():%a %H:%M}")
+
     def _kill_and_restart(self, which: str) -> None:
         service = self.platform.worker if which == "worker" else self.platform.notifier
         service.kill()
@@ -103,6 +119,7 @@ class Driver:
     def finish(self, end: datetime, margin: timedelta) -> None:
         """Run to ``end`` plus ``margin``, stop faults, let the notifier drain, stop services."""
         self.twilio.clear_answers()
+        self.twilio.up()
         self.mailbox.refuse_everyone = None
         time.sleep(self.platform.clock.real_seconds_until(end + margin))
         self.platform.worker.stop()
@@ -128,7 +145,7 @@ class Driver:
     def count(self, cut: datetime, margin: timedelta) -> Tally:
         store = BookingStore(self.platform.booking_db)
         try:
-            due = expected(store, cut, margin, self.resynced_at)
+            due = expected(store, cut, margin, self.resynced_at, self.sms_outages)
         finally:
             store.close()
         ledger = read_ledger(self.platform.ledger_db)

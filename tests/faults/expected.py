@@ -26,6 +26,11 @@ cancelled since) no longer applies: it is optional. One the plan still holds
 is emitted again at the resync; when that second arrival falls (after quiet
 hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
 it as deferred, not missing, if nothing else became of it.
+
+A provider outage: an SMS pair that stopped being of use (see
+:func:`services.notifier.retry.useful_until`) while Twilio answered 503 may
+rightly have been given up; it is optional. Every other pair caught in an
+outage is required: it must go out once the provider is back.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from datetime import datetime, timedelta
 
 from services.booking.store import BookingStore
 from services.notifier.quiet import quiet_until
+from services.notifier.retry import useful_until
 from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.clinics import QuietHours
@@ -69,9 +75,14 @@ class ExpectedSet:
 
 
 def expected(
-    store: BookingStore, cut: datetime, margin: timedelta, resynced_at: datetime | None = None
+    store: BookingStore,
+    cut: datetime,
+    margin: timedelta,
+    resynced_at: datetime | None = None,
+    sms_outages: Iterable[tuple[datetime, datetime]] = (),
 ) -> ExpectedSet:
     """Every pair due by ``cut`` according to each booking's recorded history."""
+    outages = list(sms_outages)
     registry = ProtocolRegistry.builtin()
     result = ExpectedSet({}, {}, {})
     for latest in store.iter_bookings():
@@ -91,13 +102,22 @@ def expected(
                 again = _held_until(due.booking, resynced_at)
                 if again > cut - margin:
                     due = replace(due, deferred_to=again)
-            if near_edge or stale or lost or due.fires_at > cut - margin:
+            outlived = due.channel is Channel.SMS and _outlived(due, outages, margin)
+            if near_edge or stale or lost or outlived or due.fires_at > cut - margin:
                 result.optional.setdefault(key, due)
             else:
                 result.required[key] = due
     for key in result.required:
         result.optional.pop(key, None)
     return result
+
+
+def _outlived(due: Due, outages: list[tuple[datetime, datetime]], margin: timedelta) -> bool:
+    """Whether ``due`` stopped being worth a retry while an outage lasted."""
+    until = useful_until(due.fires_at, due.stale_at, due.booking.start)
+    return any(
+        due.fires_at <= over and down - margin <= until <= over + margin for down, over in outages
+    )
 
 
 def _falls_due(

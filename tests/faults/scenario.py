@@ -27,6 +27,7 @@ class Size:
     notifier_kills: int = 1
     twilio_bursts: int = 4
     smtp_outages: int = 1
+    twilio_outages: int = 1
 
     @classmethod
     def from_environment(cls) -> Size:
@@ -41,6 +42,7 @@ class Size:
             notifier_kills=int(env.get("FAULT_NOTIFIER_KILLS", "1")),
             twilio_bursts=int(env.get("FAULT_TWILIO_BURSTS", "4")),
             smtp_outages=int(env.get("FAULT_SMTP_OUTAGES", "1")),
+            twilio_outages=int(env.get("FAULT_TWILIO_OUTAGES", "1")),
         )
 
 
@@ -119,6 +121,10 @@ def story(size: Size, now: datetime) -> Story:
         start = at(0.1, 0.7)
         told.steps.append(Step(start, "smtp-421-on"))
         told.steps.append(Step(start + timedelta(hours=size.hours * 0.08), "smtp-421-off"))
+    for _ in range(size.twilio_outages):
+        start = at(0.1, 0.7)
+        lasts = timedelta(hours=max(1.0, size.hours * 0.15))  # past the old 8 s of retries
+        told.steps += [Step(start, "twilio-down"), Step(start + lasts, "twilio-up", lasts)]
     told.steps.append(Step(at(0.6, 0.68), "restart-broker"))
     told.steps.sort(key=lambda step: step.at)
     return told

@@ -53,6 +53,8 @@ class Tally:
     """Sent, though due only after the cut-off (the window's end raced the worker)."""
     not_current: list[str] = field(default_factory=list)
     """Sent for a plan no longer current (cancelled, moved, made moot): asserted zero."""
+    gave_up: list[str] = field(default_factory=list)
+    """Required pairs whose retries were given up (still of use after the outage): zero."""
     provider_sms: int = 0
     provider_email: int = 0
 
@@ -77,6 +79,7 @@ class Tally:
             f"{'deferred: re-emitted at the resync, held past the window':<58} {self.deferred:>6}",
             f"{'sent, due only after the cut-off':<58} {self.after_cut_off:>6}",
             f"{'sent for a plan no longer current':<58} {len(self.not_current):>6}",
+            f"{'retries given up though still of use after the outage':<58} {len(self.gave_up):>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
         ]
@@ -196,6 +199,8 @@ def _judge(
             result.sent_ledger_unknown += 1
     elif row is not None and row.state == "failed":
         result.failed[short(row.reason)] += 1
+        if (row.reason or "").startswith("gave up"):
+            result.gave_up.append(f"{key[0]}/{key[1].value} {due.milestone}: {row.reason}")
     elif row is not None and row.state == "skipped":
         result.skipped[short(row.reason)] += 1
     elif row is not None and row.state == "unknown":

@@ -16,8 +16,8 @@ import pytest
 from services.shared.clock import ScaledClock
 from tests.faults.driver import Driver, describe
 from tests.faults.harness import FaultPlatform
-from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
 from tests.faults.scenario import Size, story
+from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chaos]
 
@@ -71,10 +71,12 @@ def test_faults_lose_nothing_and_send_nothing_twice(
         (tmp_path / "statuses.jsonl").write_text(statuses)
     print(describe(size), flush=True)
     print(result.table(), flush=True)
-    for line in result.duplicates + result.missing + result.unexplained + result.not_current:
+    found = result.duplicates + result.missing + result.unexplained + result.not_current
+    for line in found + result.gave_up:
         print("  ", line, flush=True)
     assert result.duplicates == [], f"sent twice (seed {size.seed})"
     assert result.missing == [], f"lost (seed {size.seed})"
     assert result.unexplained == [], f"provider records no ledger row explains (seed {size.seed})"
     assert result.not_current == [], f"sent for a plan no longer current (seed {size.seed})"
+    assert result.gave_up == [], f"retries given up while still of use (seed {size.seed})"
     assert result.sent > 0

@@ -8,8 +8,6 @@ import random
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from services.notifier.currency import SeenBooking
 from services.notifier.delivery import Deliverer, Senders, Source
 from services.notifier.exceptions import (

@@ -1,4 +1,4 @@
-"""Deliveries of different patients side by side; one patient's in order; a failure commits nothing."""
+"""Different patients delivered side by side; one patient's in order; a failure commits nothing."""
 
 from __future__ import annotations
 
