@@ -155,7 +155,7 @@ class Deliverer:
         if message.channel is Channel.SMS:
             return self._senders.sms.send(to, message.text, reminder)
         return self._senders.email.send(
-            to, message.subject or "", message.text, message.html, reminder
+            to, message.subject or "", message.text, message.html, reminder, message.headers
         )
 
     def _finish(
