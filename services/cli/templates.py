@@ -10,10 +10,15 @@ from services.notifier.exceptions import TemplateRenderError
 from services.notifier.rendering import DEFAULTS_DIR, TemplateRenderer
 from services.notifier.samples import sample_context, sample_reminder, template_ids
 from services.notifier.segments import count_segments
+from services.notifier.unsubscribe import UnsubscribeLinks
 from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel
 
 LOCALES = ("en-GB", "fr-FR")
+SAMPLE_LINKS = UnsubscribeLinks(
+    b"a sample key: these links are only shown", "https://notify.example"
+)
+"""Emails are checked and previewed with their unsubscribe footer, as patients see them."""
 
 
 def register(subparsers: Any) -> None:
@@ -47,7 +52,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def _renderer(args: argparse.Namespace) -> tuple[TemplateRenderer, ClinicDirectory]:
     clinics = ClinicDirectory.from_yaml(args.clinics_file)
-    return TemplateRenderer(args.templates_dir, clinics), clinics
+    return TemplateRenderer(args.templates_dir, clinics, links=SAMPLE_LINKS), clinics
 
 
 def check_command(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from types import FrameType
 from services.notifier.bootstrap import run
 from services.notifier.http_server import PortUnavailable
 from services.notifier.settings import NotifierSettings
+from services.notifier.unsubscribe import KEY_FILE
 from services.ops.logs import configure_logging
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
@@ -35,12 +36,19 @@ def main() -> int:
         print(
             f"notifier: consuming {settings.topics.due} on {settings.bootstrap_servers}, "
             f"SMS via {settings.sms_provider}, email via {settings.email_provider}, "
-            f"HTTP on {address} (/healthz, /metrics, /v1/twilio/inbound, /v1/twilio/status)",
+            f"HTTP on {address} (/healthz, /metrics, /v1/twilio/inbound, /v1/twilio/status, "
+            "/v1/unsubscribe/...)",
             flush=True,
         )
         if not settings.twilio_auth_token.get_secret_value():
             print(
                 "notifier: no CLINIC_TWILIO_AUTH_TOKEN: webhooks are not signature-checked",
+                flush=True,
+            )
+        if settings.unsubscribe_secret is None:
+            print(
+                "notifier: no CLINIC_UNSUBSCRIBE_SECRET: unsubscribe links are signed with "
+                f"this notifier's own key, {settings.var_dir / KEY_FILE}",
                 flush=True,
             )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,7 +16,8 @@ from services.notifier.booking_follower import BookingFollower
 from services.notifier.bookings_seen import BookingsSeen
 from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
-from services.notifier.http_server import HttpServer
+from services.notifier.email_opt_out import EmailOptOuts
+from services.notifier.http_server import HttpServer, address_of, listen
 from services.notifier.inbound import InboundTexts
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.publisher import Publisher
@@ -26,6 +27,8 @@ from services.notifier.retry import Backoff, RetryPolicy
 from services.notifier.senders.factory import build_senders
 from services.notifier.settings import NotifierSettings
 from services.notifier.status_callbacks import StatusCallbacks
+from services.notifier.unsubscribe import UnsubscribeLinks, signing_key
+from services.notifier.unsubscribe_web import UnsubscribeParts
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, QuietHours
@@ -90,17 +93,22 @@ def notifier(
     stop: threading.Event,
     consumer: KafkaConsumer | None = None,
     metrics: PlatformMetrics | None = None,
+    own_address: str | None = None,
 ) -> Iterator[Notifier]:
     """Build the notifier (topics ensured, ledger and registry open) and close everything after.
 
     Blocks until the broker answers (``RuntimeError`` naming it otherwise).
     ``consumer`` replaces the group consumer, e.g. one with partitions assigned.
     Nothing is served: run :attr:`Notifier.app` with :class:`HttpServer` (see :func:`run`).
+    Emails' unsubscribe links point at ``notifier_public_url``, else at
+    ``own_address`` (where the app will be served), else at the HTTP host and port.
     """
     ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
     clinics = ClinicDirectory.from_yaml(
         settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
     )
+    links = unsubscribe_links(settings, own_address)
+    renderer = TemplateRenderer(settings.templates_dir, clinics, links=links)
     metrics = metrics or PlatformMetrics("notifier")
     ledger = DeliveryLedger(settings.database_url)
     registry = ConsentRegistry(settings.database_url)
@@ -116,7 +124,7 @@ def notifier(
         else None
     )
     try:
-        deliverer = _deliverer(settings, clock, clinics, ledger, registry, seen, stop, metrics)
+        deliverer = _deliverer(settings, clock, renderer, ledger, registry, seen, stop, metrics)
         follower.start()
         loop = NotifierLoop(
             settings.topics,
@@ -130,7 +138,7 @@ def notifier(
             pool,
             follower,
         )
-        parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop)
+        parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop, links)
         yield Notifier(loop, create_app(parts), metrics)
     finally:
         if pool is not None:
@@ -153,9 +161,11 @@ def _web(
     producer: KafkaProducer,
     metrics: PlatformMetrics,
     loop: NotifierLoop,
+    links: UnsubscribeLinks,
 ) -> WebParts:
     publish = Publisher(producer, metrics).publish
     topics = settings.topics
+    opt_outs = EmailOptOuts(registry, topics, clock, publish)
     return WebParts(
         ledger=ledger,
         inbound=InboundTexts(
@@ -166,20 +176,27 @@ def _web(
         partitions=lambda: loop.partitions,
         auth_token=settings.twilio_auth_token.get_secret_value(),
         public_url=settings.notifier_public_url,
+        unsubscribe=UnsubscribeParts(links, opt_outs, clinics),
     )
+
+
+def unsubscribe_links(settings: NotifierSettings, own_address: str | None) -> UnsubscribeLinks:
+    """Links signed with the settings' secret (or the kept key) at the notifier's public URL."""
+    own = own_address or f"http://{settings.notifier_http_host}:{settings.notifier_http_port}"
+    key = signing_key(settings.unsubscribe_secret, settings.var_dir)
+    return UnsubscribeLinks(key, settings.notifier_public_url or own)
 
 
 def _deliverer(
     settings: NotifierSettings,
     clock: Clock,
-    clinics: ClinicDirectory,
+    renderer: TemplateRenderer,
     ledger: DeliveryLedger,
     registry: ConsentRegistry,
     seen: BookingsSeen,
     stop: threading.Event,
     metrics: PlatformMetrics,
 ) -> Deliverer:
-    renderer = TemplateRenderer(settings.templates_dir, clinics)
     senders: Senders = build_senders(settings, clock, stop, metrics)
     retries = RetryPolicy(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
@@ -199,9 +216,11 @@ def run(
     ``announce`` is told the HTTP address once it accepts requests. Raises
     :class:`PortUnavailable` if the HTTP port cannot be had.
     """
+    listening = listen(settings.notifier_http_host, settings.notifier_http_port)
     with (
-        notifier(settings, clock, stop) as built,
-        HttpServer(built.app, settings.notifier_http_host, settings.notifier_http_port) as http,
+        closing(listening),
+        notifier(settings, clock, stop, own_address=address_of(listening)) as built,
+        HttpServer(built.app, listening=listening) as http,
     ):
         announce(http.address)
         built.run(stop)

@@ -50,7 +50,7 @@ class Bookings(Protocol):
 class OptOuts(Protocol):
     """The consent registry as delivery reads it (see :mod:`registry`)."""
 
-    def opted_out(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None: ...
+    def opted_out(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None: ...
 
 
 @dataclass(frozen=True)
@@ -140,14 +140,11 @@ class Deliverer:
                 return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
             return f"stale since {reminder.stale_at.isoformat()}"
         found = recipient(reminder.patient, channel)
-        if found.reason or self._opt_outs is None or channel is not Channel.SMS:
+        if found.reason or self._opt_outs is None:
             return found.reason
         # The registry overrides the booking's consent: the patient's own word is the latest.
         withdrawn = self._opt_outs.opted_out(found.address or "", reminder.clinic_id, channel)
-        if withdrawn is None:
-            return None
-        keyword = withdrawn.keyword or "STOP"
-        return f"opted out by SMS {keyword} at {withdrawn.changed_at.isoformat()}"
+        return None if withdrawn is None else withdrawal_reason(withdrawn)
 
     def _send(
         self, reminder: ReminderDue, channel: Channel, message: RenderedMessage, source: Source
@@ -201,7 +198,7 @@ class Deliverer:
         if message.channel is Channel.SMS:
             return self._senders.sms.send(to, message.text, reminder)
         return self._senders.email.send(
-            to, message.subject or "", message.text, message.html, reminder
+            to, message.subject or "", message.text, message.html, reminder, message.headers
         )
 
     def _finish(
@@ -224,6 +221,14 @@ class Deliverer:
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+
+def withdrawal_reason(withdrawn: ConsentRecord) -> str:
+    """Why a delivery is skipped: the patient's own opt-out, by SMS keyword or email link."""
+    at = withdrawn.changed_at.isoformat()
+    if withdrawn.channel is Channel.EMAIL:
+        return f"opted out of email by its unsubscribe link at {at}"
+    return f"opted out by SMS {withdrawn.keyword or 'STOP'} at {at}"
 
 
 def published_status(

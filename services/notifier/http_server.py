@@ -15,18 +15,40 @@ class PortUnavailable(OSError):
     """The address cannot be listened on (taken, or not this machine's)."""
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port`` (0 picks a free port); :class:`PortUnavailable` if not.
+
+    For when the address must be known before the app is made (see :func:`address_of`).
+    """
+    try:
+        return socket.create_server((host, port))
+    except OSError as exc:
+        raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+
+
+def address_of(listening: socket.socket) -> str:
+    """``http://host:port`` of a listening socket."""
+    host, port = listening.getsockname()[:2]
+    return f"http://{host}:{port}"
+
+
 class HttpServer:
-    """Binds at construction (:class:`PortUnavailable` if it cannot); serves from start to stop.
+    """Binds at construction (:class:`PortUnavailable` if it cannot), or takes a socket
+    :func:`listen` bound; serves from start to stop.
 
     Signals stay with the main thread: uvicorn installs no handlers off it, so
     the process's own SIGINT/SIGTERM handling decides when :meth:`stop` runs.
     """
 
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
-        try:
-            self._socket = socket.create_server((host, port))
-        except OSError as exc:
-            raise PortUnavailable(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    def __init__(
+        self,
+        app: FastAPI,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        listening: socket.socket | None = None,
+    ) -> None:
+        self._socket = listening if listening is not None else listen(host, port)
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", log_config=None
         )
@@ -37,8 +59,7 @@ class HttpServer:
 
     @property
     def address(self) -> str:
-        host, port = self._socket.getsockname()[:2]
-        return f"http://{host}:{port}"
+        return address_of(self._socket)
 
     def start(self, timeout: float = 10.0) -> None:
         """Return once the server accepts requests; RuntimeError if it did not start."""

@@ -1,6 +1,7 @@
-"""The consent registry: what each phone number last said about being texted, kept for good.
+"""The consent registry: what each patient last said about being texted or emailed, kept for good.
 
-Keyed by phone, clinic and channel. A keyword sent to a number no clinic is
+Keyed by address, clinic and channel: the phone number for SMS, the email
+address (in lower case) for email. A keyword sent to a number no clinic is
 mapped to is kept under ``*`` and applies to every clinic. The latest word
 wins: a START after a STOP opts back in, and a change that arrives late (older
 than the one stored) changes nothing.
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -35,7 +37,7 @@ metadata = MetaData()
 consents = Table(
     "notifier_consent",
     metadata,
-    Column("phone", String(20), primary_key=True),
+    Column("address", String(320), primary_key=True),
     Column("clinic_id", String(128), primary_key=True),
     Column("channel", String(16), primary_key=True),
     Column("granted", Boolean, nullable=False),
@@ -47,9 +49,9 @@ consents = Table(
 
 @dataclass(frozen=True)
 class ConsentRecord:
-    """The last word one phone gave one clinic (or ``*``) on one channel."""
+    """The last word one phone or email address gave one clinic (or ``*``) on one channel."""
 
-    phone: str
+    address: str
     clinic_id: str
     channel: Channel
     granted: bool
@@ -64,6 +66,7 @@ class ConsentRegistry:
     def __init__(self, url: str) -> None:
         self._engine: Engine = make_engine(url)
         metadata.create_all(self._engine)
+        _phone_becomes_address(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -74,11 +77,16 @@ class ConsentRegistry:
             conn.execute(text("SELECT 1"))
 
     def record(self, change: ConsentChanged) -> None:
-        """Keep ``change`` unless a later one is stored. Changes without a phone are ignored."""
-        if change.phone is None:
+        """Keep ``change`` unless a later one is stored.
+
+        Changes that name no address on their channel (a phone for SMS, an
+        email address for email) are ignored.
+        """
+        address = change.phone if change.channel is Channel.SMS else change.email
+        if address is None:
             return
         row: dict[str, object] = {
-            "phone": change.phone,
+            "address": _stored(address, change.channel),
             "clinic_id": change.clinic_id or ANY_CLINIC,
             "channel": change.channel.value,
             "granted": change.granted,
@@ -97,7 +105,7 @@ class ConsentRegistry:
             update(consents)
             .values(**row)
             .where(
-                consents.c.phone == row["phone"],
+                consents.c.address == row["address"],
                 consents.c.clinic_id == row["clinic_id"],
                 consents.c.channel == row["channel"],
                 consents.c.changed_at <= row["changed_at"],
@@ -106,10 +114,10 @@ class ConsentRegistry:
         with self._engine.begin() as conn:
             conn.execute(query)
 
-    def latest(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
-        """The most recent word from ``phone`` to ``clinic_id`` or to every clinic, if any."""
+    def latest(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
+        """The most recent word from ``address`` to ``clinic_id`` or to every clinic, if any."""
         query = select(consents).where(
-            consents.c.phone == phone,
+            consents.c.address == _stored(address, channel),
             consents.c.channel == channel.value,
             consents.c.clinic_id.in_([clinic_id, ANY_CLINIC]),
         )
@@ -119,7 +127,7 @@ class ConsentRegistry:
             return None
         row = max(rows, key=lambda r: stored_utc(r["changed_at"]))
         return ConsentRecord(
-            row["phone"],
+            row["address"],
             row["clinic_id"],
             Channel(row["channel"]),
             row["granted"],
@@ -128,7 +136,27 @@ class ConsentRegistry:
             stored_utc(row["changed_at"]),
         )
 
-    def opted_out(self, phone: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
-        """The withdrawal in force for ``phone`` with ``clinic_id``, or None if there is none."""
-        found = self.latest(phone, clinic_id, channel)
+    def opted_out(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
+        """The withdrawal in force for ``address`` with ``clinic_id``, or None if there is none."""
+        found = self.latest(address, clinic_id, channel)
         return found if found is not None and not found.granted else None
+
+
+def _stored(address: str, channel: Channel) -> str:
+    # Mail systems treat addresses without regard to case; a booking that later spells
+    # the address "Jane@Example.com" is still the patient who unsubscribed.
+    return address.strip().lower() if channel is Channel.EMAIL else address
+
+
+def _phone_becomes_address(engine: Engine) -> None:
+    # Registries made before email opt-outs keyed every row by a 20-character "phone".
+    # Renaming keeps the rows and the primary key; PostgreSQL also needs the room.
+    columns = {c["name"] for c in inspect(engine).get_columns(consents.name)}
+    if "address" in columns:
+        return
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER TABLE {consents.name} RENAME COLUMN phone TO address"))
+        if engine.dialect.name == "postgresql":
+            conn.execute(
+                text(f"ALTER TABLE {consents.name} ALTER COLUMN address TYPE VARCHAR(320)")
+            )

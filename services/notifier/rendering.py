@@ -6,11 +6,16 @@ and cached by the environment. Each clinic has an environment of its own that
 sees only its own folder and the defaults, so no clinic's template can include
 another's. Whatever goes wrong while loading or rendering one template fails
 that delivery only, with the reason and the template's name.
+
+Given the notifier's :class:`UnsubscribeLinks`, every email carries its
+recipient's unsubscribe link: in ``List-Unsubscribe`` headers, at the foot of
+the text, and in the HTML layout's footer, worded by ``_unsubscribe.j2``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,21 +33,31 @@ from services.notifier.exceptions import TemplateRenderError
 from services.notifier.filters import FILTERS
 from services.notifier.sandbox import LimitedSandbox, render_within
 from services.notifier.template_context import locale_chain, template_context
+from services.notifier.unsubscribe import UnsubscribeLinks
 from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel, ReminderDue
 
 DEFAULTS_DIR = Path(__file__).parent / "templates" / "defaults"
 LAYOUT = "_layout.html.j2"
+UNSUBSCRIBE = "_unsubscribe.j2"
 
 
 @dataclass(frozen=True)
 class RenderedMessage:
-    """One channel's message, ready for its sender (``subject``/``html`` for email only)."""
+    """One channel's message, ready for its sender (``subject``/``html``/``headers``: email)."""
 
     channel: Channel
     subject: str | None
     text: str
     html: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Unsubscribe:
+    url: str
+    label: str
+    headers: Mapping[str, str]
 
 
 def _is_html(name: str | None) -> bool:
@@ -63,8 +78,10 @@ class TemplateRenderer:
         overrides_dir: Path | None = None,
         clinics: ClinicDirectory | None = None,
         defaults_dir: Path = DEFAULTS_DIR,
+        links: UnsubscribeLinks | None = None,
     ) -> None:
         self._overrides = overrides_dir
+        self._links = links
         self._defaults = defaults_dir
         self._has_overrides = overrides_dir is not None
         self._clinics = clinics or ClinicDirectory()
@@ -103,12 +120,33 @@ class TemplateRenderer:
         if channel is Channel.SMS:
             text = self._render(key, f"{reminder.template}.sms.j2", context).strip()
             return RenderedMessage(channel, None, text, None)
+        return self._email(key, reminder, context)
+
+    def _email(
+        self, key: tuple[str, str], reminder: ReminderDue, context: dict[str, Any]
+    ) -> RenderedMessage:
         subject = " ".join(self._render(key, f"{reminder.template}.subject.j2", context).split())
         text = self._render(key, f"{reminder.template}.text.j2", context).strip()
-        html = self._render(
-            key, LAYOUT, {**context, "subject": subject, "paragraphs": paragraphs(text)}
-        )
-        return RenderedMessage(channel, subject, text + "\n", html)
+        layout = {**context, "subject": subject, "paragraphs": paragraphs(text)}
+        out = self._unsubscribe(key, reminder, context)
+        if out is None:
+            html = self._render(key, LAYOUT, {**layout, "unsubscribe": None})
+            return RenderedMessage(Channel.EMAIL, subject, text + "\n", html)
+        shown = {"url": out.url, "label": out.label}
+        html = self._render(key, LAYOUT, {**layout, "unsubscribe": shown})
+        text = f"{text}\n\n{out.label}\n{out.url}\n"
+        return RenderedMessage(Channel.EMAIL, subject, text, html, out.headers)
+
+    def _unsubscribe(
+        self, key: tuple[str, str], reminder: ReminderDue, context: dict[str, Any]
+    ) -> _Unsubscribe | None:
+        """The recipient's link and its wording, when this renderer makes links."""
+        address = reminder.patient.email
+        if self._links is None or address is None:
+            return None
+        label = " ".join(self._render(key, UNSUBSCRIBE, context).split())
+        url = self._links.url(reminder.clinic_id, address)
+        return _Unsubscribe(url, label, self._links.headers(reminder.clinic_id, address))
 
     def _render(self, key: tuple[str, str], filename: str, context: dict[str, Any]) -> str:
         name, template = self._template(key, filename)

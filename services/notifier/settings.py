@@ -10,6 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from services.shared.clinics import QuietHours
 from services.shared.settings import PlatformSettings
 
+MIN_SECRET_CHARACTERS = 16
+
 
 class NotifierSettings(PlatformSettings):
     """What the notifier needs beyond the platform's shared settings.
@@ -61,7 +63,15 @@ class NotifierSettings(PlatformSettings):
     """0 picks a free port (the startup line says which)."""
     notifier_public_url: str | None = None
     """The address Twilio calls, e.g. ``https://notify.clinic.example``, when a proxy
-    stands in front: signatures are made over that URL, not the one the notifier sees."""
+    stands in front: signatures are made over that URL, not the one the notifier sees.
+    Emails' unsubscribe links point there too (else at the notifier's own HTTP address)."""
+    unsubscribe_secret: SecretStr | None = None
+    """Signs the unsubscribe link of every email (HMAC-SHA256), at least 16 characters.
+
+    Unset (the local default), each notifier makes a random key of its own in
+    ``{var_dir}/unsubscribe.key``; wherever more than one notifier runs, or
+    ``var_dir`` is not kept, set one secret for all of them (docs/deploy.md).
+    """
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 25
@@ -90,6 +100,13 @@ class NotifierSettings(PlatformSettings):
     """YAML: clinic id -> name, phone, sign_off, quiet_hours, sms_segment_budget."""
     default_quiet_hours: str = "21:00-08:00"
     """For clinics the clinics file does not describe; empty means none."""
+
+    @field_validator("unsubscribe_secret")
+    @classmethod
+    def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARACTERS:
+            raise ValueError(f"must be at least {MIN_SECRET_CHARACTERS} characters")
+        return value
 
     @field_validator("default_quiet_hours")
     @classmethod

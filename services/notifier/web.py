@@ -1,4 +1,4 @@
-"""The notifier's HTTP side: health, metrics, and Twilio's inbound and status webhooks.
+"""The notifier's HTTP side: health, metrics, Twilio's webhooks, emails' unsubscribe links.
 
 Handlers are thin: check the signature, decode the form, call the domain
 (:mod:`inbound`, :mod:`status_callbacks`) off the event loop, answer.
@@ -20,6 +20,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from services.notifier.inbound import InboundSms, InboundTexts, InvalidInbound
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.status_callbacks import CallbackResult, StatusCallbacks
+from services.notifier.unsubscribe_web import UnsubscribeParts, unsubscribe_routes
 from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.shared.body_limit import BodyLimit
 
@@ -37,6 +38,7 @@ class WebParts:
     partitions: Callable[[], tuple[int, ...]]
     auth_token: str = ""
     public_url: str | None = None
+    unsubscribe: UnsubscribeParts | None = None
 
 
 def create_app(parts: WebParts) -> FastAPI:
@@ -44,6 +46,8 @@ def create_app(parts: WebParts) -> FastAPI:
     app = FastAPI(title="clinic-reminders notifier", docs_url=None, redoc_url=None)
     _ops_routes(app, parts)
     _twilio_routes(app, parts)
+    if parts.unsubscribe is not None:
+        unsubscribe_routes(app, parts.unsubscribe)
     app.add_middleware(BodyLimit, limit=MAX_FORM_BYTES)
     return app
 

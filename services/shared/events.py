@@ -286,9 +286,11 @@ def describe_errors(exc: ValidationError) -> str:
 class ConsentChanged(Frozen):
     """On ``clinic.consent.v1``: a patient gave or withdrew consent on one channel.
 
-    Names the patient by ``phone`` (E.164), by ``patient_id``, or both; at least
-    one is required. ``clinic_id`` None means every clinic that texts from the
-    number the patient answered (the clinic behind it was not known).
+    Names the patient by ``phone`` (E.164), ``email``, ``patient_id``, or more
+    than one; at least one is required. An SMS keyword names the phone, an
+    email's unsubscribe link the address. ``clinic_id`` None means every clinic
+    that texts from the number the patient answered (the clinic behind it was
+    not known).
     """
 
     type: Literal["consent.changed"] = "consent.changed"
@@ -296,6 +298,7 @@ class ConsentChanged(Frozen):
     event_id: str = Field(default_factory=lambda: str(uuid.uuid4()))
     clinic_id: KeyPart | None = None
     phone: Phone | None = None
+    email: Email | None = None
     patient_id: KeyPart | None = None
     channel: Channel
     granted: bool
@@ -304,10 +307,10 @@ class ConsentChanged(Frozen):
     occurred_at: UtcDatetime
 
     def model_post_init(self, context: object) -> None:
-        if self.phone is None and self.patient_id is None:
-            raise ValueError("phone or patient_id is required")
+        if self.phone is None and self.email is None and self.patient_id is None:
+            raise ValueError("phone, email or patient_id is required")
 
     @property
     def key(self) -> str:
-        """``clinic:patient`` when the patient is known, else ``clinic:phone`` (``*`` for any)."""
-        return f"{self.clinic_id or '*'}:{self.patient_id or self.phone}"
+        """``clinic:patient`` if the patient is known, else ``clinic:phone`` or ``clinic:email``."""
+        return f"{self.clinic_id or '*'}:{self.patient_id or self.phone or self.email}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,8 +29,17 @@ class SmsSender(Protocol):
 
 
 class EmailSender(Protocol):
-    """Hands one multipart email to a provider; same failures as :class:`SmsSender`."""
+    """Hands one multipart email to a provider; same failures as :class:`SmsSender`.
+
+    ``headers`` are added to the message as given (``List-Unsubscribe``, ...).
+    """
 
     def send(
-        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reminder: ReminderDue,
+        headers: Mapping[str, str] | None = None,
     ) -> SendResult: ...

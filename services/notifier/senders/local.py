@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -17,8 +18,8 @@ class JsonlOutbox:
     """Appends one JSON object per line to a file, and prints a readable summary.
 
     Each line has ``reminder_id, booking_id, milestone, channel, to, body,
-    sent_at`` (and ``subject`` for email); the write is flushed before
-    :meth:`append` returns.
+    sent_at`` (and ``subject``, ``html`` and ``headers`` for email); the write
+    is flushed before :meth:`append` returns.
     """
 
     def __init__(self, path: Path, clock: Clock, echo: TextIO | None = None) -> None:
@@ -84,8 +85,13 @@ class LocalEmailSender:
         self._outbox = JsonlOutbox(outbox_dir / "email.jsonl", clock, echo)
 
     def send(
-        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reminder: ReminderDue,
+        headers: Mapping[str, str] | None = None,
     ) -> SendResult:
-        return self._outbox.append(
-            reminder, Channel.EMAIL, to, text, {"subject": subject, "html": html}
-        )
+        extra = {"subject": subject, "html": html, "headers": dict(headers or {})}
+        return self._outbox.append(reminder, Channel.EMAIL, to, text, extra)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import smtplib
 import ssl
+from collections.abc import Mapping
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -16,6 +18,11 @@ from services.notifier.exceptions import (
 )
 from services.notifier.senders.base import SendResult
 from services.shared.events import ReminderDue
+
+UNFOLDED_URLS = policy.default.clone(max_line_length=998)
+"""Header lines up to RFC 5322's 998 characters. At the default 78, a long
+``List-Unsubscribe`` URL has no space to fold at and is sent as RFC 2047 encoded
+words, which mail clients do not read as a URL."""
 
 
 class SmtpEmailSender:
@@ -51,9 +58,15 @@ class SmtpEmailSender:
         self._local_hostname = local_hostname
 
     def send(
-        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reminder: ReminderDue,
+        headers: Mapping[str, str] | None = None,
     ) -> SendResult:
-        message = self._message(to, subject, text, html, reminder)
+        message = self._message(to, subject, text, html, reminder, headers or {})
         try:
             with smtplib.SMTP(
                 self._host, self._port, self._local_hostname, timeout=self._timeout
@@ -78,14 +91,22 @@ class SmtpEmailSender:
             smtp.login(self._username, self._password or "")
 
     def _message(
-        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reminder: ReminderDue,
+        headers: Mapping[str, str],
     ) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=UNFOLDED_URLS)
         message["From"] = self._from
         message["To"] = to
         message["Subject"] = subject
         local = re.sub(r"[^A-Za-z0-9.-]", ".", reminder.reminder_id)
         message["Message-ID"] = f"<{local}.email@clinic-reminders>"
+        for name, value in headers.items():
+            message[name] = value
         message.set_content(text)
         if html is not None:
             message.add_alternative(html, subtype="html")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.ops.metrics import PlatformMetrics
 from services.shared.events import ReminderDue
@@ -29,7 +31,13 @@ class TimedEmailSender:
         self._provider = provider
 
     def send(
-        self, to: str, subject: str, text: str, html: str | None, reminder: ReminderDue
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        html: str | None,
+        reminder: ReminderDue,
+        headers: Mapping[str, str] | None = None,
     ) -> SendResult:
         with self._metrics.time_provider("email", self._provider):
-            return self._inner.send(to, subject, text, html, reminder)
+            return self._inner.send(to, subject, text, html, reminder, headers)

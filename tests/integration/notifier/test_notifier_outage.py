@@ -12,7 +12,9 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -54,9 +56,7 @@ def due_for(i: int, channel: Channel) -> ReminderDue:
 
 
 @pytest.fixture
-def base(
-    broker: EmbeddedBroker, topics: Topics, group_id: str, tmp_path: Path
-) -> dict[str, object]:
+def base(broker: EmbeddedBroker, topics: Topics, group_id: str, tmp_path: Path) -> dict[str, Any]:
     wording = tmp_path / "templates" / "dr-jenny" / "en-GB"
     wording.mkdir(parents=True)
     (wording / "pre-treatment.sms.j2").write_text(SMS)
@@ -85,6 +85,10 @@ def smtp() -> Iterator[SmtpServer]:
         yield server
 
 
+def at_least(count: Callable[[], int], wanted: int) -> bool:
+    return count() >= wanted
+
+
 def states(settings: NotifierSettings) -> dict[str, int]:
     ledger = DeliveryLedger(settings.database_url)
     try:
@@ -98,14 +102,14 @@ def outage(
 ) -> None:
     """Move the clock ``steps`` times; after each, wait until every pending row was tried again."""
     for _ in range(steps):
-        before = attempts()
+        wanted = attempts() + PATIENTS
         clock.advance(STEP)
-        eventually(lambda b=before: attempts() >= b + PATIENTS, "each deferred message retried")
+        eventually(partial(at_least, attempts, wanted), "each deferred message retried")
         assert states(settings).get("pending", 0) == PATIENTS
 
 
 def test_half_an_hour_of_twilio_503_sends_every_text_once_afterwards(
-    base: dict[str, object], twilio: RecordingTwilio
+    base: dict[str, Any], twilio: RecordingTwilio
 ) -> None:
     settings = NotifierSettings(
         **base,
@@ -145,7 +149,7 @@ def test_half_an_hour_of_twilio_503_sends_every_text_once_afterwards(
 
 
 def test_half_an_hour_of_smtp_421_sends_every_email_once_afterwards(
-    base: dict[str, object], smtp: SmtpServer
+    base: dict[str, Any], smtp: SmtpServer
 ) -> None:
     mailbox = smtp.mailbox
     settings = NotifierSettings(
@@ -175,7 +179,7 @@ def test_half_an_hour_of_smtp_421_sends_every_email_once_afterwards(
 
 
 def test_an_outage_past_a_reminders_last_useful_moment_fails_it_once_with_the_reason(
-    base: dict[str, object], twilio: RecordingTwilio
+    base: dict[str, Any], twilio: RecordingTwilio
 ) -> None:
     settings = NotifierSettings(
         **base,
@@ -206,7 +210,7 @@ def test_an_outage_past_a_reminders_last_useful_moment_fails_it_once_with_the_re
 
 
 def test_a_notifier_killed_during_the_outage_resumes_the_retries_after_its_restart(
-    base: dict[str, object],
+    base: dict[str, Any],
     broker: EmbeddedBroker,
     topics: Topics,
     group_id: str,

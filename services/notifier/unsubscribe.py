@@ -1,0 +1,143 @@
+"""Unsubscribe links: a signed, per-recipient URL on the notifier, and the headers that carry it.
+
+A link names a clinic, an address and a channel, and carries an HMAC-SHA256
+of the three made with the notifier's secret, so that only the notifier can
+make one and nobody can turn Jane's link into someone else's. The link is
+``/v1/unsubscribe/{fields}.{signature}``, both base64url: the address is
+encoded, not encrypted, but not in plain sight in a proxy's log either.
+HTTP-free and Kafka-free; :mod:`unsubscribe_web` serves it, :mod:`email_opt_out`
+acts on it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from services.shared.events import Channel
+
+PATH = "/v1/unsubscribe/"
+ONE_CLICK = "List-Unsubscribe=One-Click"
+"""RFC 8058: the header that says a POST unsubscribes, and the body that POST carries."""
+KEY_FILE = "unsubscribe.key"
+MIN_KEY_BYTES = 16
+
+_CONTEXT = b"clinic-reminders unsubscribe v1\x00"
+_TOKEN = re.compile(r"([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]*))?")
+
+
+class InvalidLink(ValueError):
+    """A link this notifier did not make, or one altered since; the message says which."""
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """What a valid link asks: no more messages on ``channel`` to ``address`` from ``clinic_id``."""
+
+    clinic_id: str
+    address: str
+    channel: Channel
+
+
+class UnsubscribeLinks:
+    """Makes and reads the links of one notifier (``key``) at one public address (``base_url``)."""
+
+    def __init__(self, key: bytes, base_url: str) -> None:
+        self._key = key
+        self._base = base_url.rstrip("/")
+
+    def url(self, clinic_id: str, address: str) -> str:
+        """The link that unsubscribes ``address`` from ``clinic_id``'s email."""
+        fields = "\x00".join((Channel.EMAIL.value, clinic_id, address)).encode()
+        return f"{self._base}{PATH}{_b64(fields)}.{_b64(self._sign(fields))}"
+
+    def headers(self, clinic_id: str, address: str) -> dict[str, str]:
+        """RFC 2369 ``List-Unsubscribe`` with RFC 8058 one-click, for an email to ``address``."""
+        return {
+            "List-Unsubscribe": f"<{self.url(clinic_id, address)}>",
+            "List-Unsubscribe-Post": ONE_CLICK,
+        }
+
+    def read(self, token: str) -> Unsubscribe:
+        """What the link's last path segment asks, once its signature is checked.
+
+        Raises:
+            InvalidLink: the token is not shaped like a link, has no signature,
+                or its signature does not match its fields.
+        """
+        shape = _TOKEN.fullmatch(token)
+        if shape is None:
+            raise InvalidLink("this is not an unsubscribe link")
+        fields, signature = _unb64(shape.group(1)), _unb64(shape.group(2) or "")
+        if not signature:
+            raise InvalidLink("the link has no signature")
+        if fields is None or not hmac.compare_digest(signature, self._sign(fields)):
+            raise InvalidLink(
+                "the link's signature does not match: it was changed, "
+                "or made with another CLINIC_UNSUBSCRIBE_SECRET"
+            )
+        channel, clinic_id, address = fields.decode().split("\x00", 2)
+        return Unsubscribe(clinic_id, address, Channel(channel))
+
+    def _sign(self, fields: bytes) -> bytes:
+        return hmac.new(self._key, _CONTEXT + fields, hashlib.sha256).digest()
+
+
+def signing_key(secret: SecretStr | None, var_dir: Path) -> bytes:
+    """The secret's bytes; without one, a random key kept in ``{var_dir}/unsubscribe.key``.
+
+    The kept key is made once (32 random bytes) and read back at every start,
+    so links stay valid across restarts of one notifier with one ``var_dir``;
+    notifiers that share a database but not a ``var_dir`` need the secret.
+    """
+    if secret is not None and secret.get_secret_value():
+        return secret.get_secret_value().encode()
+    path = var_dir / KEY_FILE
+    if not path.exists():
+        _keep_new_key(path)
+    try:
+        key = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        key = b""
+    if len(key) < MIN_KEY_BYTES:
+        raise ValueError(
+            f"{path} does not hold an unsubscribe key ({MIN_KEY_BYTES * 2}+ hex digits); "
+            "removing it makes a new one, and every link already sent stops working"
+        )
+    return key
+
+
+def _keep_new_key(path: Path) -> None:
+    # Written aside and linked into place, so that a notifier starting at the same
+    # moment reads either no file or the whole key, and both end with the same one.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f"{path.name}.{os.getpid()}")
+    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(secrets.token_bytes(32).hex())
+    try:
+        os.link(aside, path)
+    except FileExistsError:
+        pass
+    finally:
+        aside.unlink()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
