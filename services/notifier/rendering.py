@@ -152,6 +152,11 @@ class TemplateRenderer:
         name, template = self._template(key, filename)
         try:
             return render_within(template, context)
+        except TemplateNotFound as exc:  # an include or import of a file it may not reach
+            raise TemplateRenderError(
+                f"template {self._shown(key, name)}: {exc.name} not found in the clinic's "
+                "own folder or the defaults (a template reaches no other clinic's files)"
+            ) from exc
         except TemplateError as exc:
             raise TemplateRenderError(f"template {self._shown(key, name)}: {exc}") from exc
         except Exception as exc:  # a clinic's template must never stop everyone's messages

@@ -34,3 +34,31 @@ def test_preview_shows_the_french_sms_and_email(capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert out.startswith("--- SMS (")
     assert "Bonjour Jane" in out and "--- Email: " in out
+
+
+def test_check_reports_hostile_templates_as_errors_not_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    own = tmp_path / "dr-jenny" / "en-GB"
+    own.mkdir(parents=True)
+    (own / "aftercare-sun.sms.j2").write_text("{{ 1/0 }}")
+    (own / "aftercare-redness.sms.j2").write_text("{% for i in range(10**9) %}{% endfor %}")
+    (own / "aftercare-exercise.sms.j2").write_text("{{ 9**99999 }}")
+    (own / "aftercare-staining.sms.j2").write_text(
+        '{% include "clinic/other/en-GB/aftercare-sun.sms.j2" %}'
+    )
+    other = tmp_path / "other" / "en-GB"
+    other.mkdir(parents=True)
+    (other / "aftercare-sun.sms.j2").write_text("another clinic's words")
+    code = main(["templates", "check", "--templates-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "Traceback" not in out
+    for milestone, why in (
+        ("aftercare-sun", "ZeroDivisionError"),
+        ("aftercare-redness", "range of 1000000000"),
+        ("aftercare-exercise", "too large"),
+        ("aftercare-staining", "not found"),
+    ):
+        [line] = [x for x in out.splitlines() if x.startswith(f"ERROR   {milestone} [en-GB, sms]")]
+        assert why in line, line
