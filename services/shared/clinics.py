@@ -16,6 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.shared.events import Phone
+from services.shared.reply_words import ReplyWords, words_for
+
+LocaleKey = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
 class QuietHours(BaseModel):
@@ -72,6 +75,13 @@ class ClinicInfo(BaseModel):
     once, a cancel or no-show takes it back); ``reported``: on ``booking.attended``."""
     attendance_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
     """How long before its start an appointment may be marked attended or no-show."""
+    replies: dict[LocaleKey, ReplyWords] = Field(default_factory=dict)
+    """The clinic's own words to confirm or rearrange, by locale (``fr-FR``) or language
+    (``fr``); the platform's (C or 1, R or 2) elsewhere. Twilio's reserved words are refused."""
+
+    def reply_words(self, locale: str) -> ReplyWords:
+        """The words a patient of ``locale`` replies with to confirm or rearrange."""
+        return words_for(locale, self.replies)
 
 
 def default_clinic(
