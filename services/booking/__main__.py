@@ -3,7 +3,8 @@
 Starts even when the broker is down: bookings are accepted into the outbox and
 the relay publishes them (creating the topics first) once the broker answers.
 Patients' confirmations by text are read from ``clinic.replies.v1`` on a thread
-of their own (:mod:`services.booking.replies`).
+of their own (:mod:`services.booking.replies`), and sent on to each clinic's
+callback URL from another (:mod:`services.booking.callbacks`).
 Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
 background thread.
 """
@@ -20,6 +21,8 @@ import uvicorn
 from services.booking.api import create_app
 from services.booking.broker_memory import BrokerMemory
 from services.booking.calendar_poller import CalendarPoller, build_feed
+from services.booking.callback_queue import CallbackQueue
+from services.booking.callbacks import CallbackSender
 from services.booking.relay import OutboxRelay
 from services.booking.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
@@ -58,6 +61,12 @@ def main() -> int:
         return 2
     calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
     replies = _replies(settings, app.state.service)
+    callbacks = CallbackSender(
+        CallbackQueue(store.engine),
+        app.state.service.clinics,
+        clock,
+        settings.booking_callback_poll_seconds,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -71,12 +80,14 @@ def main() -> int:
     _stop_on_signals(server)
     relay.start()
     replies.start()
+    callbacks.start()
     if feeds:
         calendars.start()
     try:
         server.run()
     finally:
         calendars.stop()
+        callbacks.stop()
         replies.stop()
         relay.stop()
         store.close()

@@ -154,7 +154,8 @@ class BookingService:
     ) -> Recorded:
         """Record that the patient confirmed a booked appointment still to come
         (``booking.confirmed``); a booking confirmed since it was booked or last moved
-        answers with that confirmation, replayed.
+        answers with that confirmation, replayed. The event is queued for the
+        clinic's callback URL when the clinics file gives one.
 
         Raises:
             BookingNotFound, TransitionNotAllowed (not booked), TooLate (already begun).
@@ -165,7 +166,11 @@ class BookingService:
             return first
         if earlier := domain.confirmed_already(self.store.history(clinic_id, booking_id)):
             return Recorded(earlier, replayed=True)
-        return self._change(clinic_id, booking_id, domain.confirm(self.clock.now(), source), key)
+        change = domain.confirm(self.clock.now(), source)
+        callback = self.clinics.get(clinic_id).callback_url is not None
+        return self._done(
+            self.store.update(clinic_id, booking_id, change, self._topic, key, callback)
+        )
 
     def reschedule(
         self,
