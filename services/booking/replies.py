@@ -20,7 +20,7 @@ from kafka import KafkaConsumer
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.booking.errors import BookingError
+from services.booking.errors import BookingError, Conflict
 from services.booking.service import BookingService
 from services.booking.store import Recorded
 from services.shared.events import InvalidEvent, PatientReplied, ReplyIntent, decode
@@ -40,8 +40,8 @@ class Confirmations:
 
         A reply that is not valid, not a confirmation, or that the booking's
         state refuses (cancelled, already begun, unknown) is logged and passed
-        over: the patient's text is in the notifier's inbox either way. Database
-        errors propagate (the batch is read again).
+        over. Database errors, and a booking that kept changing under it
+        (:class:`Conflict`, three times), propagate: the batch is read again.
         """
         try:
             reply = decode(PatientReplied, raw)
@@ -51,18 +51,30 @@ class Confirmations:
         if reply.intent is not ReplyIntent.CONFIRM:
             return None
         try:
-            recorded = self._service.confirm(
-                reply.clinic_id,
-                reply.booking_id,
-                source=SOURCE,
-                idempotency_key=f"sms:{reply.message_sid}",
-            )
+            recorded = self._confirm(reply)
+        except Conflict:
+            raise
         except BookingError as exc:
             log.warning("confirmation %s not recorded: %s", reply.message_sid, exc)
             return None
         if not recorded.replayed:
             log.info("booking %s confirmed by text", reply.booking_id)
         return recorded
+
+    def _confirm(self, reply: PatientReplied) -> Recorded:
+        # The booking changing between read and write is a Conflict worth trying again.
+        for attempt in (1, 2, 3):
+            try:
+                return self._service.confirm(
+                    reply.clinic_id,
+                    reply.booking_id,
+                    source=SOURCE,
+                    idempotency_key=f"sms:{reply.message_sid}",
+                )
+            except Conflict:
+                if attempt == 3:
+                    raise
+        raise AssertionError("unreachable")
 
 
 class ReplyFollower:
@@ -107,7 +119,7 @@ class ReplyFollower:
         while not self._stopping.is_set():
             try:
                 self._follow()
-            except (KafkaError, SQLAlchemyError, OSError, RuntimeError) as exc:
+            except (KafkaError, SQLAlchemyError, OSError, RuntimeError, Conflict) as exc:
                 log.warning("reply follower: %s; reading again in %.0fs", exc, wait)
             except Exception:  # a fault of ours: said loudly, and never the end of the thread
                 log.exception("reply follower failed; reading again in %.0fs", wait)
