@@ -20,7 +20,7 @@ from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, PatientReplied, ReplyIntent, decode, encode
 from services.shared.topics import Topics
 from tests.integration.booking.conftest import NOW, read_topic
-from tests.integration.booking.test_booking_relay import BOOKING
+from tests.support.booking_service import BOOKING
 from tests.support.kafka import produce
 
 pytestmark = pytest.mark.integration
