@@ -2,6 +2,9 @@
 
 Starts even when the broker is down: bookings are accepted into the outbox and
 the relay publishes them (creating the topics first) once the broker answers.
+Patients' confirmations by text are read from ``clinic.replies.v1`` on a thread
+of their own (:mod:`services.booking.replies`), and sent on to each clinic's
+callback URL from another (:mod:`services.booking.callbacks`).
 Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
 background thread.
 """
@@ -18,7 +21,11 @@ import uvicorn
 from services.booking.api import create_app
 from services.booking.broker_memory import BrokerMemory
 from services.booking.calendar_poller import CalendarPoller, build_feed
+from services.booking.callback_queue import CallbackQueue
+from services.booking.callbacks import CallbackSender
 from services.booking.relay import OutboxRelay
+from services.booking.replies import Confirmations, ReplyFollower
+from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.ops.logs import configure_logging
@@ -53,6 +60,13 @@ def main() -> int:
         store.close()
         return 2
     calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
+    replies = _replies(settings, app.state.service)
+    callbacks = CallbackSender(
+        CallbackQueue(store.engine),
+        app.state.service.clinics,
+        clock,
+        settings.booking_callback_poll_seconds,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -65,12 +79,16 @@ def main() -> int:
     threading.Thread(target=_announce, args=(server,), daemon=True).start()
     _stop_on_signals(server)
     relay.start()
+    replies.start()
+    callbacks.start()
     if feeds:
         calendars.start()
     try:
         server.run()
     finally:
         calendars.stop()
+        callbacks.stop()
+        replies.stop()
         relay.stop()
         store.close()
     return 0
@@ -99,6 +117,19 @@ def _relay(
             settings.topics,
             clock,
             settings.broker_memory_check_seconds,
+        ),
+    )
+
+
+def _replies(settings: BookingSettings, service: BookingService) -> ReplyFollower:
+    return ReplyFollower(
+        Confirmations(service),
+        settings.bootstrap_servers,
+        settings.topics.replies,
+        settings.booking_replies_group,
+        settings.booking_session_timeout_ms,
+        prepare=lambda: ensure_topics(
+            settings.bootstrap_servers, settings.topics.all(), settings.partitions, timeout=2.0
         ),
     )
 

@@ -15,7 +15,13 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from services.booking.errors import FieldError, InvalidBooking, TooEarly, TransitionNotAllowed
+from services.booking.errors import (
+    FieldError,
+    InvalidBooking,
+    TooEarly,
+    TooLate,
+    TransitionNotAllowed,
+)
 from services.shared.events import (
     Booking,
     BookingEvent,
@@ -200,6 +206,29 @@ def no_show(now: datetime, source: str, grace: timedelta = timedelta(minutes=15)
     return _status_change(
         BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", now, source, grace
     )
+
+
+def confirm(now: datetime, source: str) -> Change:
+    """The change that records the patient's confirmation of a booked appointment still to
+    come; the snapshot stays as it is (status, schedule version), so no plan changes."""
+
+    def change(booking: Booking) -> BookingEvent:
+        _require_booked(booking, "confirmed")
+        if now >= booking.start:
+            raise TooLate(booking, "confirmed")
+        return event_for(booking, BookingEventType.CONFIRMED, now, source)
+
+    return change
+
+
+def confirmed_already(history: list[BookingEvent]) -> BookingEvent | None:
+    """The confirmation of the booking as it now stands (since it was booked or last moved)."""
+    for event in reversed(history):
+        if event.type is BookingEventType.CONFIRMED:
+            return event
+        if event.type in (BookingEventType.CREATED, BookingEventType.RESCHEDULED):
+            return None
+    return None
 
 
 def _status_change(

@@ -54,6 +54,16 @@ class TooEarly(BookingError):
         )
 
 
+class TooLate(BookingError):
+    """A confirmation of an appointment that has already begun."""
+
+    def __init__(self, booking: Any, action: str) -> None:
+        super().__init__(
+            f"booking {booking.booking_id!r} started at {booking.start.isoformat()}; "
+            f"it can no longer be {action}"
+        )
+
+
 class Conflict(BookingError):
     """A repeat that does not match the first request, or a concurrent change (HTTP 409)."""
 

@@ -17,6 +17,7 @@ from services.shared.events import (
     DeadLetter,
     Frozen,
     NotificationStatus,
+    PatientReplied,
     ReminderDue,
 )
 
@@ -26,6 +27,7 @@ EVENTS: dict[str, type[Frozen]] = {
     "notification-status.v1.json": NotificationStatus,
     "dead-letter.v1.json": DeadLetter,
     "consent-changed.v1.json": ConsentChanged,
+    "patient-replied.v1.json": PatientReplied,
 }
 DEFAULT_FOLDER = Path("docs/schemas")
 

@@ -144,6 +144,34 @@ class BookingService:
             _key(idempotency_key, "no_show", clinic_id, booking_id),
         )
 
+    def confirm(
+        self,
+        clinic_id: str,
+        booking_id: str,
+        *,
+        source: str = "sms",
+        idempotency_key: str | None = None,
+    ) -> Recorded:
+        """Record that the patient confirmed a booked appointment still to come
+        (``booking.confirmed``); a booking confirmed since it was booked or last moved
+        answers with that confirmation, replayed. The event is queued for the
+        clinic's callback URL when the clinics file gives one.
+
+        Raises:
+            BookingNotFound, TransitionNotAllowed (not booked), TooLate (already begun).
+        """
+        _require_ids(clinic_id, booking_id)
+        key = _key(idempotency_key, "confirm", clinic_id, booking_id)
+        if key is not None and (first := self._replayed(clinic_id, key)):
+            return first
+        if earlier := domain.confirmed_already(self.store.history(clinic_id, booking_id)):
+            return Recorded(earlier, replayed=True)
+        change = domain.confirm(self.clock.now(), source)
+        callback = self.clinics.get(clinic_id).callback_url is not None
+        return self._done(
+            self.store.update(clinic_id, booking_id, change, self._topic, key, callback)
+        )
+
     def reschedule(
         self,
         clinic_id: str,

@@ -54,6 +54,11 @@ class BookingSettings(PlatformSettings):
     """Requests with a bigger body get 413."""
     clinics_file: Path | None = None
     """Per-clinic settings; the booking service reads how early attendance may be marked."""
+    booking_replies_group: str = "clinic-booking-replies"
+    """The consumer group that records patients' confirmations from ``clinic.replies.v1``."""
+    booking_callback_poll_seconds: float = Field(default=1.0, gt=0, le=300)
+    """How often queued clinic callbacks are looked for (each clinic's ``callback_url``)."""
+    booking_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often the relay checks that the broker still remembers the bookings."""
 

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
+from services.booking import callback_queue
 from services.booking.errors import BookingNotFound, Conflict
 from services.booking.tables import (
     booking_events,
@@ -213,20 +214,27 @@ class BookingStore:
         change: Callable[[Booking], BookingEvent],
         topic: str,
         idempotency: IdempotencyKey | None = None,
+        callback: bool = False,
     ) -> Recorded:
         """Apply ``change`` to the current snapshot and record its event, atomically.
 
         ``change`` runs inside the transaction and may raise to refuse (nothing
-        is written then).
+        is written then). With ``callback`` the event is also queued for the
+        clinic's callback URL (:mod:`callback_queue`), in the same transaction.
 
         Raises:
             BookingNotFound: no such booking at this clinic.
             Conflict: the key was used for a different request, or the booking
                 changed between read and write (try again).
         """
-        return self._retrying(
-            lambda conn: self._update(conn, clinic_id, booking_id, change, topic, idempotency)
-        )
+
+        def work(conn: Connection) -> Recorded:
+            recorded = self._update(conn, clinic_id, booking_id, change, topic, idempotency)
+            if callback and not recorded.replayed:
+                callback_queue.queue(conn, recorded.event)
+            return recorded
+
+        return self._retrying(work)
 
     def _update(
         self,

@@ -1,5 +1,5 @@
 """The booking store's tables (SQLAlchemy Core): bookings, history, outbox, idempotency,
-and what each calendar feed last said about each of its events."""
+clinic callbacks, and what each calendar feed last said about each of its events."""
 
 from __future__ import annotations
 
@@ -87,6 +87,27 @@ calendar_events = Table(
     Column("sequence", Integer, nullable=False),
     Column("state", String(16), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("id", _SerialId, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("clinic_id", String(128), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", DateTime(timezone=True), nullable=False),
+    Column("done_at", DateTime(timezone=True), nullable=True),
+    Column("outcome", Text, nullable=True),
+)
+"""Events to POST to a clinic's callback URL, queued with the event, tried until done."""
+Index(
+    "ix_callbacks_pending",
+    callbacks.c.next_at,
+    postgresql_where=callbacks.c.done_at.is_(None),
+    sqlite_where=callbacks.c.done_at.is_(None),
 )
 
 store_meta = Table(

@@ -1,9 +1,11 @@
 """The notifier's own record of each booking's latest state, from the booking events.
 
 Written by :class:`booking_follower.BookingFollower`, read by delivery right
-before a reminder is handed to a provider (:mod:`currency`). Kept in the
-notifier's database beside the ledger, with the offset of the booking topic it
-is current to, so a restarted notifier carries on where it stopped.
+before a reminder is handed to a provider (:mod:`currency`), and by the inbound
+webhook to find the booking a patient's reply is about (by clinic and phone).
+Kept in the notifier's database beside the ledger, with the offset of the
+booking topic it is current to, so a restarted notifier carries on where it
+stopped.
 """
 
 from __future__ import annotations
@@ -12,20 +14,28 @@ import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
     DateTime,
+    Engine,
     Executable,
+    Index,
     Integer,
     MetaData,
+    Row,
     String,
     Table,
     bindparam,
     delete,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -46,7 +56,12 @@ seen = Table(
     Column("status", String(32), nullable=False),
     Column("start_at", DateTime(timezone=True), nullable=False),
     Column("changed_at", DateTime(timezone=True), nullable=False),
+    Column("patient_id", String(128)),
+    Column("phone", String(20)),
+    Column("locale", String(8)),
 )
+by_phone = Index("ix_notifier_bookings_seen_phone", seen.c.phone, seen.c.clinic_id)
+_PATIENT_COLUMNS = {"patient_id": "VARCHAR(128)", "phone": "VARCHAR(20)", "locale": "VARCHAR(8)"}
 positions = Table(
     "notifier_bookings_offsets",
     metadata,
@@ -56,12 +71,41 @@ positions = Table(
 )
 
 
+@dataclass(frozen=True)
+class PatientBooking:
+    """A booking as the notifier last saw it, with whom it is for."""
+
+    clinic_id: str
+    booking_id: str
+    patient_id: str
+    locale: str
+    status: BookingStatus
+    start: datetime
+
+
+def _add_patient_columns(engine: Engine) -> None:
+    # Made before replies were linked to bookings: add who each booking is for, and read
+    # the booking topic again from its start to fill them in (a re-read changes no state).
+    columns = {c["name"] for c in inspect(engine).get_columns(seen.name)}
+    missing = [name for name in _PATIENT_COLUMNS if name not in columns]
+    if not missing:
+        return
+    with engine.begin() as conn:
+        for name in missing:
+            conn.execute(
+                text(f"ALTER TABLE {seen.name} ADD COLUMN {name} {_PATIENT_COLUMNS[name]}")
+            )
+        conn.execute(delete(positions))
+    by_phone.create(engine, checkfirst=True)
+
+
 class BookingsSeen:
-    """Each booking's latest schedule version and status, on SQLite or PostgreSQL."""
+    """Each booking's latest schedule version, status and patient, on SQLite or PostgreSQL."""
 
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
         metadata.create_all(self._engine)
+        _add_patient_columns(self._engine)
         self._reads = make_engine(url, reads_only=True)
         self._readers = threading.local()
         self._query = select(seen).where(
@@ -102,6 +146,23 @@ class BookingsSeen:
         return SeenBooking(
             row.schedule_version, status, stored_utc(row.start_at), stored_utc(row.changed_at)
         )
+
+    def for_phone(self, clinic_id: str | None, phone: str, now: datetime) -> PatientBooking | None:
+        """The booking a text from ``phone`` is about: the patient's next booked appointment
+        at ``clinic_id`` (any clinic when None), else their latest; None if none is known.
+
+        Blocks on the database; its errors propagate.
+        """
+        query = select(seen).where(seen.c.phone == phone)
+        if clinic_id is not None:
+            query = query.where(seen.c.clinic_id == clinic_id)
+        with self._reads.connect() as conn:
+            rows = conn.execute(query).all()
+        found = [_patient_booking(r) for r in rows if r.patient_id is not None]
+        coming = [b for b in found if b.status is BookingStatus.BOOKED and b.start > now]
+        if coming:
+            return min(coming, key=lambda b: b.start)
+        return max(found, key=lambda b: b.start, default=None)
 
     def _drop_reader(self, conn: Connection) -> None:
         with contextlib.suppress(Exception):
@@ -162,4 +223,18 @@ def _row(event: BookingEvent) -> dict[str, object]:
         "status": booking.status.value,
         "start_at": booking.start,
         "changed_at": event.occurred_at,
+        "patient_id": booking.patient.id,
+        "phone": booking.patient.phone,
+        "locale": booking.patient.locale,
     }
+
+
+def _patient_booking(row: Row[Any]) -> PatientBooking:
+    return PatientBooking(
+        row.clinic_id,
+        row.booking_id,
+        row.patient_id,
+        row.locale or "en-GB",
+        BookingStatus(row.status),
+        stored_utc(row.start_at),
+    )

@@ -18,11 +18,13 @@ from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.email_opt_out import EmailOptOuts
 from services.notifier.http_server import HttpServer, address_of, listen
-from services.notifier.inbound import InboundTexts
+from services.notifier.inbound import InboundStores, InboundTexts
+from services.notifier.inbound_log import InboundLog
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.publisher import Publisher
 from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
+from services.notifier.replies import RepliesInbox
 from services.notifier.retry import Backoff, RetryPolicy
 from services.notifier.senders.factory import build_senders
 from services.notifier.settings import NotifierSettings
@@ -113,6 +115,9 @@ def notifier(
     ledger = DeliveryLedger(settings.database_url)
     registry = ConsentRegistry(settings.database_url)
     seen = BookingsSeen(settings.database_url)
+    inbound = InboundStores(
+        registry, seen, RepliesInbox(settings.database_url), InboundLog(settings.database_url)
+    )
     follower = BookingFollower(
         settings.bootstrap_servers, settings.topics.bookings, settings.partitions, seen
     )
@@ -138,13 +143,15 @@ def notifier(
             pool,
             follower,
         )
-        parts = _web(settings, clock, clinics, ledger, registry, producer, metrics, loop, links)
+        parts = _web(settings, clock, clinics, ledger, inbound, producer, metrics, loop, links)
         yield Notifier(loop, create_app(parts), metrics)
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
         follower.stop()
         seen.close()
+        inbound.inbox.close()
+        inbound.log.close()
         consumer.close()
         producer.flush()
         producer.close()
@@ -157,7 +164,7 @@ def _web(
     clock: Clock,
     clinics: ClinicDirectory,
     ledger: DeliveryLedger,
-    registry: ConsentRegistry,
+    inbound: InboundStores,
     producer: KafkaProducer,
     metrics: PlatformMetrics,
     loop: NotifierLoop,
@@ -165,11 +172,11 @@ def _web(
 ) -> WebParts:
     publish = Publisher(producer, metrics).publish
     topics = settings.topics
-    opt_outs = EmailOptOuts(registry, topics, clock, publish)
+    opt_outs = EmailOptOuts(inbound.registry, topics, clock, publish)
     return WebParts(
         ledger=ledger,
         inbound=InboundTexts(
-            registry, topics, clinics, settings.twilio_inbound_numbers, clock, publish
+            inbound, topics, clinics, settings.twilio_inbound_numbers, clock, publish
         ),
         callbacks=StatusCallbacks(ledger, topics, clock, publish, metrics),
         metrics=metrics,

@@ -1,48 +1,47 @@
-"""What an inbound text asks for: opt out, opt back in, help, or something a person must read.
+"""What an inbound text asks for: opt out, opt back in, help, confirm, rearrange, or
+something a person must read.
 
-Twilio's own keywords (a message that is exactly one of them, any case,
-surrounding spaces and punctuation ignored), and their French equivalents.
+The whole message must be the word (any case, surrounding spaces and end
+punctuation ignored), as Twilio reads its own keywords. Twilio's reserved words
+are read first and keep their meaning; then the clinic's words for the patient's
+language (:mod:`services.shared.reply_words`).
 """
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+
+from services.shared.reply_words import DEFAULT_WORDS, HELP, OPT_IN, OPT_OUT, ReplyWords, normalise
 
 
 class Intent(StrEnum):
     OPT_OUT = "opt-out"
     OPT_IN = "opt-in"
     HELP = "help"
+    CONFIRM = "confirm"
+    REARRANGE = "rearrange"
     OTHER = "other"
-
-
-OPT_OUT = frozenset(
-    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT", "REVOKE", "ARRET"}
-)
-OPT_IN = frozenset({"START", "YES", "UNSTOP", "OPTIN"})
-HELP = frozenset({"HELP", "INFO", "AIDE"})
 
 
 @dataclass(frozen=True)
 class Keyword:
-    """The intent of a text and the keyword that carried it (None for :attr:`Intent.OTHER`)."""
+    """The intent of a text and the word that carried it (None for :attr:`Intent.OTHER`)."""
 
     intent: Intent
     word: str | None = None
 
 
-def classify(body: str) -> Keyword:
-    """Read a text as Twilio does: the whole message must be the keyword."""
-    word = _normalise(body)
-    for intent, words in ((Intent.OPT_OUT, OPT_OUT), (Intent.OPT_IN, OPT_IN), (Intent.HELP, HELP)):
-        if word in words:
+def classify(body: str, words: ReplyWords = DEFAULT_WORDS) -> Keyword:
+    """Read a text as Twilio does, then as the clinic's ``words`` say."""
+    word = normalise(body)
+    for intent, known in (
+        (Intent.OPT_OUT, OPT_OUT),
+        (Intent.OPT_IN, OPT_IN),
+        (Intent.HELP, HELP),
+        (Intent.CONFIRM, frozenset(words.confirm)),
+        (Intent.REARRANGE, frozenset(words.rearrange)),
+    ):
+        if word in known:
             return Keyword(intent, word)
     return Keyword(Intent.OTHER)
-
-
-def _normalise(body: str) -> str:
-    # "Arrêt." and " stop! " are the keywords too; accents are dropped, case ignored.
-    decomposed = unicodedata.normalize("NFKD", body.strip().strip(".!?").strip())
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()

@@ -13,11 +13,15 @@ from services.shared.events import ReminderDue
 def template_context(reminder: ReminderDue, clinic: ClinicInfo) -> dict[str, Any]:
     """The variables given to every template; datetimes are aware, in the patient's zone.
 
+    ``reply`` holds the words the clinic's patients of this language reply with to
+    confirm or rearrange (``C`` and ``R`` unless the clinics file says otherwise).
+
     Only what the wording needs is exposed (no contact details of the patient,
     no consent flags): clinics edit templates, and a template is not a query tool.
     """
     zone = ZoneInfo(reminder.patient.timezone)
     start = reminder.appointment_start.astimezone(zone)
+    words = clinic.reply_words(reminder.patient.locale)
     return {
         "patient": {"first_name": reminder.patient.first_name},
         "clinic": {"name": clinic.name, "phone": clinic.phone or "", "sign_off": clinic.sign_off},
@@ -31,6 +35,7 @@ def template_context(reminder: ReminderDue, clinic: ClinicInfo) -> dict[str, Any
             "duration_minutes": reminder.duration_minutes,
         },
         "reminder": {"milestone": reminder.milestone, "due": reminder.due_at.astimezone(zone)},
+        "reply": {"confirm": words.confirm[0], "rearrange": words.rearrange[0]},
         "ctx": dict(reminder.context),
         "_zone": reminder.patient.timezone,
         "_locale": reminder.patient.locale,

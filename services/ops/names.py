@@ -12,6 +12,7 @@ SHORT_NAMES = (
     "status",
     "notifications-dlq",
     "consent",
+    "replies",
 )
 
 

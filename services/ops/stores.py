@@ -1,7 +1,8 @@
 """Read-only looks at the services' databases: the delivery ledger and the booking outbox.
 
 Nothing here creates a table or a file: a SQLite database that does not exist
-yet is reported as missing, never made.
+yet is reported as missing, never made. The one write the ops console makes (a
+reply marked handled in the notifier's inbox) goes through :func:`writable`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from services.booking.tables import outbox
 from services.notifier.ledger import LedgerState, deliveries
-from services.shared.database import normalise_url
+from services.shared.database import make_engine, normalise_url
 
 
 class StoreUnavailable(RuntimeError):
@@ -48,6 +49,29 @@ def read_only(url: str) -> Iterator[Connection]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(
+            f"{parsed.render_as_string()}: {exc.__class__.__name__}: {exc}"
+        ) from exc
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def writable(url: str) -> Iterator[Connection]:
+    """A connection in a transaction, committed at the end; never makes a missing SQLite file.
+
+    ``StoreUnavailable`` if it cannot be opened or the write fails.
+    """
+    url = normalise_url(url)
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite" and parsed.database
+    if sqlite and not Path(str(parsed.database)).exists():
+        raise StoreUnavailable(f"no database at {parsed.database} yet")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
             yield conn
     except SQLAlchemyError as exc:
         raise StoreUnavailable(

@@ -2,7 +2,8 @@
 
 Name, phone and sign-off are what its messages show; quiet hours (in the
 patient's zone) shape the plan and are checked again at send time; the
-maintenance recall is annual or twice a year.
+maintenance recall is annual or twice a year; reply words say what patients
+text back to confirm or rearrange; a callback URL receives each confirmation.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 
 from services.shared.events import Phone
+from services.shared.reply_words import ReplyWords, words_for
+
+LocaleKey = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
 class QuietHours(BaseModel):
@@ -72,6 +84,24 @@ class ClinicInfo(BaseModel):
     once, a cancel or no-show takes it back); ``reported``: on ``booking.attended``."""
     attendance_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
     """How long before its start an appointment may be marked attended or no-show."""
+    replies: dict[LocaleKey, ReplyWords] = Field(default_factory=dict)
+    """The clinic's own words to confirm or rearrange, by locale (``fr-FR``) or language
+    (``fr``); the platform's (C or 1, R or 2) elsewhere. Twilio's reserved words are refused."""
+
+    callback_url: AnyHttpUrl | None = None
+    """Where the booking service POSTs each ``booking.confirmed`` event (signed, retried)."""
+    callback_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
+    """The key of the callback's HMAC-SHA256 signature; required with ``callback_url``."""
+
+    @model_validator(mode="after")
+    def _callback_is_signed(self) -> ClinicInfo:
+        if self.callback_url is not None and self.callback_secret is None:
+            raise ValueError("callback_url needs a callback_secret (16 characters or more)")
+        return self
+
+    def reply_words(self, locale: str) -> ReplyWords:
+        """The words a patient of ``locale`` replies with to confirm or rearrange."""
+        return words_for(locale, self.replies)
 
 
 def default_clinic(

@@ -115,6 +115,8 @@ class BookingEventType(StrEnum):
     CANCELLED = "booking.cancelled"
     ATTENDED = "booking.attended"
     NO_SHOW = "booking.no_show"
+    CONFIRMED = "booking.confirmed"
+    """The patient confirmed by text; the snapshot (status, schedule version) is unchanged."""
     RESYNCED = "booking.resynced"
     """Re-publication of the stored snapshot by ``clinic-reminders resync``."""
 
@@ -314,3 +316,32 @@ class ConsentChanged(Frozen):
     def key(self) -> str:
         """``clinic:patient`` if the patient is known, else ``clinic:phone`` or ``clinic:email``."""
         return f"{self.clinic_id or '*'}:{self.patient_id or self.phone or self.email}"
+
+
+class ReplyIntent(StrEnum):
+    CONFIRM = "confirm"
+    REARRANGE = "rearrange"
+
+
+class PatientReplied(Frozen):
+    """On ``clinic.replies.v1``: a patient answered by text with one of the clinic's words.
+
+    Names the booking the notifier linked the reply to (the patient's next one,
+    by the phone that sent it). ``message_sid`` is Twilio's id of the text: a
+    consumer that acts on a reply does so once per id.
+    """
+
+    type: Literal["patient.replied"] = "patient.replied"
+    schema_version: Literal[1] = SCHEMA_VERSION
+    message_sid: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]+$")]
+    clinic_id: KeyPart
+    booking_id: Identifier
+    patient_id: KeyPart
+    intent: ReplyIntent
+    word: Annotated[str, Field(min_length=1, max_length=20)]
+    received_at: UtcDatetime
+    """When the notifier first received the text."""
+
+    @property
+    def key(self) -> str:
+        return patient_key(self.clinic_id, self.patient_id)

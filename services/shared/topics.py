@@ -50,6 +50,11 @@ class Topics:
         return f"{self.prefix}clinic.consent.v1"
 
     @property
+    def replies(self) -> str:
+        """What patients asked for by text (confirm, rearrange), keyed ``clinic:patient``."""
+        return f"{self.prefix}clinic.replies.v1"
+
+    @property
     def control(self) -> str:
         """Markers and resync requests, on partition 0 (see :mod:`services.shared.control`)."""
         return f"{self.prefix}clinic.platform.v1"
@@ -63,6 +68,7 @@ class Topics:
             self.status,
             self.notifications_dlq,
             self.consent,
+            self.replies,
             self.control,
         ]
 

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.ops.web import gather
+from services.ops.web.inbox import add_inbox_routes
 from services.ops.web.pages import Pages
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
@@ -86,4 +87,5 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
         view = await journey(booking_id)
         return HTMLResponse(pages.journey(view), status_code=200 if view["found"] else 404)
 
+    add_inbox_routes(app, sources, pages)
     return app

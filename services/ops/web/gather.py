@@ -1,4 +1,4 @@
-"""The page's two views, gathered from the sources as JSON-ready, masked dicts.
+"""The page's views, gathered from the sources as JSON-ready, masked dicts.
 
 Each source is read on its own: one that is down is named in ``down`` with its
 reason and its part of the view is left empty; the rest is still shown.
@@ -71,6 +71,26 @@ def booking(sources: Sources, booking_id: str) -> dict[str, Any]:
     if plan.note:
         down["reminders worker"] = plan.note
     return masked(journey_of(booking_id, stored, plan, deliveries, down))
+
+
+def inbox(sources: Sources, clinic_id: str | None, show_all: bool) -> dict[str, Any]:
+    """The replies inbox: one clinic's texts or every clinic's, unread ones or all."""
+    down: dict[str, str] = {}
+    unread: dict[str, int] = {}
+    try:
+        unread = sources.unread_replies()
+    except SourceDown as exc:
+        down[exc.source] = exc.reason
+    rows = _read(down, lambda: sources.replies(clinic_id, not show_all))
+    view = {
+        "clinic_id": clinic_id,
+        "show": "all" if show_all else "unread",
+        "unread": dict(sorted(unread.items())),
+        "total_unread": sum(unread.values()),
+        "replies": [{**vars(r), "summary": r.summary, "unread": not r.handled_at} for r in rows],
+        "down": down,
+    }
+    return masked(view)
 
 
 def _broker(status: Status) -> dict[str, Any]:

@@ -26,6 +26,7 @@ class Pages:
         self._overview = env.get_template("overview.html")
         self._journey = env.get_template("journey.html")
         self._search = env.get_template("search.html")
+        self._inbox = env.get_template("replies.html")
 
     def overview(self, view: dict[str, Any]) -> str:
         return self._overview.render(view=view, booking_id="")
@@ -35,6 +36,9 @@ class Pages:
 
     def search(self, booking_id: str, error: str | None) -> str:
         return self._search.render(booking_id=booking_id, error=error)
+
+    def inbox(self, view: dict[str, Any]) -> str:
+        return self._inbox.render(view=view, booking_id="")
 
 
 def when(value: str | None) -> str:

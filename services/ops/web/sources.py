@@ -12,6 +12,7 @@ from typing import Protocol, TypeVar
 
 from kafka.errors import KafkaError
 
+from services.notifier.replies import InboxReply
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound
 from services.ops.settings import OpsSettings
 from services.ops.status import Status, collect
@@ -24,6 +25,7 @@ from services.ops.web.worker import WorkerAnswer, WorkerViews
 from services.shared.clock import Clock
 
 T = TypeVar("T")
+INBOX = "replies inbox"
 
 
 class SourceDown(RuntimeError):
@@ -55,6 +57,14 @@ class Sources(Protocol):
     def due_reminders(self) -> list[DueReminder]: ...
 
     def dead_letters(self) -> list[DeadLetterRow]: ...
+
+    def replies(self, clinic_id: str | None, unread_only: bool) -> list[InboxReply]: ...
+
+    def unread_replies(self) -> dict[str, int]: ...
+
+    def mark_reply_handled(self, message_sid: str) -> bool:
+        """Mark one reply handled now; False if there is no such reply."""
+        ...
 
 
 class LiveSources:
@@ -94,6 +104,16 @@ class LiveSources:
     def dead_letters(self) -> list[DeadLetterRow]:
         s = self._settings
         return _guard("dead letters", lambda: broker.dead_letters(s.bootstrap_servers, s.topics))
+
+    def replies(self, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:
+        return _guard(INBOX, lambda: stores.replies(self._ledger, clinic_id, unread_only))
+
+    def unread_replies(self) -> dict[str, int]:
+        return _guard(INBOX, lambda: stores.unread_replies(self._ledger))
+
+    def mark_reply_handled(self, message_sid: str) -> bool:
+        now = self._clock.now()
+        return _guard(INBOX, lambda: stores.mark_reply_handled(self._ledger, message_sid, now))
 
     @property
     def _ledger(self) -> str:

@@ -1,6 +1,7 @@
-"""Read-only queries of the delivery ledger and the booking store for the page.
+"""Read-only queries of the delivery ledger and the booking store for the page, and the
+replies inbox (read, and a reply marked handled) through the notifier's own module.
 
-Both go through :func:`services.ops.stores.read_only`: a connection that cannot
+Reads go through :func:`services.ops.stores.read_only`: a connection that cannot
 write and that never creates a missing SQLite file. The booking store's own
 class is not used here because it creates its tables and opens write
 transactions when it starts; the rows are the same ones it writes.
@@ -15,8 +16,10 @@ from typing import Any
 from sqlalchemy import Select, select
 
 from services.booking.tables import booking_events, bookings
+from services.notifier import replies as inbox
 from services.notifier.ledger import deliveries
-from services.ops.stores import read_only
+from services.notifier.replies import InboxReply
+from services.ops.stores import read_only, writable
 from services.ops.web.shaping import LedgerRow
 from services.shared.database import stored_utc
 from services.shared.events import Booking, BookingEvent
@@ -86,3 +89,21 @@ def stored_bookings(url: str, booking_id: str) -> list[StoredBooking]:
         )
         for clinic, snapshot in snapshots.items()
     ]
+
+
+def replies(url: str, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:
+    """The replies inbox, newest first; ``StoreUnavailable`` if unreadable."""
+    with read_only(url) as conn:
+        return inbox.replies(conn, clinic_id, unread_only)
+
+
+def unread_replies(url: str) -> dict[str, int]:
+    """Unread replies per clinic; ``StoreUnavailable`` if unreadable."""
+    with read_only(url) as conn:
+        return inbox.unread_by_clinic(conn)
+
+
+def mark_reply_handled(url: str, message_sid: str, at: datetime) -> bool:
+    """Mark one reply handled; False if there is none; ``StoreUnavailable`` if unwritable."""
+    with writable(url) as conn:
+        return inbox.mark_handled(conn, message_sid, at)

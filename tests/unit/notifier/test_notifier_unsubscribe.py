@@ -18,12 +18,15 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
+from services.notifier.bookings_seen import BookingsSeen
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.email_opt_out import EmailOptOuts
-from services.notifier.inbound import InboundTexts
+from services.notifier.inbound import InboundStores, InboundTexts
+from services.notifier.inbound_log import InboundLog
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
+from services.notifier.replies import RepliesInbox
 from services.notifier.retry import Backoff, RetryPolicy
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.notifier.settings import NotifierSettings
@@ -161,7 +164,8 @@ class Web:
         self.registry = ConsentRegistry(url)
         self.published: list[tuple[str, str | None, bytes]] = []
         metrics = PlatformMetrics("notifier")
-        inbound = InboundTexts(self.registry, TOPICS, CLINICS, {}, self.clock, self.publish)
+        stores = InboundStores(self.registry, BookingsSeen(url), RepliesInbox(url), InboundLog(url))
+        inbound = InboundTexts(stores, TOPICS, CLINICS, {}, self.clock, self.publish)
         callbacks = StatusCallbacks(self.ledger, TOPICS, self.clock, self.publish, metrics)
         opt_outs = EmailOptOuts(self.registry, TOPICS, self.clock, self.publish)
         parts = WebParts(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -13,24 +14,33 @@ import pytest
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from services.notifier.inbound import NEEDS_A_PERSON, InboundTexts
+from services.notifier.bookings_seen import BookingsSeen
+from services.notifier.inbound import InboundStores, InboundTexts
+from services.notifier.inbound_log import InboundLog
 from services.notifier.ledger import DeliveryLedger, LedgerState
 from services.notifier.registry import ConsentRegistry
+from services.notifier.replies import InboxReply, RepliesInbox, ReplyKind, replies
 from services.notifier.status_callbacks import StatusCallbacks
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
+from services.shared.database import make_engine
 from services.shared.events import (
+    BookingEvent,
+    BookingEventType,
+    BookingStatus,
     Channel,
     ConsentChanged,
-    DeadLetter,
     DeliveryState,
     NotificationStatus,
+    PatientReplied,
+    ReplyIntent,
     decode,
 )
 from services.shared.topics import Topics
 from tests.support.reminders import reminder
+from tests.unit.reminders.factories import booking
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 TOKEN = "twilio-auth-token"
@@ -43,16 +53,21 @@ class Web:
     """The app wired to real stores; what it publishes is kept in ``published``."""
 
     def __init__(self, tmp_path: Path, token: str = TOKEN) -> None:
-        url = f"sqlite:///{tmp_path}/notifier.db"
+        url = self.url = f"sqlite:///{tmp_path}/notifier.db"
+        self.publish_to: Callable[[str, str | None, bytes], None] | None = None
         self.clock = ManualClock(NOW)
         self.ledger = DeliveryLedger(url)
         self.registry = ConsentRegistry(url)
+        self.seen = BookingsSeen(url)
+        self.inbox = RepliesInbox(url)
+        self.received = InboundLog(url)
         self.metrics = PlatformMetrics("notifier")
         self.published: list[tuple[str, str | None, bytes]] = []
         self.partitions: tuple[int, ...] = (0, 1)
         clinics = ClinicDirectory({"dr-jenny": ClinicInfo(name="Dr Jenny", phone="+442079460000")})
         numbers = {CLINIC_NUMBER: "dr-jenny"}
-        inbound = InboundTexts(self.registry, TOPICS, clinics, numbers, self.clock, self.publish)
+        stores = InboundStores(self.registry, self.seen, self.inbox, self.received)
+        inbound = InboundTexts(stores, TOPICS, clinics, numbers, self.clock, self.publish)
         callbacks = StatusCallbacks(self.ledger, TOPICS, self.clock, self.publish, self.metrics)
         parts = WebParts(
             self.ledger, inbound, callbacks, self.metrics, lambda: self.partitions, token
@@ -60,7 +75,26 @@ class Web:
         self.client = TestClient(create_app(parts))
 
     def publish(self, topic: str, key: str | None, value: bytes) -> None:
+        if self.publish_to is not None:
+            self.publish_to(topic, key, value)
         self.published.append((topic, key, value))
+
+    def replies(self) -> list[InboxReply]:
+        """The inbox, oldest first."""
+        engine = make_engine(self.url)
+        try:
+            with engine.connect() as conn:
+                return replies(conn)[::-1]
+        finally:
+            engine.dispose()
+
+    def booked(self, **changes: Any) -> None:
+        """Jane's booking bk-1001 at dr-jenny on 1 Dec, as the booking follower records it."""
+        made = booking(**changes)
+        event = BookingEvent(
+            type=BookingEventType.CREATED, occurred_at=NOW, clinic_id="dr-jenny", data=made
+        )
+        self.seen.record([event], {})
 
     def on(self, topic: str) -> list[bytes]:
         return [value for name, _, value in self.published if name == topic]
@@ -85,14 +119,23 @@ def web(tmp_path: Path) -> Iterator[Web]:
         yield made
     made.ledger.close()
     made.registry.close()
+    made.seen.close()
+    made.inbox.close()
+    made.received.close()
 
 
-def text(body: str, sender: str = JANE, to: str = CLINIC_NUMBER) -> dict[str, str]:
+SIDS = (f"SM{n:032x}" for n in itertools.count(1))
+
+
+def text(
+    body: str, sender: str = JANE, to: str = CLINIC_NUMBER, sid: str | None = None
+) -> dict[str, str]:
+    """A text as Twilio posts it; each a text of its own (a new MessageSid) unless ``sid``."""
     return {
         "From": sender,
         "To": to,
         "Body": body,
-        "MessageSid": "SM" + "a" * 32,
+        "MessageSid": sid or next(SIDS),
         "AccountSid": "AC" + "1" * 32,
         "NumMedia": "0",
     }
@@ -141,22 +184,120 @@ def test_help_is_answered_with_the_clinics_details(web: Web) -> None:
     assert web.published == []
 
 
-def test_any_other_reply_goes_to_ops_and_its_number_is_masked_in_logs(
+def test_any_other_reply_goes_to_the_inbox_and_its_number_is_masked_in_logs(
     web: Web, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO")
-    web.post("/v1/twilio/inbound", text("Can I come at 11 instead?"))
-    [raw] = web.on(TOPICS.notifications_dlq)
-    letter = decode(DeadLetter, raw)
-    assert (letter.service, letter.topic, letter.reason) == (
-        "notifier",
-        "twilio.inbound",
-        NEEDS_A_PERSON,
+    web.booked()
+    answer = web.post("/v1/twilio/inbound", text("Can I come at 11 instead?"))
+    assert "<Message>" not in answer.text
+    [reply] = web.replies()
+    assert (reply.kind, reply.body, reply.clinic_id) == (
+        ReplyKind.MESSAGE,
+        "Can I come at 11 instead?",
+        "dr-jenny",
     )
-    assert json.loads(letter.payload)["body"] == "Can I come at 11 instead?"
-    assert json.loads(letter.payload)["clinic_id"] == "dr-jenny"
+    assert (reply.booking_id, reply.patient_id, reply.handled_at) == ("bk-1001", "p-42", None)
+    assert web.published == []
     assert "+4477...123" in caplog.text and JANE not in caplog.text
     assert web.registry.latest(JANE, "dr-jenny", Channel.SMS) is None
+
+
+def test_c_confirms_the_patients_next_booking_through_the_replies_topic(web: Web) -> None:
+    web.booked()
+    answer = web.post("/v1/twilio/inbound", text("c", sid="SM" + "c" * 32))
+    assert "<Message>Thank you, your appointment is confirmed. Dr Jenny</Message>" in answer.text
+    [(topic, key, raw)] = web.published
+    reply = decode(PatientReplied, raw)
+    assert (topic, key) == (TOPICS.replies, "dr-jenny:p-42")
+    assert (reply.intent, reply.word, reply.booking_id, reply.message_sid) == (
+        ReplyIntent.CONFIRM,
+        "C",
+        "bk-1001",
+        "SM" + "c" * 32,
+    )
+    assert reply.received_at == NOW and web.replies() == []
+
+
+def test_r_asks_to_rearrange_in_the_inbox_and_tells_the_booking_service(web: Web) -> None:
+    web.booked()
+    answer = web.post("/v1/twilio/inbound", text("R"))
+    assert "Dr Jenny will be in touch to find a new time, or call +442079460000." in answer.text
+    [reply] = web.replies()
+    assert (reply.kind, reply.word, reply.booking_id) == (ReplyKind.REARRANGE, "R", "bk-1001")
+    assert decode(PatientReplied, web.on(TOPICS.replies)[0]).intent is ReplyIntent.REARRANGE
+
+
+def test_a_french_patient_is_answered_in_french(web: Web) -> None:
+    jane = booking().patient.model_copy(update={"locale": "fr-FR"})
+    web.booked(patient=jane)
+    answer = web.post("/v1/twilio/inbound", text("1"))
+    assert "Merci, votre rendez-vous est confirmé. Dr Jenny" in answer.text
+
+
+def test_cancel_opts_out_and_the_inbox_says_so(web: Web) -> None:
+    web.booked()
+    web.post("/v1/twilio/inbound", text("CANCEL"))
+    withdrawn = web.registry.opted_out(JANE, "dr-jenny", Channel.SMS)
+    assert withdrawn is not None and withdrawn.keyword == "CANCEL"
+    [reply] = web.replies()
+    assert (reply.kind, reply.booking_id) == (ReplyKind.OPTED_OUT, "bk-1001")
+    assert reply.summary.startswith("opted out of texts (replied CANCEL)")
+    assert "may have meant to cancel the appointment" in reply.summary
+    assert web.on(TOPICS.replies) == []
+
+
+def test_a_confirmation_without_an_appointment_to_come_goes_to_the_inbox(web: Web) -> None:
+    web.post("/v1/twilio/inbound", text("C"))
+    web.booked(status=BookingStatus.CANCELLED)
+    web.clock.advance(timedelta(minutes=1))
+    web.post("/v1/twilio/inbound", text("C"))
+    kinds = [(r.kind, r.booking_id) for r in web.replies()]
+    assert kinds == [(ReplyKind.UNMATCHED_CONFIRM, None), (ReplyKind.UNMATCHED_CONFIRM, "bk-1001")]
+    assert web.published == []
+
+
+def test_a_replayed_text_changes_nothing_and_is_answered_the_same(web: Web) -> None:
+    stop = text("STOP")
+    web.post("/v1/twilio/inbound", stop)
+    web.clock.advance(timedelta(minutes=5))
+    web.post("/v1/twilio/inbound", text("START"))
+    web.clock.advance(timedelta(minutes=5))
+    again = web.post("/v1/twilio/inbound", stop)  # the same signed request, replayed
+    assert again.status_code == 200
+    assert web.registry.opted_out(JANE, "dr-jenny", Channel.SMS) is None
+    assert [decode(ConsentChanged, raw).granted for raw in web.on(TOPICS.consent)] == [False, True]
+    assert [r.kind for r in web.replies()] == [ReplyKind.OPTED_OUT]
+    helped = text("HELP")
+    first, repeat = web.post("/v1/twilio/inbound", helped), web.post("/v1/twilio/inbound", helped)
+    assert first.text == repeat.text and "<Message>" in repeat.text
+
+
+def test_a_text_handled_again_after_a_failure_is_dated_by_its_first_receipt(web: Web) -> None:
+    stop = text("STOP")
+
+    def down(topic: str, key: str | None, value: bytes) -> None:
+        raise ConnectionError("broker down")
+
+    web.publish_to = down
+    with pytest.raises(ConnectionError):
+        web.post("/v1/twilio/inbound", stop)
+    web.publish_to = None
+    web.clock.advance(timedelta(minutes=5))
+    web.post("/v1/twilio/inbound", text("START"))
+    web.clock.advance(timedelta(minutes=5))
+    web.post("/v1/twilio/inbound", stop)  # Twilio sends the STOP again
+    assert web.registry.opted_out(JANE, "dr-jenny", Channel.SMS) is None
+    changes = [decode(ConsentChanged, raw) for raw in web.on(TOPICS.consent)]
+    assert [(c.granted, c.occurred_at) for c in changes] == [
+        (True, NOW + timedelta(minutes=5)),
+        (False, NOW),
+    ]
+
+
+def test_a_text_without_a_message_sid_is_a_400(web: Web) -> None:
+    answer = web.post("/v1/twilio/inbound", {**text("STOP"), "MessageSid": ""})
+    assert answer.status_code == 400 and answer.json()["detail"].startswith("MessageSid:")
 
 
 def test_a_wrong_signature_is_refused_and_changes_nothing(web: Web) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from services.notifier.replies import InboxReply
 from services.ops.kafka_state import PartitionLag
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
@@ -47,6 +48,7 @@ class FakeSources:
     down: set[str] = field(default_factory=set)
     lag: list[PartitionLag] = field(default_factory=list)
     outbox: int | None = None
+    inbox: list[InboxReply] = field(default_factory=list)
 
     def _check(self, source: str) -> None:
         if source in self.down:
@@ -82,6 +84,31 @@ class FakeSources:
     def dead_letters(self) -> list[DeadLetterRow]:
         self._check("dead letters")
         return self.letters
+
+    def replies(self, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:
+        self._check("replies inbox")
+        return [
+            r
+            for r in sorted(self.inbox, key=lambda r: r.received_at, reverse=True)
+            if (clinic_id is None or r.clinic_id == clinic_id)
+            and not (unread_only and r.handled_at)
+        ]
+
+    def unread_replies(self) -> dict[str, int]:
+        self._check("replies inbox")
+        counts: dict[str, int] = {}
+        for r in self.inbox:
+            if r.handled_at is None:
+                counts[r.clinic_id] = counts.get(r.clinic_id, 0) + 1
+        return counts
+
+    def mark_reply_handled(self, message_sid: str) -> bool:
+        self._check("replies inbox")
+        for i, r in enumerate(self.inbox):
+            if r.message_sid == message_sid:
+                self.inbox[i] = replace(r, handled_at=r.handled_at or NOW)
+                return True
+        return False
 
 
 def hours_ago(n: float) -> datetime:

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from services.reminders.planning import due_event
+from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.events import Booking, Channel, ReminderDue
+from services.shared.reply_words import ReplyWords
 from tests.unit.planning.planning_helpers import REGISTRY, make_booking, plan
 
 rendering = pytest.importorskip("services.notifier.rendering")
@@ -133,3 +135,30 @@ def test_seed_facts_are_said_in_the_wording(template: str, facts: list[str]) -> 
     text = _text(template)
     for fact in facts:
         assert fact in text, (template, fact)
+
+
+@pytest.mark.parametrize(
+    ("locale", "offer"),
+    [
+        ("en-GB", "Reply C to confirm or R to rearrange."),
+        ("fr-FR", "Répondez C pour confirmer ou R pour reporter."),
+    ],
+)
+def test_the_appointment_reminders_say_how_to_confirm_within_the_budget(
+    locale: str, offer: str
+) -> None:
+    renderer = rendering.TemplateRenderer()
+    reminders = {e.template: e for e in every_reminder(locale)}
+    for template in ("consultation-reminder", "treatment-reminder"):
+        sms = renderer.render(reminders[template], Channel.SMS).text
+        assert sms.endswith(offer), sms
+        assert sms_segments(sms) <= 2, (template, len(sms), sms)
+
+
+def test_the_reminders_offer_the_clinics_own_reply_words() -> None:
+    own = ReplyWords(confirm=("OK", "C"), rearrange=("MOVE",))
+    clinics = ClinicDirectory({"dr-jenny": ClinicInfo(name="Dr Jenny", replies={"en": own})})
+    reminders = {e.template: e for e in every_reminder("en-GB")}
+    event = reminders["treatment-reminder"].model_copy(update={"clinic_id": "dr-jenny"})
+    sms = rendering.TemplateRenderer(None, clinics).render(event, Channel.SMS).text
+    assert sms.endswith("Reply OK to confirm or MOVE to rearrange."), sms

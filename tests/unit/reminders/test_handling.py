@@ -17,7 +17,7 @@ from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.shared.clock import ManualClock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested
-from services.shared.events import DeadLetter, ReminderDue, decode, encode
+from services.shared.events import BookingEventType, DeadLetter, ReminderDue, decode, encode
 from services.shared.topics import Topics
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
 
@@ -130,3 +130,20 @@ def test_lost_plans_are_reported_as_a_resync_request() -> None:
     assert key == RESYNC_REQUEST and request.requested_by == "reminders worker 7"
     assert "2 (kept to offset 37, changelog empty)" in request.reason
     assert worker.scheduler.index.partitions == frozenset()
+
+
+def test_a_confirmation_is_planned_as_before_and_never_dead_lettered() -> None:
+    clock = ManualClock(BOOKED_AT)
+    worker, out = handling(clock)
+    made = booking()
+    asyncio.run(worker.on_record(booking_record(encode(event(made)))))
+    before = worker.scheduler.index.listed_until(10**12)
+    clock.advance(timedelta(days=10))
+    confirmed = event(made, BookingEventType.CONFIRMED)
+    asyncio.run(worker.on_record(booking_record(encode(confirmed), offset=1)))
+    assert out.dead == [] and out.statuses == []
+    assert worker.scheduler.index.listed_until(10**12) == before
+    clock.set(START - timedelta(hours=1))
+    asyncio.run(worker.on_record(tick()))
+    assert {d.milestone for d in out.due_sent} >= {"treatment-prepare", "treatment-reminder"}
+    assert {d.schedule_version for d in out.due_sent} == {1}

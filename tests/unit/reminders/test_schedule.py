@@ -204,3 +204,12 @@ def test_a_cancel_before_anything_came_due_skips_nothing() -> None:
     s.apply(event(made), 0, BOOKED_AT)
     gone = s.apply(status(made, BookingStatus.CANCELLED, BookingEventType.CANCELLED), 0, BOOKED_AT)
     assert gone.skipped == [] and gone.state.pending == {}
+
+
+def test_a_confirmation_keeps_the_plan_as_it_was() -> None:
+    s = scheduler()
+    made = booking()
+    planned = s.apply(event(made), 0, BOOKED_AT).state.pending
+    applied = s.apply(event(made, BookingEventType.CONFIRMED), 0, BOOKED_AT + timedelta(days=5))
+    assert applied.skipped == []
+    assert applied.state.pending == planned

@@ -1,0 +1,65 @@
+"""The replies inbox's routes: the page, its JSON, and marking a reply handled.
+
+Marking handled is the console's one write: a plain form POST (no script
+needed), refused when the browser says it comes from another site.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from services.ops.web import gather
+from services.ops.web.pages import Pages
+from services.ops.web.sources import SourceDown, Sources
+
+CLINIC_ID = re.compile(r"[A-Za-z0-9._@*-]{1,128}")  # fullmatch; "*": texts to unmapped numbers
+MESSAGE_SID = re.compile(r"[A-Za-z0-9]{1,64}")
+BAD_CLINIC = "clinic must be a clinic id: 1-128 letters, digits or . _ @ -"
+
+
+def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages) -> None:
+    """``GET /replies``, ``GET /api/replies``, ``POST /replies/{message_sid}/handled``."""
+
+    async def view(clinic: str, show: str) -> dict[str, Any]:
+        return await run_in_threadpool(gather.inbox, sources, clinic or None, show == "all")
+
+    @app.get("/replies", response_class=HTMLResponse)
+    async def inbox_page(clinic: str = "", show: str = "unread") -> HTMLResponse:
+        if clinic and not CLINIC_ID.fullmatch(clinic):
+            return HTMLResponse(pages.search("", BAD_CLINIC), status_code=422)
+        return HTMLResponse(pages.inbox(await view(clinic, show)))
+
+    @app.get("/api/replies")
+    async def api_inbox(clinic: str = "", show: str = "unread") -> JSONResponse:
+        if clinic and not CLINIC_ID.fullmatch(clinic):
+            return JSONResponse({"detail": BAD_CLINIC}, status_code=422)
+        return JSONResponse(await view(clinic, show))
+
+    @app.post("/replies/{message_sid}/handled", response_model=None)
+    async def handled(message_sid: str, request: Request) -> Response:
+        if not _same_site(request):
+            return JSONResponse({"detail": "a form from another site"}, status_code=403)
+        if not MESSAGE_SID.fullmatch(message_sid):
+            return JSONResponse({"detail": "no such reply"}, status_code=404)
+        try:
+            found = await run_in_threadpool(sources.mark_reply_handled, message_sid)
+        except SourceDown as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        if not found:
+            return JSONResponse({"detail": "no such reply"}, status_code=404)
+        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        back = {k: v for k, v in form.items() if k in ("clinic", "show") and v}
+        return RedirectResponse("/replies" + (f"?{urlencode(back)}" if back else ""), 303)
+
+
+def _same_site(request: Request) -> bool:
+    origin = request.headers.get("origin") or request.headers.get("referer")
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return False
+    return origin is None or urlsplit(origin).netloc == request.headers.get("host")

@@ -1,0 +1,83 @@
+"""The booking service in-process for tests: its API, outbox relay and reply follower on the
+real broker, and a way to wait for what they do."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from services.booking.api import create_app
+from services.booking.relay import OutboxRelay
+from services.booking.replies import Confirmations, ReplyFollower
+from services.booking.service import BookingService
+from services.booking.settings import BookingSettings
+from services.booking.store import BookingStore
+from services.shared.clock import Clock
+from services.shared.topics import Topics
+
+BOOKING: dict[str, Any] = {
+    "clinic_id": "dr-jenny",
+    "booking_id": "bk-1001",
+    "patient": {
+        "id": "p-42",
+        "first_name": "Jane",
+        "phone": "+447700900123",
+        "email": "jane@example.com",
+        "timezone": "Europe/London",
+        "consent": {"sms": True, "email": True},
+    },
+    "treatment": "microsclerotherapy",
+    "kind": "treatment",
+    "session_number": 1,
+    "start": "2026-12-01T10:00:00+00:00",
+    "duration_minutes": 45,
+}
+"""Jane's treatment at dr-jenny on 1 December 2026."""
+
+
+@dataclass(frozen=True)
+class RunningBookings:
+    """The running booking service: its API, and its store's URL."""
+
+    api: TestClient
+    url: str
+
+    def event_types(self, booking_id: str) -> list[str]:
+        events = self.api.get(f"/v1/bookings/{booking_id}/events").json()["events"]
+        return [e["type"] for e in events]
+
+
+@contextmanager
+def booking_service(
+    bootstrap: str, topics: Topics, group_id: str, folder: Path, clock: Clock
+) -> Iterator[RunningBookings]:
+    """The booking service's API, relay and reply follower (in ``group_id``), until closed."""
+    url = f"sqlite:///{folder}/booking.db"
+    store = BookingStore(url)
+    settings = BookingSettings(var_dir=folder, topic_prefix=topics.prefix)
+    relay = OutboxRelay(store, bootstrap, clock, poll_seconds=0.05)
+    api = TestClient(create_app(settings, store, clock, notify=relay.wake))
+    service: BookingService = api.app.state.service  # type: ignore[attr-defined]
+    follower = ReplyFollower(Confirmations(service), bootstrap, topics.replies, group_id, 6_000)
+    relay.start()
+    follower.start()
+    try:
+        yield RunningBookings(api, url)
+    finally:
+        follower.stop()
+        relay.stop()
+        store.close()
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Block until ``check()`` holds; AssertionError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:g}s"
+        time.sleep(0.1)
