@@ -29,6 +29,7 @@ from services.shared.events import (
     BookingStatus,
     UtcDatetime,
 )
+from services.shared.phones import to_e164
 
 SERVICE_FIELDS = ("status", "schedule_version", "booked_at")
 """Set by the booking service, never by the caller."""
@@ -63,8 +64,12 @@ def new_booking(
     now: datetime,
     treatments: Collection[str],
     window: StartWindow = StartWindow(),
+    region: str | None = None,
 ) -> Booking:
     """Validate a v1 booking request into a booked :class:`Booking` booked at ``now``.
+
+    A phone number without ``+`` is read as one of ``region`` (the clinic's
+    country) and kept in E.164 form.
 
     Raises:
         InvalidBooking: naming every bad field, not only the first.
@@ -73,6 +78,9 @@ def new_booking(
         FieldError(f, "is set by the booking service") for f in SERVICE_FIELDS if f in payload
     ]
     clean = {k: v for k, v in payload.items() if k not in SERVICE_FIELDS}
+    clean, phone_error = _with_e164_phone(clean, region)
+    if phone_error is not None:
+        errors.append(phone_error)
     booking = None
     try:
         booking = Booking.model_validate({**clean, "booked_at": now})
@@ -82,6 +90,22 @@ def new_booking(
     if errors or booking is None:
         raise InvalidBooking(errors)
     return booking
+
+
+def _with_e164_phone(
+    payload: dict[str, Any], region: str | None
+) -> tuple[dict[str, Any], FieldError | None]:
+    """The payload with ``patient.phone`` in E.164 form, or the reason it cannot be."""
+    patient = payload.get("patient")
+    if not isinstance(patient, Mapping) or not isinstance(patient.get("phone"), str):
+        return payload, None
+    try:
+        phone = to_e164(patient["phone"], region)
+    except ValueError as exc:
+        return {**payload, "patient": {k: v for k, v in patient.items() if k != "phone"}}, (
+            FieldError("patient.phone", str(exc))
+        )
+    return {**payload, "patient": {**patient, "phone": phone}}, None
 
 
 def _rule_errors(

@@ -89,7 +89,10 @@ class BookingService:
         ):
             return first
         now = self.clock.now()
-        booking = domain.new_booking(payload, now, self._treatments, self.window)
+        region = (
+            self.clinics.get(str(clinic_id)).country if domain.is_identifier(clinic_id) else None
+        )
+        booking = domain.new_booking(payload, now, self._treatments, self.window, region)
         event = domain.event_for(booking, BookingEventType.CREATED, now, source)
         recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
         return self._done(recorded)

@@ -1,10 +1,12 @@
-"""Consent: no SMS without SMS consent and a phone, no email without consent and an address."""
+"""Consent: no SMS without SMS consent and a phone that takes texts, no email without
+consent and an address."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from services.shared.events import Channel, Patient
+from services.shared.phones import why_no_texts
 
 
 @dataclass(frozen=True)
@@ -22,6 +24,8 @@ def recipient(patient: Patient, channel: Channel) -> Recipient:
             return Recipient(None, "no SMS consent")
         if not patient.phone:
             return Recipient(None, "no phone number")
+        if kind := why_no_texts(patient.phone):
+            return Recipient(None, f"the phone number is {kind}: it cannot take texts")
         return Recipient(patient.phone)
     if not patient.consent.email:
         return Recipient(None, "no email consent")

@@ -84,6 +84,8 @@ class ClinicInfo(BaseModel):
     once, a cancel or no-show takes it back); ``reported``: on ``booking.attended``."""
     attendance_grace_minutes: Annotated[int, Field(ge=0, le=24 * 60)] = 15
     """How long before its start an appointment may be marked attended or no-show."""
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "GB"
+    """ISO 3166 code: a phone number given without ``+`` is read as one of this country's."""
     replies: dict[LocaleKey, ReplyWords] = Field(default_factory=dict)
     """The clinic's own words to confirm or rearrange, by locale (``fr-FR``) or language
     (``fr``); the platform's (C or 1, R or 2) elsewhere. Twilio's reserved words are refused."""

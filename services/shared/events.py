@@ -24,6 +24,8 @@ from pydantic import (
     ValidationError,
 )
 
+from services.shared.phones import to_e164
+
 SCHEMA_VERSION: Literal[1] = 1
 
 # Always with fullmatch: ``$`` with ``match`` also matches before a final newline,
@@ -47,7 +49,7 @@ def _iana_zone(value: str) -> str:
 def _e164(value: str) -> str:
     if not E164.fullmatch(value):
         raise ValueError(f"phone {value!r} is not in E.164 form, e.g. +447700900123")
-    return value
+    return to_e164(value)  # a number in use (see services/shared/phones.py)
 
 
 def _email(value: str) -> str:

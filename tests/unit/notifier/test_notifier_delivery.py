@@ -140,6 +140,18 @@ def test_without_consent_it_is_skipped_with_the_reason(tmp_path: Path, defaults_
     assert h.lines("sms.jsonl") == []
 
 
+def test_a_landline_gets_no_sms_with_the_reason_and_its_email_still_goes(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir)
+    landline = reminder(patient=patient(phone="+442079460000"))
+    sms = h.deliverer.deliver(landline, Channel.SMS)
+    assert sms.status.state is DeliveryState.SKIPPED
+    assert sms.status.reason == "the phone number is a landline: it cannot take texts"
+    assert h.lines("sms.jsonl") == []
+    assert h.deliverer.deliver(landline, Channel.EMAIL).status.state is DeliveryState.SENT
+
+
 def stop_from(
     phone: str, clinic_id: str | None, at: datetime, granted: bool = False
 ) -> ConsentChanged:
