@@ -12,6 +12,7 @@ import unicodedata
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from typing import Annotated, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,7 +50,14 @@ def _iana_zone(value: str) -> str:
 def _e164(value: str) -> str:
     if not E164.fullmatch(value):
         raise ValueError(f"phone {value!r} is not in E.164 form, e.g. +447700900123")
-    return to_e164(value)  # a number in use (see services/shared/phones.py)
+    return _in_use(value)
+
+
+@lru_cache(maxsize=4096)
+def _in_use(e164: str) -> str:
+    # A number in use (services/shared/phones.py); remembered, as one patient's
+    # events and reminders carry the same number again and again.
+    return to_e164(e164)
 
 
 def _email(value: str) -> str:
