@@ -12,8 +12,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from services.ops.masking import mask_text
 
@@ -30,10 +31,33 @@ CONTEXT_FIELDS = (
 LogFormat = Literal["text", "json"]
 
 
+MAX_VALUE = 300
+"""Characters of one interpolated value kept in a line; the rest is counted, not shown."""
+FRAMEWORKS = ("faust", "mode")
+"""Loggers whose values are the framework's own (its tables span lines on purpose)."""
+
+
+def escaped(value: str, limit: int = MAX_VALUE) -> str:
+    """``value`` on one line: control characters written as escapes, cut at ``limit``."""
+    flat = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value
+    )
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}... ({len(flat) - limit} more)"
+
+
 class MaskingFilter(logging.Filter):
-    """Rewrites each record's message with phones and emails masked, before any handler."""
+    """Rewrites each record's message with phones and emails masked, before any handler.
+
+    Values interpolated into a message (``log.info("reply %s", body)``) may come
+    from anyone: each string is escaped and cut (:func:`escaped`), so that a
+    patient's text or a request path cannot forge a log line or flood the log.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and not record.name.startswith(FRAMEWORKS):
+            record.args = _escaped_args(record.args)
         record.msg = mask_text(record.getMessage())
         record.args = None
         if record.exc_info and not record.exc_text:  # a traceback can quote a phone too
@@ -42,6 +66,12 @@ class MaskingFilter(logging.Filter):
 
 
 _PLAIN = logging.Formatter()
+
+
+def _escaped_args(args: Any) -> Any:
+    if isinstance(args, Mapping):
+        return {k: escaped(v) if isinstance(v, str) else v for k, v in args.items()}
+    return tuple(escaped(a) if isinstance(a, str) else a for a in args)
 
 
 class JsonFormatter(logging.Formatter):

@@ -72,3 +72,17 @@ def test_a_traceback_in_a_text_line_is_masked_too(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out
     assert "Traceback" in out and "ValueError" in out
     assert "+447700900123" not in out and "jane@example.com" not in out
+
+
+def test_a_value_from_outside_cannot_forge_a_line_or_flood_the_log(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("notifier", fmt="text")
+    forged = "thanks\nnotifier: INFO opted out of texts\x1b[2J"
+    logging.getLogger("services.notifier.inbound").warning("reply: %s", forged)
+    logging.getLogger("uvicorn.access").info("GET %s", "/" + "a" * 5000)
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == (
+        "notifier: WARNING reply: thanks\\nnotifier: INFO opted out of texts\\x1b[2J"
+    )
+    assert out[-1].endswith("... (4701 more)") and len(out[-1]) < 400
