@@ -15,6 +15,7 @@ import logging
 import signal
 import sys
 import threading
+from functools import partial
 
 import uvicorn
 
@@ -32,6 +33,7 @@ from services.ops.logs import configure_logging
 from services.ops.metrics import PlatformMetrics
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
+from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics
 
 
@@ -67,6 +69,12 @@ def main() -> int:
         clock,
         settings.booking_callback_poll_seconds,
     )
+    sweeper = Sweeper(
+        "booking",
+        partial(settings.retention.sweep, store.engine),
+        clock,
+        settings.retention_sweep_minutes * 60,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -81,12 +89,14 @@ def main() -> int:
     relay.start()
     replies.start()
     callbacks.start()
+    sweeper.start()
     if feeds:
         calendars.start()
     try:
         server.run()
     finally:
         calendars.stop()
+        sweeper.stop()
         callbacks.stop()
         replies.stop()
         relay.stop()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from services.booking.retention import BookingRetention
 from services.shared.settings import PlatformSettings
 
 DEFAULT_TREATMENTS = frozenset({"microsclerotherapy"})
@@ -58,6 +59,24 @@ class BookingSettings(PlatformSettings):
     """The consumer group that records patients' confirmations from ``clinic.replies.v1``."""
     booking_callback_poll_seconds: float = Field(default=1.0, gt=0, le=300)
     """How often queued clinic callbacks are looked for (each clinic's ``callback_url``)."""
+    retention_cancelled_days: int = Field(default=30, ge=1, le=3650)
+    """A cancelled booking is forgotten this long after its cancel."""
+    retention_outbox_days: int = Field(default=7, ge=1, le=365)
+    """Published outbox rows (copies of events already on the broker)."""
+    retention_idempotency_days: int = Field(default=30, ge=1, le=365)
+    """Idempotency keys: how long a client's retry with the same key gets the first answer."""
+    retention_callbacks_days: int = Field(default=30, ge=1, le=365)
+    """Clinic callbacks already sent or refused."""
+
+    @property
+    def retention(self) -> BookingRetention:
+        return BookingRetention(
+            self.retention_finished_days,
+            self.retention_cancelled_days,
+            self.retention_outbox_days,
+            self.retention_idempotency_days,
+            self.retention_callbacks_days,
+        )
     booking_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often the relay checks that the broker still remembers the bookings."""

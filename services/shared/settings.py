@@ -28,6 +28,12 @@ class PlatformSettings(BaseSettings):
     on_tansu: bool = True
     """The embedded broker under-reports end offsets; the worker compensates when true."""
 
+    retention_finished_days: int = Field(default=400, ge=395, le=3650)
+    """A booking is forgotten this long after its appointment (docs/privacy.md); at least
+    13 months, so that the longest plan (a recall 12 months after a course) plays out."""
+    retention_sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
+    """How often each service removes what is past its retention."""
+
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix)
