@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Delete, Engine, and_, delete, or_, select
+from sqlalchemy import Connection, Engine, and_, delete, or_, select
 
 from services.booking.tables import (
     booking_events,
@@ -23,6 +23,7 @@ from services.booking.tables import (
     idempotency_keys,
     outbox,
 )
+from services.shared.database import deleted
 from services.shared.events import BookingStatus
 
 BATCH = 500
@@ -49,20 +50,20 @@ class BookingRetention:
                 _remove_bookings(conn, batch)
             counts["bookings"] += len(batch)
         with engine.begin() as conn:
-            counts["published outbox rows"] = _count(
+            counts["published outbox rows"] = deleted(
                 conn,
                 delete(outbox).where(
                     outbox.c.published_at.is_not(None),
                     outbox.c.published_at < now - timedelta(days=self.outbox_days),
                 ),
             )
-            counts["idempotency keys"] = _count(
+            counts["idempotency keys"] = deleted(
                 conn,
                 delete(idempotency_keys).where(
                     idempotency_keys.c.created_at < now - timedelta(days=self.idempotency_days)
                 ),
             )
-            counts["sent callbacks"] = _count(
+            counts["sent callbacks"] = deleted(
                 conn,
                 delete(callbacks).where(
                     callbacks.c.done_at.is_not(None),
@@ -102,7 +103,3 @@ def _remove_bookings(conn: Connection, ids: Iterable[tuple[str, str]]) -> None:
                     table.c.clinic_id == clinic_id, table.c.booking_id.in_(booking_ids)
                 )
             )
-
-
-def _count(conn: Connection, statement: Delete) -> int:
-    return int(conn.execute(statement).rowcount or 0)

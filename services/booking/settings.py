@@ -77,6 +77,7 @@ class BookingSettings(PlatformSettings):
             self.retention_idempotency_days,
             self.retention_callbacks_days,
         )
+
     booking_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)
     """How often the relay checks that the broker still remembers the bookings."""

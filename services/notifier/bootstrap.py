@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
@@ -35,6 +36,8 @@ from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, QuietHours
 from services.shared.clock import Clock
+from services.shared.database import make_engine
+from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics
 
 
@@ -128,9 +131,17 @@ def notifier(
         if settings.notifier_concurrency > 1
         else None
     )
+    sweeps = make_engine(settings.database_url)
+    sweeper = Sweeper(
+        "notifier",
+        partial(settings.retention.sweep, sweeps, settings.outbox_dir),
+        clock,
+        settings.retention_sweep_minutes * 60,
+    )
     try:
         deliverer = _deliverer(settings, clock, renderer, ledger, registry, seen, stop, metrics)
         follower.start()
+        sweeper.start()
         loop = NotifierLoop(
             settings.topics,
             clock,
@@ -148,6 +159,8 @@ def notifier(
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+        sweeper.stop()
+        sweeps.dispose()
         follower.stop()
         seen.close()
         inbound.inbox.close()

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from services.notifier.retention import NotifierRetention
 from services.shared.clinics import QuietHours
 from services.shared.settings import PlatformSettings
 
@@ -93,6 +94,26 @@ class NotifierSettings(PlatformSettings):
     appointment at latest until the appointment starts; a transient failure is
     retried, with the backoff above, for as long as the message is of use.
     """
+
+    retention_deliveries_days: int = Field(default=90, ge=8, le=3650)
+    """Settled deliveries (and the local sinks' lines); more than the week in which a
+    rebuilt plan may hand a reminder over again, which the ledger must still know."""
+    retention_replies_days: int = Field(default=90, ge=1, le=3650)
+    """Patients' replies once marked handled."""
+    retention_unread_replies_days: int = Field(default=180, ge=1, le=3650)
+    """Patients' replies nobody marked handled."""
+    retention_inbound_days: int = Field(default=30, ge=1, le=365)
+    """The MessageSids kept so that a replayed webhook changes nothing."""
+
+    @property
+    def retention(self) -> NotifierRetention:
+        return NotifierRetention(
+            self.retention_deliveries_days,
+            self.retention_replies_days,
+            self.retention_unread_replies_days,
+            self.retention_inbound_days,
+            self.retention_finished_days,
+        )
 
     templates_dir: Path | None = None
     """Per-clinic overrides: ``{templates_dir}/{clinic_id}/{locale}/*.j2``."""

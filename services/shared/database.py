@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Delete, Engine, create_engine, event
 
 
 def normalise_url(url: str) -> str:
@@ -57,3 +57,8 @@ def stored_utc(value: datetime) -> datetime:
     SQLite hands back the naive UTC value that was stored, PostgreSQL an aware one.
     """
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def deleted(conn: Connection, statement: Delete) -> int:
+    """Run a ``DELETE`` and say how many rows it removed."""
+    return int(conn.execute(statement).rowcount or 0)

@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 from services.notifier.senders.base import SendResult
 from services.shared.clock import Clock
 from services.shared.events import Channel, ReminderDue
+
+SINK_FILES = {Channel.SMS: "sms.jsonl", Channel.EMAIL: "email.jsonl"}
+"""Each local sink's file under the outbox folder."""
+
+_LOCKS: dict[Path, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock_of(path: Path) -> threading.Lock:
+    """One lock per sink file, shared by every writer and sweeper in the process."""
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(path.resolve(), threading.Lock())
+
+
+def keep_lines(path: Path, keep: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite the sink file with only the lines ``keep`` accepts; how many were dropped.
+
+    A line that is not JSON is dropped too. The file is replaced whole, so a
+    reader never sees half of it.
+    """
+    with _lock_of(path):
+        if not path.exists():
+            return 0
+        kept: list[str] = []
+        dropped = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                dropped += 1
+                continue
+            if isinstance(record, dict) and keep(record):
+                kept.append(line)
+            else:
+                dropped += 1
+        if dropped:
+            fresh = path.with_suffix(".rewrite")
+            fresh.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            os.replace(fresh, path)
+        return dropped
 
 
 class JsonlOutbox:
@@ -26,7 +67,6 @@ class JsonlOutbox:
         self._path = path
         self._clock = clock
         self._echo = echo if echo is not None else sys.stdout
-        self._lock = threading.Lock()
 
     def append(
         self, reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any]
@@ -41,7 +81,7 @@ class JsonlOutbox:
             **extra,
             "sent_at": self._clock.now().isoformat(),
         }
-        with self._lock:
+        with _lock_of(self._path):
             self._path.parent.mkdir(parents=True, exist_ok=True)
             with self._path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -72,7 +112,7 @@ class LocalSmsSender:
     """The SMS sender of the embedded default: writes ``{outbox}/sms.jsonl``."""
 
     def __init__(self, outbox_dir: Path, clock: Clock, echo: TextIO | None = None) -> None:
-        self._outbox = JsonlOutbox(outbox_dir / "sms.jsonl", clock, echo)
+        self._outbox = JsonlOutbox(outbox_dir / SINK_FILES[Channel.SMS], clock, echo)
 
     def send(self, to: str, body: str, reminder: ReminderDue) -> SendResult:
         return self._outbox.append(reminder, Channel.SMS, to, body, {})
@@ -82,7 +122,7 @@ class LocalEmailSender:
     """The email sender of the embedded default: writes ``{outbox}/email.jsonl``."""
 
     def __init__(self, outbox_dir: Path, clock: Clock, echo: TextIO | None = None) -> None:
-        self._outbox = JsonlOutbox(outbox_dir / "email.jsonl", clock, echo)
+        self._outbox = JsonlOutbox(outbox_dir / SINK_FILES[Channel.EMAIL], clock, echo)
 
     def send(
         self,

@@ -1,0 +1,72 @@
+"""The notifier forgets settled deliveries, old replies and sink lines in time; never a STOP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from services.notifier.bookings_seen import BookingsSeen
+from services.notifier.inbound_log import InboundLog
+from services.notifier.ledger import DeliveryLedger, LedgerState, PlannedAttempt
+from services.notifier.registry import ConsentRegistry
+from services.notifier.replies import InboxReply, RepliesInbox, ReplyKind, mark_handled
+from services.notifier.retention import NotifierRetention
+from services.shared.database import make_engine
+from services.shared.events import Channel, ConsentChanged
+from tests.support.reminders import reminder
+
+NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def reply(sid: str, at: datetime) -> InboxReply:
+    return InboxReply(
+        sid, "dr-jenny", "+447700900123", ReplyKind.MESSAGE, None, "hi", None, None, at
+    )
+
+
+def test_a_sweep_forgets_what_is_past_its_time_and_keeps_what_is_in_use(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/notifier.db"
+    ledger, inbox, log = DeliveryLedger(url), RepliesInbox(url), InboundLog(url)
+    registry, seen = ConsentRegistry(url), BookingsSeen(url)
+    old, recent, waiting = (reminder(reminder_id=f"r-{n}") for n in ("old", "recent", "waiting"))
+    ledger.record(old, Channel.SMS, LedgerState.SKIPPED, "no SMS consent", NOW - 100 * DAY)
+    ledger.record(recent, Channel.SMS, LedgerState.SKIPPED, "no SMS consent", NOW - 10 * DAY)
+    ledger.claim(waiting, Channel.SMS, NOW - 100 * DAY)  # a retry still to be made
+    ledger.defer(waiting, Channel.SMS, "503", NOW - 100 * DAY, PlannedAttempt(NOW, NOW + DAY))
+    inbox.add(reply("SM-handled", NOW - 120 * DAY))
+    inbox.add(reply("SM-unread", NOW - 120 * DAY))
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        mark_handled(conn, "SM-handled", NOW - 100 * DAY)
+    log.receive("SM-old", NOW - 40 * DAY)
+    log.receive("SM-new", NOW - 1 * DAY)
+    registry.record(
+        ConsentChanged(
+            phone="+447700900123", channel=Channel.SMS, granted=False, occurred_at=NOW - 900 * DAY
+        )
+    )
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    lines = [{"to": "+447700900123", "sent_at": (NOW - d * DAY).isoformat()} for d in (100, 1)]
+    (outbox / "sms.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    counts = NotifierRetention().sweep(engine, outbox, NOW)
+
+    assert counts == {
+        "deliveries": 1,
+        "replies": 1,
+        "inbound message ids": 1,
+        "bookings seen": 0,
+        "local sink lines": 1,
+    }
+    assert ledger.get("r-old", Channel.SMS) is None
+    assert ledger.get("r-recent", Channel.SMS) is not None
+    assert ledger.get("r-waiting", Channel.SMS) is not None, "pending: never swept"
+    assert registry.opted_out("+447700900123", "dr-jenny", Channel.SMS) is not None
+    [kept] = (outbox / "sms.jsonl").read_text().splitlines()
+    assert json.loads(kept)["sent_at"] == (NOW - DAY).isoformat()
+    for store in (ledger, inbox, log, registry, seen):
+        store.close()
+    engine.dispose()
