@@ -109,7 +109,11 @@ def _relay(
 ) -> OutboxRelay:
     def prepare() -> None:
         ensure_topics(
-            settings.bootstrap_servers, settings.topics.all(), settings.partitions, timeout=2.0
+            settings.bootstrap_servers,
+            settings.topics.all(),
+            settings.partitions,
+            timeout=2.0,
+            configs=settings.topics.configs(),
         )
 
     return OutboxRelay(
@@ -139,7 +143,11 @@ def _replies(settings: BookingSettings, service: BookingService) -> ReplyFollowe
         settings.booking_replies_group,
         settings.booking_session_timeout_ms,
         prepare=lambda: ensure_topics(
-            settings.bootstrap_servers, settings.topics.all(), settings.partitions, timeout=2.0
+            settings.bootstrap_servers,
+            settings.topics.all(),
+            settings.partitions,
+            timeout=2.0,
+            configs=settings.topics.configs(),
         ),
     )
 

@@ -58,7 +58,12 @@ def run(args: argparse.Namespace) -> int:
     supervisor = Supervisor(env)
     try:
         try:
-            ensure_topics(bootstrap, settings.topics.all(), settings.partitions)
+            ensure_topics(
+                bootstrap,
+                settings.topics.all(),
+                settings.partitions,
+                configs=settings.topics.configs(),
+            )
         except RuntimeError as exc:
             hint = "" if embedded else " (unset CLINIC_BOOTSTRAP_SERVERS or pass --broker embedded)"
             print(f"[platform] {exc}{hint}", file=sys.stderr, flush=True)

@@ -108,7 +108,12 @@ def notifier(
     Emails' unsubscribe links point at ``notifier_public_url``, else at
     ``own_address`` (where the app will be served), else at the HTTP host and port.
     """
-    ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
+    ensure_topics(
+        settings.bootstrap_servers,
+        settings.topics.all(),
+        settings.partitions,
+        configs=settings.topics.configs(),
+    )
     clinics = ClinicDirectory.from_yaml(
         settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
     )

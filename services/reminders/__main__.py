@@ -50,7 +50,12 @@ def main() -> None:
         raise SystemExit(f"configuration error: CLINIC_CLINICS_FILE: {exc}") from exc
     policy = clinic_policies(clinics)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
+    ensure_topics(
+        settings.bootstrap_servers,
+        settings.topics.all(),
+        settings.partitions,
+        configs=settings.topics.configs(),
+    )
     app = create_app(settings, clock, registry, policy)
     print(
         f"reminders worker {settings.worker_id} on {settings.bootstrap_servers}, "

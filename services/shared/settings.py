@@ -34,9 +34,12 @@ class PlatformSettings(BaseSettings):
     retention_sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     """How often each service removes what is past its retention."""
 
+    retention_dead_letters_days: int = Field(default=30, ge=1, le=3650)
+    """How long the broker keeps a dead letter (set on the topics when they are created)."""
+
     @property
     def topics(self) -> Topics:
-        return Topics(self.topic_prefix)
+        return Topics(self.topic_prefix, self.retention_dead_letters_days)
 
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.var_dir / name).resolve()}"

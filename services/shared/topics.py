@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -17,9 +18,14 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 @dataclass(frozen=True)
 class Topics:
-    """The platform's topic names; ``prefix`` gives tests their own set."""
+    """The platform's topic names; ``prefix`` gives tests their own set.
+
+    ``dead_letter_days`` is how long a broker keeps a dead letter (``retention.ms``
+    of both dead-letter topics, set when they are created).
+    """
 
     prefix: str = ""
+    dead_letter_days: int = 30
 
     @property
     def bookings(self) -> str:
@@ -72,9 +78,24 @@ class Topics:
             self.control,
         ]
 
+    def configs(self) -> dict[str, dict[str, str]]:
+        """Topic settings to create them with: the dead letters' retention."""
+        kept = str(self.dead_letter_days * 24 * 3600 * 1000)
+        return {
+            name: {"retention.ms": kept} for name in (self.bookings_dlq, self.notifications_dlq)
+        }
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: float = 30.0) -> None:
+
+def ensure_topics(
+    bootstrap: str,
+    names: list[str],
+    partitions: int,
+    timeout: float = 30.0,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
+) -> None:
     """Create each missing topic with ``partitions`` partitions; wait for the broker.
+
+    ``configs`` gives a topic its settings (e.g. ``retention.ms``) when it is created.
 
     Blocks until the broker answers or ``timeout`` seconds pass, then raises
     ``RuntimeError`` naming the address.
@@ -98,6 +119,9 @@ def ensure_topics(bootstrap: str, names: list[str], partitions: int, timeout: fl
         missing = [n for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(n, partitions, 1) for n in missing])
+                made = [
+                    NewTopic(n, partitions, 1, dict((configs or {}).get(n, {}))) for n in missing
+                ]
+                admin.create_topics(made)
     finally:
         admin.close()

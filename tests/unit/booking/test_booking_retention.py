@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from services.booking.retention import BookingRetention
 from services.booking.service import BookingService
+from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.tables import booking_events, idempotency_keys, outbox
 from services.shared.clock import ManualClock
@@ -50,3 +51,13 @@ def test_a_sweep_removes_what_is_past_its_time_and_keeps_the_rest(
     assert rows(store, idempotency_keys) == 0
     assert rows(store, outbox) == 1, "not yet published: kept until it is"
     store.close()
+
+
+def test_dead_letter_topics_are_created_with_the_retention_of_the_settings() -> None:
+    settings = BookingSettings(retention_dead_letters_days=10)
+    configs = settings.topics.configs()
+    ten_days = str(10 * 24 * 3600 * 1000)
+    assert configs == {
+        settings.topics.bookings_dlq: {"retention.ms": ten_days},
+        settings.topics.notifications_dlq: {"retention.ms": ten_days},
+    }
