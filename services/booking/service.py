@@ -60,7 +60,7 @@ class BookingService:
             settings.topics.bookings,
             known_treatments(settings.booking_treatments),
             notify,
-            ClinicDirectory.from_yaml(settings.clinics_file),
+            settings.clinic_directory(),
             domain.StartWindow(
                 timedelta(hours=settings.booking_start_past_hours),
                 timedelta(days=settings.booking_start_future_days),

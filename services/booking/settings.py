@@ -53,8 +53,6 @@ class BookingSettings(PlatformSettings):
     """How far ahead an appointment may start."""
     booking_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024**2)
     """Requests with a bigger body get 413."""
-    clinics_file: Path | None = None
-    """Per-clinic settings; the booking service reads how early attendance may be marked."""
     booking_replies_group: str = "clinic-booking-replies"
     """The consumer group that records patients' confirmations from ``clinic.replies.v1``."""
     booking_callback_poll_seconds: float = Field(default=1.0, gt=0, le=300)

@@ -12,7 +12,6 @@ from services.notifier.http_server import PortUnavailable
 from services.notifier.settings import NotifierSettings
 from services.notifier.unsubscribe import KEY_FILE
 from services.ops.logs import configure_logging
-from services.shared.clinics import ClinicDirectory
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 
@@ -26,7 +25,7 @@ def main() -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     try:
-        ClinicDirectory.from_yaml(settings.clinics_file)  # read again at start: refused here
+        settings.clinic_directory()  # read again at start: refused here
     except (OSError, ValueError) as exc:
         print(f"configuration error: CLINIC_CLINICS_FILE: {exc}", file=sys.stderr)
         return 2

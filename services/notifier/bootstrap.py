@@ -34,7 +34,7 @@ from services.notifier.unsubscribe import UnsubscribeLinks, signing_key
 from services.notifier.unsubscribe_web import UnsubscribeParts
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
-from services.shared.clinics import ClinicDirectory, QuietHours
+from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.database import make_engine
 from services.shared.sweeper import Sweeper
@@ -114,9 +114,7 @@ def notifier(
         settings.partitions,
         configs=settings.topics.configs(),
     )
-    clinics = ClinicDirectory.from_yaml(
-        settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
-    )
+    clinics = settings.clinic_directory()
     links = unsubscribe_links(settings, own_address)
     renderer = TemplateRenderer(settings.templates_dir, clinics, links=links)
     metrics = metrics or PlatformMetrics("notifier")

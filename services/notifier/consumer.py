@@ -19,9 +19,8 @@ from kafka.structs import OffsetAndMetadata
 
 from services.notifier.delivery import Deliverer, Source
 from services.notifier.ledger import Retry
-from services.notifier.quiet import quiet_until
 from services.ops.metrics import PlatformMetrics
-from services.shared.clinics import ClinicDirectory
+from services.shared.clinics import ClinicDirectory, quiet_until
 from services.shared.clock import Clock
 from services.shared.events import (
     REPLAY_HEADER,

@@ -8,7 +8,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from services.notifier.retention import NotifierRetention
-from services.shared.clinics import QuietHours
 from services.shared.settings import PlatformSettings
 
 MIN_SECRET_CHARACTERS = 16
@@ -117,22 +116,12 @@ class NotifierSettings(PlatformSettings):
 
     templates_dir: Path | None = None
     """Per-clinic overrides: ``{templates_dir}/{clinic_id}/{locale}/*.j2``."""
-    clinics_file: Path | None = None
-    """YAML: clinic id -> name, phone, sign_off, quiet_hours, sms_segment_budget."""
-    default_quiet_hours: str = "21:00-08:00"
-    """For clinics the clinics file does not describe; empty means none."""
 
     @field_validator("unsubscribe_secret")
     @classmethod
     def _secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARACTERS:
             raise ValueError(f"must be at least {MIN_SECRET_CHARACTERS} characters")
-        return value
-
-    @field_validator("default_quiet_hours")
-    @classmethod
-    def _quiet_hours_parse(cls, value: str) -> str:
-        QuietHours.parse(value)
         return value
 
     @property

@@ -11,7 +11,6 @@ from services.reminders.app import create_app, owned_partitions
 from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
 from services.reminders.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
-from services.shared.clinics import ClinicDirectory, QuietHours
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 from services.shared.topics import ensure_topics
@@ -43,9 +42,7 @@ def main() -> None:
     except ProtocolError as exc:
         raise SystemExit(f"configuration error: CLINIC_PROTOCOLS_DIR: {exc}") from exc
     try:
-        clinics = ClinicDirectory.from_yaml(
-            settings.clinics_file, QuietHours.parse(settings.default_quiet_hours)
-        )
+        clinics = settings.clinic_directory()
     except (OSError, ValueError) as exc:
         raise SystemExit(f"configuration error: CLINIC_CLINICS_FILE: {exc}") from exc
     policy = clinic_policies(clinics)

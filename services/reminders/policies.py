@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import time
 
 from services.reminders.planning.engine import ClinicPolicy
 from services.shared.clinics import ClinicDirectory
-
-NO_QUIET_HOURS = time(0, 0)
 
 
 def clinic_policies(directory: ClinicDirectory) -> Callable[[str], ClinicPolicy]:
@@ -18,10 +15,8 @@ def clinic_policies(directory: ClinicDirectory) -> Callable[[str], ClinicPolicy]
     def policy(clinic_id: str) -> ClinicPolicy:
         if clinic_id not in cache:
             info = directory.get(clinic_id)
-            quiet = info.quiet_hours
             cache[clinic_id] = ClinicPolicy(
-                quiet_start=quiet.start if quiet else NO_QUIET_HOURS,
-                quiet_end=quiet.end if quiet else NO_QUIET_HOURS,
+                quiet=info.quiet_hours,
                 maintenance=info.maintenance,
                 attendance=info.attendance,
             )

@@ -24,10 +24,6 @@ class ReminderSettings(PlatformSettings):
     session_timeout_seconds: float = Field(default=6.0, ge=1)
     protocols_dir: Path | None = None
     """A clinic's own protocol files; one for a treatment replaces the built-in one."""
-    clinics_file: Path | None = None
-    """Per-clinic quiet hours and maintenance recall (the notifier reads the same file)."""
-    default_quiet_hours: str = "21:00-08:00"
-    """For clinics the file does not list; empty means none."""
 
     @property
     def app_id(self) -> str:

@@ -9,9 +9,10 @@ text back to confirm or rearrange; a callback URL receives each confirmation.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import (
@@ -31,9 +32,11 @@ LocaleKey = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
 
 
 class QuietHours(BaseModel):
-    """A nightly window (in the patient's own zone) in which no SMS is sent.
+    """A nightly window (in the patient's own zone) in which no message is sent.
 
     ``start`` after ``end`` means the window spans midnight (21:00 to 08:00).
+    Planning moves a reminder out of it (:func:`quiet_until`) and the notifier
+    holds one that arrives inside it until it ends: the same rule, here.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -56,6 +59,31 @@ class QuietHours(BaseModel):
         return in_window(local, self.start, self.end)
 
 
+DEFAULT_QUIET = QuietHours()
+"""For a clinic that names none: 21:00 to 08:00."""
+DEFAULT_QUIET_HOURS = f"{DEFAULT_QUIET.start:%H:%M}-{DEFAULT_QUIET.end:%H:%M}"
+"""The same, as ``CLINIC_DEFAULT_QUIET_HOURS`` writes it (empty there means none)."""
+
+
+def quiet_until(quiet: QuietHours | None, zone_name: str, now: datetime) -> datetime | None:
+    """When the quiet window around ``now`` opens again, or None if ``now`` is not in one.
+
+    The end is a wall-clock time in the patient's zone, so it holds across
+    daylight-saving changes (an end in the hour skipped in spring is read with
+    the offset before the change); the answer is an aware datetime.
+    """
+    if quiet is None:
+        return None
+    zone = ZoneInfo(zone_name)
+    local = now.astimezone(zone)
+    if not quiet.contains(local.time().replace(tzinfo=None)):
+        return None
+    end = datetime.combine(local.date(), quiet.end, tzinfo=zone)
+    if end <= local:
+        end = datetime.combine(local.date() + timedelta(days=1), quiet.end, tzinfo=zone)
+    return end
+
+
 def in_window(wall: time, start: time, end: time) -> bool:
     """Whether a local wall time falls in ``[start, end)``, which may wrap midnight.
 
@@ -76,7 +104,7 @@ class ClinicInfo(BaseModel):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     phone: Phone | None = None
     sign_off: str = ""
-    quiet_hours: QuietHours | None = QuietHours()
+    quiet_hours: QuietHours | None = DEFAULT_QUIET
     sms_segment_budget: Annotated[int, Field(ge=1, le=10)] = 2
     maintenance: Literal["annual", "biannual"] = "annual"
     attendance: Literal["assumed", "reported"] = "assumed"
@@ -108,7 +136,7 @@ class ClinicInfo(BaseModel):
 
 def default_clinic(
     clinic_id: str,
-    quiet_hours: QuietHours | None = QuietHours(),
+    quiet_hours: QuietHours | None = DEFAULT_QUIET,
     maintenance: Literal["annual", "biannual"] = "annual",
 ) -> ClinicInfo:
     """A clinic nobody described: its name comes from its id (``dr-jenny`` → ``Dr Jenny``)."""
@@ -125,7 +153,7 @@ class ClinicDirectory:
     def __init__(
         self,
         clinics: Mapping[str, ClinicInfo] | None = None,
-        default_quiet_hours: QuietHours | None = QuietHours(),
+        default_quiet_hours: QuietHours | None = DEFAULT_QUIET,
     ) -> None:
         self._clinics = dict(clinics or {})
         self._default_quiet_hours = default_quiet_hours
@@ -138,7 +166,7 @@ class ClinicDirectory:
 
     @classmethod
     def from_yaml(
-        cls, path: Path | None, default_quiet_hours: QuietHours | None = QuietHours()
+        cls, path: Path | None, default_quiet_hours: QuietHours | None = DEFAULT_QUIET
     ) -> ClinicDirectory:
         """Read ``{clinic_id: {name, phone, sign_off, ...}}``; ValueError names the entry."""
         if path is None:

@@ -10,9 +10,10 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.shared.clinics import DEFAULT_QUIET_HOURS, ClinicDirectory, QuietHours
 from services.shared.topics import Topics
 
 
@@ -33,6 +34,24 @@ class PlatformSettings(BaseSettings):
     13 months, so that the longest plan (a recall 12 months after a course) plays out."""
     retention_sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     """How often each service removes what is past its retention."""
+
+    clinics_file: Path | None = None
+    """YAML, clinic id -> name, phone, quiet hours, attendance, reply words, ...
+    (docs/clinics.md); every service reads the same file."""
+    default_quiet_hours: str = DEFAULT_QUIET_HOURS
+    """For clinics the clinics file does not describe; empty means none."""
+
+    @field_validator("default_quiet_hours")
+    @classmethod
+    def _quiet_hours_parse(cls, value: str) -> str:
+        QuietHours.parse(value)
+        return value
+
+    def clinic_directory(self) -> ClinicDirectory:
+        """The clinics file read; ValueError or OSError naming what is wrong with it."""
+        return ClinicDirectory.from_yaml(
+            self.clinics_file, QuietHours.parse(self.default_quiet_hours)
+        )
 
     retention_dead_letters_days: int = Field(default=30, ge=1, le=3650)
     """How long the broker keeps a dead letter (set on the topics when they are created)."""

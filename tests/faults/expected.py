@@ -40,11 +40,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from services.booking.store import BookingStore
-from services.notifier.quiet import quiet_until
 from services.notifier.retry import useful_until
 from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.shared.clinics import QuietHours
+from services.shared.clinics import QuietHours, quiet_until
 from services.shared.events import Booking, BookingEvent, Channel
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from services.reminders.planning.localtime import out_of_quiet_hours
 from services.reminders.planning.models import Milestone, Primitive, Protocol, Trigger
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.planning.timing import Timing, timing
+from services.shared.clinics import DEFAULT_QUIET, QuietHours
 from services.shared.events import Booking, Channel, ReminderDue
 
 
@@ -46,8 +47,8 @@ class PlannedReminder:
 class ClinicPolicy:
     """A clinic's settings that shape plans: quiet hours (local) and maintenance recall."""
 
-    quiet_start: time = time(21, 0)
-    quiet_end: time = time(8, 0)
+    quiet: QuietHours | None = DEFAULT_QUIET
+    """None: the clinic has no quiet hours."""
     maintenance: Literal["annual", "biannual"] = "annual"
     attendance: Attendance = "assumed"
     """``assumed``: a booked treatment's aftercare is planned at once; ``reported``: on attended."""
@@ -99,7 +100,7 @@ def _plan_one(
             return None
         due = booking.booked_at
     zone = ZoneInfo(booking.patient.timezone)
-    due = out_of_quiet_hours(due, zone, policy.quiet_start, policy.quiet_end)
+    due = out_of_quiet_hours(due, zone, policy.quiet)
     if when.stale_at is not None and due >= when.stale_at:
         return None
     context = _context(booking, milestone, trigger, protocol, policy, when, late)

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.reminders.planning.offsets import Unit
-from services.shared.clinics import in_window
+from services.shared.clinics import QuietHours, quiet_until
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -46,12 +46,7 @@ def shift(anchor: datetime, amount: int, unit: Unit, at: time | None, zone: Zone
     return local_to_utc(day, at, zone)
 
 
-def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, start: time, end: time) -> datetime:
-    """``instant`` if allowed, else the next ``end`` (that morning or the next one), in UTC."""
-    local = instant.astimezone(zone)
-    wall = local.time().replace(tzinfo=None)
-    if not in_window(wall, start, end):
-        return instant.astimezone(UTC)
-    day = local.date() if wall < end else local.date() + timedelta(days=1)
-    moved = local_to_utc(day, end, zone)
-    return moved if moved > instant else instant.astimezone(UTC)
+def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:
+    """``instant`` if allowed, else when the window ends (that morning or the next), in UTC."""
+    opens = quiet_until(quiet, zone.key, instant)
+    return (opens or instant).astimezone(UTC)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from zoneinfo import ZoneInfo
 
-from services.notifier.quiet import quiet_until
-from services.shared.clinics import QuietHours, default_clinic
+from services.shared.clinics import QuietHours, default_clinic, quiet_until
 
 NIGHT = QuietHours(start=time(21, 0), end=time(8, 0))
 

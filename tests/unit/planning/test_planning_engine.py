@@ -16,6 +16,7 @@ from services.reminders.planning import (
     plan_patient,
     reminder_id,
 )
+from services.shared.clinics import QuietHours
 from services.shared.events import ReminderDue, decode, encode
 from tests.unit.planning.planning_helpers import (
     ProtocolFields,
@@ -27,7 +28,7 @@ from tests.unit.planning.planning_helpers import (
     plan,
 )
 
-NO_QUIET = ClinicPolicy(quiet_start=time(0, 0), quiet_end=time(0, 0))
+NO_QUIET = ClinicPolicy(quiet=None)
 
 
 def registry_of(
@@ -131,7 +132,7 @@ def test_quiet_hours_move_to_the_next_allowed_time(
         more="    anchor: end\n",
     )
     booking = make_booking("2026-12-01T23:00", treatment="testing", status="attended")
-    policy = ClinicPolicy(quiet_start=quiet[0], quiet_end=quiet[1])
+    policy = ClinicPolicy(quiet=QuietHours(start=quiet[0], end=quiet[1]))
     assert [r.due_at for r in plan(booking, registry=registry, policy=policy)] == [local(due_local)]
 
 

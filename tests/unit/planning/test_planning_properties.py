@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.reminders.planning import ClinicPolicy, PlannedReminder
-from services.shared.clinics import in_window
+from services.shared.clinics import QuietHours
 from services.shared.events import Booking, Patient
 from tests.unit.planning.planning_helpers import REGISTRY, plan
 
@@ -34,9 +34,9 @@ DST_DAYS = [
 POLICIES = [
     ClinicPolicy(),
     ClinicPolicy(maintenance="biannual"),
-    ClinicPolicy(quiet_start=time(20, 0), quiet_end=time(9, 30)),
-    ClinicPolicy(quiet_start=time(12, 0), quiet_end=time(14, 0)),
-    ClinicPolicy(quiet_start=time(0, 0), quiet_end=time(0, 0)),
+    ClinicPolicy(quiet=QuietHours(start=time(20, 0), end=time(9, 30))),
+    ClinicPolicy(quiet=QuietHours(start=time(12, 0), end=time(14, 0))),
+    ClinicPolicy(quiet=None),
 ]
 PROTOCOL = REGISTRY.get("microsclerotherapy")
 
@@ -92,7 +92,7 @@ def check_invariants(
         booking = by_id[reminder.booking_id]
         assert reminder.due_at.utcoffset() == timedelta(0)
         wall = reminder.due_at.astimezone(ZoneInfo(booking.patient.timezone)).time()
-        assert not in_window(wall, policy.quiet_start, policy.quiet_end), reminder
+        assert policy.quiet is None or not policy.quiet.contains(wall), reminder
         if booking.booked_at is not None:
             assert reminder.due_at >= booking.booked_at, reminder
         if reminder.stale_at is not None:

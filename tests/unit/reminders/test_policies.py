@@ -28,13 +28,12 @@ def test_a_listed_clinic_gets_its_own_quiet_hours_and_recall(tmp_path: Path) -> 
     path.write_text(CLINICS)
     policy = clinic_policies(ClinicDirectory.from_yaml(path, QuietHours.parse("21:00-08:00")))
     jenny, owls, other = policy("dr-jenny"), policy("night-owls"), policy("elsewhere")
-    assert (jenny.quiet_start, jenny.quiet_end, jenny.maintenance) == (
-        time(20),
-        time(9, 30),
+    assert (jenny.quiet, jenny.maintenance) == (
+        QuietHours(start=time(20), end=time(9, 30)),
         "biannual",
     )
-    assert owls.quiet_start == owls.quiet_end
-    assert (other.quiet_start, other.quiet_end, other.maintenance) == (time(21), time(8), "annual")
+    assert owls.quiet is None
+    assert (other.quiet, other.maintenance) == (QuietHours(start=time(21), end=time(8)), "annual")
 
 
 def test_biannual_recall_comes_six_months_after_the_course_not_twelve(tmp_path: Path) -> None:
