@@ -35,7 +35,6 @@ SERVICE_FIELDS = ("status", "schedule_version", "booked_at")
 """Set by the booking service, never by the caller."""
 
 _instant: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
-_IDENTIFIER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 Change = Callable[[Booking], BookingEvent]
@@ -169,15 +168,6 @@ def parse_instant(name: str, raw: object) -> datetime:
         return _instant.validate_python(raw)
     except ValidationError as exc:
         raise InvalidBooking(field_errors(exc, prefix=name)) from exc
-
-
-def is_identifier(value: object) -> bool:
-    """Whether ``value`` can be a clinic, booking or patient id at all.
-
-    Lets a lookup by an impossible id answer "not found" without asking a
-    database that may refuse the text (PostgreSQL refuses NUL characters).
-    """
-    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
 
 
 def check_idempotency_key(key: str) -> str:

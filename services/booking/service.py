@@ -17,7 +17,13 @@ from services.booking.store import BookingStore, IdempotencyKey, Recorded
 from services.booking.treatments import known_treatments
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
-from services.shared.events import Booking, BookingEvent, BookingEventType
+from services.shared.events import (
+    Booking,
+    BookingEvent,
+    BookingEventType,
+    is_identifier,
+    is_key_part,
+)
 
 
 class BookingService:
@@ -84,14 +90,12 @@ class BookingService:
         clinic_id = payload.get("clinic_id")
         if (
             key is not None
-            and domain.is_identifier(clinic_id)
+            and is_key_part(clinic_id)
             and (first := self._replayed(str(clinic_id), key))
         ):
             return first
         now = self.clock.now()
-        region = (
-            self.clinics.get(str(clinic_id)).country if domain.is_identifier(clinic_id) else None
-        )
+        region = self.clinics.get(str(clinic_id)).country if is_key_part(clinic_id) else None
         booking = domain.new_booking(payload, now, self._treatments, self.window, region)
         event = domain.event_for(booking, BookingEventType.CREATED, now, source)
         recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
@@ -210,7 +214,7 @@ class BookingService:
         """
         clinic_id, booking_id = payload.get("clinic_id"), payload.get("booking_id")
         current = None
-        if domain.is_identifier(clinic_id) and domain.is_identifier(booking_id):
+        if is_key_part(clinic_id) and is_identifier(booking_id):
             current = self.store.get(str(clinic_id), str(booking_id))
         if current is None:
             return self.create(payload, source=source)
@@ -243,7 +247,7 @@ class BookingService:
             BookingNotFound: no clinic has it.
             AmbiguousBooking: several do; the caller must pass ``clinic_id``.
         """
-        clinics = self.store.clinics_of(booking_id) if domain.is_identifier(booking_id) else []
+        clinics = self.store.clinics_of(booking_id) if is_identifier(booking_id) else []
         if not clinics:
             raise BookingNotFound(None, booking_id)
         if len(clinics) > 1:
@@ -286,5 +290,5 @@ def _key(idempotency_key: str | None, *request: object) -> IdempotencyKey | None
 
 def _require_ids(clinic_id: str, booking_id: str) -> None:
     """An id no booking can have is not found, without a database round trip."""
-    if not (domain.is_identifier(clinic_id) and domain.is_identifier(booking_id)):
+    if not (is_key_part(clinic_id) and is_identifier(booking_id)):
         raise BookingNotFound(clinic_id, booking_id)

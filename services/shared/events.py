@@ -83,13 +83,29 @@ TimeZoneName = Annotated[str, AfterValidator(_iana_zone)]
 Phone = Annotated[str, AfterValidator(_e164)]
 Email = Annotated[str, AfterValidator(_email)]
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+ID_CHARACTERS = "A-Za-z0-9._:@-"
+"""What a booking id may hold; a clinic or patient id the same without ``:``."""
+IDENTIFIER = re.compile(f"[{ID_CHARACTERS}]{{1,128}}")
+KEY_PART = re.compile(f"[{ID_CHARACTERS.replace(':', '')}]{{1,128}}")
+
+
+def is_identifier(value: object) -> bool:
+    """Whether ``value`` can be a booking id at all (a cheap check before a lookup)."""
+    return isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None
+
+
+def is_key_part(value: object) -> bool:
+    """Whether ``value`` can be a clinic or patient id at all."""
+    return isinstance(value, str) and KEY_PART.fullmatch(value) is not None
+
+
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=f"^{IDENTIFIER.pattern}$")]
 KeyPart = Annotated[
     str,
     Field(
         min_length=1,
         max_length=128,
-        pattern=r"^[A-Za-z0-9._@-]+$",
+        pattern=f"^{KEY_PART.pattern}$",
         description="no ':' (it joins clinic and patient in every event's key)",
     ),
 ]
