@@ -34,6 +34,7 @@ from services.notifier.unsubscribe import UnsubscribeLinks, signing_key
 from services.notifier.unsubscribe_web import UnsubscribeParts
 from services.notifier.web import WebParts, create_app
 from services.ops.metrics import PlatformMetrics
+from services.shared import kafka_patches
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.database import make_engine
@@ -102,12 +103,15 @@ def notifier(
 ) -> Iterator[Notifier]:
     """Build the notifier (topics ensured, ledger and registry open) and close everything after.
 
-    Blocks until the broker answers (``RuntimeError`` naming it otherwise).
+    Applies the platform's kafka-python patches first (quiet hours pause
+    partitions: see :mod:`services.shared.kafka_patches`). Blocks until the
+    broker answers (``RuntimeError`` naming it otherwise).
     ``consumer`` replaces the group consumer, e.g. one with partitions assigned.
     Nothing is served: run :attr:`Notifier.app` with :class:`HttpServer` (see :func:`run`).
     Emails' unsubscribe links point at ``notifier_public_url``, else at
     ``own_address`` (where the app will be served), else at the HTTP host and port.
     """
+    kafka_patches.apply()
     ensure_topics(
         settings.bootstrap_servers,
         settings.topics.all(),

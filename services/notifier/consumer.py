@@ -32,7 +32,6 @@ from services.shared.events import (
     decode,
     encode,
 )
-from services.shared.paused_fetches import resume_parked_fetches
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -125,7 +124,6 @@ class NotifierLoop:
         self._partitions: tuple[int, ...] = ()
         self._pool = pool
         self._next_sweep = 0.0
-        resume_parked_fetches()  # quiet hours pause partitions: see paused_fetches.py
 
     @property
     def partitions(self) -> tuple[int, ...]:

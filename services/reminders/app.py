@@ -26,16 +26,19 @@ import faust
 from faust.types import AppT, TableT
 
 from services.ops.metrics import PlatformMetrics
-from services.reminders.batches import BATCH_MAX, one_by_one
+from services.reminders.batches import BATCH_MAX
 from services.reminders.changelog import held_changelog_table
+from services.reminders.faust_patches import (
+    one_by_one,
+    use_checked_recovery,
+    use_worker_transport,
+)
 from services.reminders.handling import WorkerHandling
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.recovery import use_checked_recovery
 from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
-from services.reminders.transport import use_worker_transport
 from services.reminders.views import add_views
 from services.shared.clock import Clock
 

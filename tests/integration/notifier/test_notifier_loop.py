@@ -120,7 +120,7 @@ def test_when_quiet_hours_end_every_held_partition_is_delivered(
     """Every partition paused part-way through what was fetched: each is fetched again.
 
     kafka-python parks records fetched ahead for a paused partition; without
-    ``services.shared.paused_fetches`` a resumed partition whose parked records
+    ``services.shared.kafka_patches`` a resumed partition whose parked records
     were already read in part was never fetched again (its reminders waited forever).
     """
     night = [

@@ -1,4 +1,9 @@
-"""A fix for kafka-python's consumer: a paused partition fetches again once resumed.
+"""Every change the platform makes to kafka-python, in one place, applied at start-up.
+
+Written against the version in :data:`PINNED`; a test fails when the installed
+version differs and names :data:`PATCHES` to re-check against the new code.
+
+**Resumed partitions fetch again** (``Fetcher.fetched_records``).
 
 kafka-python 3.0 keeps records already fetched for a partition that is paused
 ("parked", as Kafka's own consumer does since KAFKA-7548) and hands them back
@@ -22,7 +27,15 @@ from typing import Any
 
 from kafka.consumer.fetcher import Fetcher
 
+PINNED = {"kafka-python": "3.0.12"}
+PATCHES = ("kafka.consumer.fetcher.Fetcher.fetched_records: a read-out slot is emptied",)
+
 _APPLIED = "_clinic_resumes_parked_records"
+
+
+def apply() -> None:
+    """Apply every patch of this module, once per process (the notifier's start)."""
+    resume_parked_fetches()
 
 
 def resume_parked_fetches() -> None:
