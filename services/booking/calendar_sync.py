@@ -33,6 +33,7 @@ from services.booking.calendar_events import EventProblem, FeedEvent, parse_cale
 from services.booking.calendar_mapping import CalendarMapping, source
 from services.booking.calendar_sources import FeedSource, FeedUnavailable
 from services.booking.calendar_state import CalendarState, EventState, FeedRecord, event_key
+from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
 from services.shared.events import BookingEventType
@@ -184,7 +185,9 @@ class CalendarSync:
 
     def _cancel_booking(self, booking_id: str) -> Outcome:
         try:
-            self._service.cancel(self.feed.clinic_id, booking_id, source=SOURCE)
+            self._service.change_status(
+                self.feed.clinic_id, booking_id, StatusChange.CANCEL, source=SOURCE
+            )
         except TransitionNotAllowed as exc:
             if exc.status != "cancelled":
                 raise

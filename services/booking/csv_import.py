@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from services.booking.domain import StatusChange
 from services.booking.errors import BookingError
 from services.booking.service import BookingService
 from services.shared.events import Booking
@@ -106,10 +107,6 @@ def _set_status(booking: Booking, status: str, service: BookingService) -> bool:
     current = service.get(booking.clinic_id, booking.booking_id).status
     if status == current.value or status == "booked":
         return False
-    change = {
-        "attended": service.mark_attended,
-        "no_show": service.mark_no_show,
-        "cancelled": service.cancel,
-    }[status]
-    change(booking.clinic_id, booking.booking_id, source="csv")
+    change = next(c for c in StatusChange if c.status.value == status)
+    service.change_status(booking.clinic_id, booking.booking_id, change, source="csv")
     return True

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -201,25 +202,34 @@ def _require_booked(booking: Booking, action: str) -> None:
         raise TransitionNotAllowed(booking.booking_id, booking.status.value, action)
 
 
-def cancel(now: datetime, source: str) -> Change:
-    """The change that cancels a booked appointment."""
-    return _status_change(
-        BookingStatus.CANCELLED, BookingEventType.CANCELLED, "cancelled", now, source
-    )
+class StatusChange(StrEnum):
+    """What a clinic may say became of a booked appointment: one word per change."""
+
+    CANCEL = "cancel"
+    ATTENDED = "attended"
+    NO_SHOW = "no_show"
+
+    @property
+    def status(self) -> BookingStatus:
+        """The status the booking has after it."""
+        return _STATUS_CHANGES[self][0]
+
+    def change(self, now: datetime, source: str, grace: timedelta) -> Change:
+        """The change itself; attended and no-show are taken from ``grace`` before the start."""
+        status, kind, words, waits = _STATUS_CHANGES[self]
+        return _status_change(status, kind, words, now, source, grace if waits else None)
 
 
-def attended(now: datetime, source: str, grace: timedelta = timedelta(minutes=15)) -> Change:
-    """The change that records that the patient came: from ``grace`` before the start."""
-    return _status_change(
-        BookingStatus.ATTENDED, BookingEventType.ATTENDED, "marked attended", now, source, grace
-    )
-
-
-def no_show(now: datetime, source: str, grace: timedelta = timedelta(minutes=15)) -> Change:
-    """The change that records that the patient did not come: from ``grace`` before the start."""
-    return _status_change(
-        BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", now, source, grace
-    )
+_STATUS_CHANGES = {
+    StatusChange.CANCEL: (BookingStatus.CANCELLED, BookingEventType.CANCELLED, "cancelled", False),
+    StatusChange.ATTENDED: (
+        BookingStatus.ATTENDED,
+        BookingEventType.ATTENDED,
+        "marked attended",
+        True,
+    ),
+    StatusChange.NO_SHOW: (BookingStatus.NO_SHOW, BookingEventType.NO_SHOW, "marked no-show", True),
+}
 
 
 def confirm(now: datetime, source: str) -> Change:

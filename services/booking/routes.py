@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
@@ -11,6 +12,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.booking import openapi, webhook_actions
 from services.booking.auth import ClinicKeys, bearer, require_clinic
+from services.booking.domain import StatusChange
 from services.booking.errors import FieldError, InvalidBooking
 from services.booking.http_errors import Problem, ValidationErrors
 from services.booking.service import BookingService
@@ -129,18 +131,39 @@ def create_booking(
     return _accepted(service.create(payload, idempotency_key=idempotency_key), response)
 
 
-@router.post(
-    "/v1/bookings/{booking_id}/cancel", response_model=Accepted, responses=ERRORS, tags=["bookings"]
+STATUS_ROUTES = (
+    ("cancel", StatusChange.CANCEL, "cancel_booking", "Cancel a booked appointment"),
+    ("attended", StatusChange.ATTENDED, "mark_attended", "Record that the patient came"),
+    ("no-show", StatusChange.NO_SHOW, "mark_no_show", "Record that the patient did not come"),
 )
-def cancel_booking(
-    booking_id: str,
-    clinic: Clinic,
-    service: Service,
-    response: Response,
-    idempotency_key: IdemKey = None,
-) -> Accepted:
-    """Cancel a booked appointment; publishes ``booking.cancelled``."""
-    return _accepted(service.cancel(clinic, booking_id, idempotency_key=idempotency_key), response)
+"""``POST /v1/bookings/{booking_id}/{path}`` for each status change: path, change, name, doc."""
+
+
+def _status_route(change: StatusChange, name: str, doc: str) -> Callable[..., Accepted]:
+    def handler(
+        booking_id: str,
+        clinic: Clinic,
+        service: Service,
+        response: Response,
+        idempotency_key: IdemKey = None,
+    ) -> Accepted:
+        recorded = service.change_status(
+            clinic, booking_id, change, idempotency_key=idempotency_key
+        )
+        return _accepted(recorded, response)
+
+    handler.__name__ = name
+    handler.__doc__ = f"{doc}; publishes ``booking.{change.status.value}``."
+    return handler
+
+
+for path, change, name, doc in STATUS_ROUTES:
+    router.post(
+        f"/v1/bookings/{{booking_id}}/{path}",
+        response_model=Accepted,
+        responses=ERRORS,
+        tags=["bookings"],
+    )(_status_route(change, name, doc))
 
 
 @router.post(
@@ -162,44 +185,6 @@ def reschedule_booking(
         clinic, booking_id, body.start, body.duration_minutes, idempotency_key=idempotency_key
     )
     return _accepted(recorded, response)
-
-
-@router.post(
-    "/v1/bookings/{booking_id}/attended",
-    response_model=Accepted,
-    responses=ERRORS,
-    tags=["bookings"],
-)
-def mark_attended(
-    booking_id: str,
-    clinic: Clinic,
-    service: Service,
-    response: Response,
-    idempotency_key: IdemKey = None,
-) -> Accepted:
-    """Record that the patient came; publishes ``booking.attended``."""
-    return _accepted(
-        service.mark_attended(clinic, booking_id, idempotency_key=idempotency_key), response
-    )
-
-
-@router.post(
-    "/v1/bookings/{booking_id}/no-show",
-    response_model=Accepted,
-    responses=ERRORS,
-    tags=["bookings"],
-)
-def mark_no_show(
-    booking_id: str,
-    clinic: Clinic,
-    service: Service,
-    response: Response,
-    idempotency_key: IdemKey = None,
-) -> Accepted:
-    """Record that the patient did not come; publishes ``booking.no_show``."""
-    return _accepted(
-        service.mark_no_show(clinic, booking_id, idempotency_key=idempotency_key), response
-    )
 
 
 @router.get(

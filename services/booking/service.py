@@ -101,55 +101,22 @@ class BookingService:
         recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
         return self._done(recorded)
 
-    def cancel(
+    def change_status(
         self,
         clinic_id: str,
         booking_id: str,
+        change: domain.StatusChange,
         *,
         source: str = "api",
         idempotency_key: str | None = None,
     ) -> Recorded:
-        """Cancel a booked appointment (``booking.cancelled``)."""
-        return self._change(
-            clinic_id,
-            booking_id,
-            domain.cancel(self.clock.now(), source),
-            _key(idempotency_key, "cancel", clinic_id, booking_id),
-        )
-
-    def mark_attended(
-        self,
-        clinic_id: str,
-        booking_id: str,
-        *,
-        source: str = "api",
-        idempotency_key: str | None = None,
-    ) -> Recorded:
-        """Record that the patient came (``booking.attended``); not before the start less the
-        clinic's grace (``TooEarly``)."""
-        return self._change(
-            clinic_id,
-            booking_id,
-            domain.attended(self.clock.now(), source, self._grace(clinic_id)),
-            _key(idempotency_key, "attended", clinic_id, booking_id),
-        )
-
-    def mark_no_show(
-        self,
-        clinic_id: str,
-        booking_id: str,
-        *,
-        source: str = "api",
-        idempotency_key: str | None = None,
-    ) -> Recorded:
-        """Record that the patient did not come (``booking.no_show``); not before the start
-        less the clinic's grace (``TooEarly``)."""
-        return self._change(
-            clinic_id,
-            booking_id,
-            domain.no_show(self.clock.now(), source, self._grace(clinic_id)),
-            _key(idempotency_key, "no_show", clinic_id, booking_id),
-        )
+        """Cancel a booked appointment, or record that the patient came or did not
+        (``booking.cancelled``, ``booking.attended``, ``booking.no_show``). Attended
+        and no-show are refused before the start less the clinic's grace (``TooEarly``).
+        """
+        made = change.change(self.clock.now(), source, self._grace(clinic_id))
+        key = _key(idempotency_key, change.value, clinic_id, booking_id)
+        return self._change(clinic_id, booking_id, made, key)
 
     def confirm(
         self,

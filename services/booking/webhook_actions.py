@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
+from services.booking.domain import StatusChange
 from services.booking.errors import FieldError, InvalidBooking, TransitionNotAllowed
 from services.booking.service import BookingService
 from services.booking.store import Recorded
-
-_TARGET = {"cancel": "cancelled", "attended": "attended", "no_show": "no_show"}
 
 
 def apply(
@@ -24,15 +22,11 @@ def apply(
     booking_id = body.get("booking_id")
     if not isinstance(booking_id, str):
         raise InvalidBooking([FieldError("booking_id", "the webhook carries no booking id")])
-    change: dict[str, Callable[..., Recorded]] = {
-        "cancel": service.cancel,
-        "attended": service.mark_attended,
-        "no_show": service.mark_no_show,
-    }
+    change = StatusChange(action)
     try:
-        return change[action](body["clinic_id"], booking_id, source=source)
+        return service.change_status(body["clinic_id"], booking_id, change, source=source)
     except TransitionNotAllowed as exc:
-        if exc.status != _TARGET[action]:
+        if exc.status != change.status:
             raise
         latest = service.history(body["clinic_id"], booking_id)[-1]
         return Recorded(latest, replayed=True)

@@ -20,6 +20,10 @@ from services.shared.events import BookingEvent, decode
 from services.shared.topics import Topics, ensure_topics
 from tests.integration.booking.conftest import NOW, MakeEvent, read_topic
 
+GRACE = timedelta(minutes=15)
+CANCEL = domain.StatusChange.CANCEL.change(NOW, "test", GRACE)
+
+
 pytestmark = pytest.mark.integration
 
 BOOKING = {
@@ -74,7 +78,7 @@ def _changes(store: BookingStore, created: MakeEvent, topic: str) -> list[str]:
         store.insert(created(booking_id=booking_id, patient_id=patient), topic, "fp")
         later = NOW + timedelta(days=45)
         store.update("dr-jenny", booking_id, domain.reschedule(later, NOW, "test"), topic)
-        store.update("dr-jenny", booking_id, domain.cancel(NOW, "test"), topic)
+        store.update("dr-jenny", booking_id, CANCEL, topic)
     return [r.event_id for r in store.pending()]
 
 

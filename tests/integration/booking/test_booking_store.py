@@ -13,6 +13,11 @@ from services.booking.store import BookingStore, IdempotencyKey
 from services.shared.events import BookingStatus
 from tests.integration.booking.conftest import NOW, MakeEvent
 
+GRACE = timedelta(minutes=15)
+CANCEL = domain.StatusChange.CANCEL.change(NOW, "test", GRACE)
+ATTENDED = domain.StatusChange.ATTENDED.change(NOW, "test", GRACE)
+
+
 pytestmark = pytest.mark.integration
 TOPIC = "clinic.bookings.v1"
 
@@ -47,10 +52,10 @@ def test_without_its_outbox_row_a_booking_is_not_stored(
 
 def test_a_refused_change_writes_nothing(store: BookingStore, created: MakeEvent) -> None:
     store.insert(created(), TOPIC, "fp")
-    store.update("dr-jenny", "bk-1", domain.cancel(NOW, "test"), TOPIC)
+    store.update("dr-jenny", "bk-1", CANCEL, TOPIC)
 
     with pytest.raises(TransitionNotAllowed):
-        store.update("dr-jenny", "bk-1", domain.attended(NOW, "test"), TOPIC)
+        store.update("dr-jenny", "bk-1", ATTENDED, TOPIC)
 
     assert store.get("dr-jenny", "bk-1").status is BookingStatus.CANCELLED  # type: ignore[union-attr]
     assert store.backlog() == 2
@@ -60,7 +65,7 @@ def test_each_change_is_appended_in_order(store: BookingStore, created: MakeEven
     store.insert(created(), TOPIC, "fp")
     later = NOW + timedelta(days=40)
     store.update("dr-jenny", "bk-1", domain.reschedule(later, NOW, "test"), TOPIC)
-    store.update("dr-jenny", "bk-1", domain.cancel(NOW, "test"), TOPIC)
+    store.update("dr-jenny", "bk-1", CANCEL, TOPIC)
 
     history = store.history("dr-jenny", "bk-1")
     assert [e.type.value for e in history] == [
@@ -74,7 +79,7 @@ def test_each_change_is_appended_in_order(store: BookingStore, created: MakeEven
 
 def test_changing_an_unknown_booking_is_not_found(store: BookingStore) -> None:
     with pytest.raises(BookingNotFound):
-        store.update("dr-jenny", "nope", domain.cancel(NOW, "test"), TOPIC)
+        store.update("dr-jenny", "nope", CANCEL, TOPIC)
 
 
 def test_a_repeat_replays_and_a_different_repeat_conflicts(
@@ -95,14 +100,14 @@ def test_an_idempotency_key_returns_the_first_change(
 ) -> None:
     store.insert(created(), TOPIC, "fp")
     key = IdempotencyKey("k-1", "cancel bk-1")
-    first = store.update("dr-jenny", "bk-1", domain.cancel(NOW, "test"), TOPIC, key)
+    first = store.update("dr-jenny", "bk-1", CANCEL, TOPIC, key)
 
-    again = store.update("dr-jenny", "bk-1", domain.cancel(NOW, "test"), TOPIC, key)
+    again = store.update("dr-jenny", "bk-1", CANCEL, TOPIC, key)
     with pytest.raises(Conflict, match="k-1"):
         store.update(
             "dr-jenny",
             "bk-1",
-            domain.cancel(NOW, "test"),
+            CANCEL,
             TOPIC,
             IdempotencyKey("k-1", "something else"),
         )

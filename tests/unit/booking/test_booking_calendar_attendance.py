@@ -11,6 +11,7 @@ from services.booking.calendar_mapping import CalendarMapping
 from services.booking.calendar_sources import FileFeed
 from services.booking.calendar_state import CalendarState
 from services.booking.calendar_sync import CalendarFeed, CalendarSync, Outcome, booking_id_for
+from services.booking.domain import StatusChange
 from services.booking.service import BookingService
 from services.booking.store import BookingStore
 from services.reminders.planning import ClinicPolicy, ProtocolRegistry, plan_patient
@@ -87,7 +88,7 @@ def test_a_visit_over_stays_booked_so_a_no_show_reported_later_is_taken(
     assert isinstance(service.clock, ManualClock)
     service.clock.set(datetime(2026, 11, 10, 18, 0, tzinfo=UTC))
     assert sync(tmp_path, service, text)["later-1"] is Outcome.UNCHANGED
-    service.mark_no_show("dr-jenny", booking_id_for("later-1"))
+    service.change_status("dr-jenny", booking_id_for("later-1"), StatusChange.NO_SHOW)
     missed = store.get("dr-jenny", booking_id_for("later-1"))
     assert missed is not None and missed.status is BookingStatus.NO_SHOW
     assert aftercare(store, "later-1", ClinicPolicy()) == set()

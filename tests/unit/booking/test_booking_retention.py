@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from services.booking.domain import StatusChange
 from services.booking.retention import BookingRetention
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
@@ -29,7 +30,7 @@ def test_a_sweep_removes_what_is_past_its_time_and_keeps_the_rest(
     service = BookingService(store, clock, "t.bookings", {"microsclerotherapy"})
     service.create(payload(booking_id="bk-old"), idempotency_key="k-1")
     service.create(payload(booking_id="bk-cancelled", start="2027-06-01T10:00:00+00:00"))
-    service.cancel("dr-jenny", "bk-cancelled")
+    service.change_status("dr-jenny", "bk-cancelled", StatusChange.CANCEL)
     store.mark_published([r.id for r in store.pending()], NOW)
     retention = BookingRetention(finished_days=400, cancelled_days=30)
     nothing_yet = retention.sweep(store.engine, NOW + timedelta(days=20))
