@@ -130,6 +130,12 @@ def _start_errors(name: str, raw: object, earliest: datetime, latest: datetime) 
         start = _instant.validate_python(raw)
     except ValidationError as exc:
         return field_errors(exc, prefix=name)
+    return _window_errors(name, start, earliest, latest)
+
+
+def _window_errors(
+    name: str, start: datetime, earliest: datetime, latest: datetime
+) -> list[FieldError]:
     if start < earliest:
         return [
             FieldError(
@@ -149,18 +155,18 @@ def _start_errors(name: str, raw: object, earliest: datetime, latest: datetime) 
     return []
 
 
-def parse_future(
-    name: str, raw: object, now: datetime, window: StartWindow = StartWindow()
+def check_future(
+    name: str, start: datetime, now: datetime, window: StartWindow = StartWindow()
 ) -> datetime:
-    """``raw`` as a UTC instant after ``now`` and within ``window``; :class:`InvalidBooking`
-    naming ``name`` if not."""
-    start = parse_instant(name, raw)
-    if start <= now:
-        message = f"{start.isoformat()} is not in the future (now {now.isoformat()})"
+    """``start`` in UTC if it is after ``now`` and within ``window``; :class:`InvalidBooking`
+    naming ``name`` if not (or if it is past the last instant UTC can hold)."""
+    when = parse_instant(name, start)
+    if when <= now:
+        message = f"{when.isoformat()} is not in the future (now {now.isoformat()})"
         raise InvalidBooking([FieldError(name, message)])
-    if errors := _start_errors(name, start, now, now + window.future):
+    if errors := _window_errors(name, when, now, now + window.future):
         raise InvalidBooking(errors)
-    return start
+    return when
 
 
 def parse_instant(name: str, raw: object) -> datetime:

@@ -7,7 +7,7 @@ writes through the store (snapshot, history and outbox in one transaction).
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from services.booking import domain
@@ -150,7 +150,7 @@ class BookingService:
         self,
         clinic_id: str,
         booking_id: str,
-        start: object,
+        start: datetime,
         duration_minutes: int | None = None,
         *,
         source: str = "api",
@@ -159,14 +159,21 @@ class BookingService:
         """Move a booked appointment to a future ``start`` (``booking.rescheduled``).
 
         Raises:
-            InvalidBooking: ``start`` is not an instant in the future.
+            InvalidBooking: ``start`` is not in the future, or too far ahead.
         """
         now = self.clock.now()
         _require_ids(clinic_id, booking_id)
-        key = _key(idempotency_key, "reschedule", clinic_id, booking_id, start, duration_minutes)
+        key = _key(
+            idempotency_key,
+            "reschedule",
+            clinic_id,
+            booking_id,
+            start.isoformat(),
+            duration_minutes,
+        )
         if key is not None and (first := self._replayed(clinic_id, key)):
             return first
-        when = domain.parse_future("start", start, now, self.window)
+        when = domain.check_future("start", start, now, self.window)
         change = domain.reschedule(when, now, source, duration_minutes)
         return self._change(clinic_id, booking_id, change, key)
 

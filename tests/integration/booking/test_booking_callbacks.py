@@ -140,7 +140,7 @@ def test_a_refusal_is_not_tried_again_and_no_answer_is(
     )
     clinics = ClinicDirectory({"dr-jenny": gone})
     service = BookingService(store, clock, "t.bookings", {"microsclerotherapy"}, None, clinics)
-    service.reschedule("dr-jenny", "bk-1001", (NOW + timedelta(days=40)).isoformat())
+    service.reschedule("dr-jenny", "bk-1001", NOW + timedelta(days=40))
     again = service.confirm("dr-jenny", "bk-1001", idempotency_key="sms:SM2")
     CallbackSender(queue, clinics, clock).send_due()
     attempts, outcome, done = queue.outcome(again.event.event_id) or (0, None, True)

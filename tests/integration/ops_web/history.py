@@ -70,7 +70,7 @@ def book(booking_url: str, topics: Topics) -> list[BookingEvent]:
             }
         )
     clock.advance(timedelta(hours=6))
-    service.reschedule("dr-jenny", "bk-7001", (NOW + timedelta(days=2, hours=1)).isoformat())
+    service.reschedule("dr-jenny", "bk-7001", NOW + timedelta(days=2, hours=1))
     events = [e for clinic, bid in BOOKINGS for e in store.history(clinic, bid)]
     store.close()
     return events
