@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from services.notifier.exceptions import RetryableSendError
 from services.notifier.senders.base import SendResult
 from services.shared.clock import Clock
 from services.shared.events import Channel, ReminderDue
@@ -82,9 +83,12 @@ class JsonlOutbox:
             "sent_at": self._clock.now().isoformat(),
         }
         with _lock_of(self._path):
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            with self._path.open("a", encoding="utf-8") as out:
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                with self._path.open("a", encoding="utf-8") as out:
+                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            except OSError as exc:  # a full disk or a folder gone: like a provider down
+                raise RetryableSendError(f"local sink {self._path}: {exc.strerror or exc}") from exc
             print(
                 summary(channel, to, reminder.milestone, extra.get("subject") or body),
                 file=self._echo,
