@@ -12,6 +12,8 @@ SPACED_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ -]?|0)\d{1,4}(?:[ -]\d{2,6})
 """``+44 7700 900123``, ``07700 900123``, ``0161-496-0000``: a number written as people do."""
 NATIONAL_PHONE = re.compile(r"(?<![\w+.:-])0\d{9,10}(?![\w.:-])")
 """``07700900123``: ten or eleven digits led by a trunk 0, standing alone."""
+LOOKS_LIKE_NUMBER = re.compile(r"[+0]\d[\d -]{7}")
+"""A cheap first look, run on every log line: most have nothing that could be a number."""
 EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9_.-]+\.[A-Za-z]{2,})")
 MIN_SPACED_DIGITS = 9
 
@@ -41,11 +43,18 @@ def mask_text(text: str) -> str:
         text = PHONE.sub(lambda m: mask_phone(m.group(0)), text)
     if "@" in text:
         text = EMAIL.sub(lambda m: f"{m.group(1)}***@{m.group(2)}", text)
-    if " " in text or "-" in text:
+    if _may_hold_a_number(text):
         text = SPACED_PHONE.sub(_spaced, text)
-    if "0" in text:
         text = NATIONAL_PHONE.sub(lambda m: mask_phone(m.group(0)), text)
     return text
+
+
+def _may_hold_a_number(text: str) -> bool:
+    # A lookbehind in the pattern would cost ten times as much on every line.
+    for found in LOOKS_LIKE_NUMBER.finditer(text):
+        if found.start() == 0 or not text[found.start() - 1].isdigit():
+            return True
+    return False
 
 
 def _spaced(match: re.Match[str]) -> str:
