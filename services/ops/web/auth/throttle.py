@@ -25,6 +25,8 @@ class LoginThrottle:
         now = self._now()
         with self._lock:
             recent = self._recent(key, now)
+            if not recent:
+                self._failures.pop(key, None)  # an address that stopped failing is forgotten
             if len(recent) < self._max:
                 return 0.0
             return max(0.0, recent[0] + self._window - now)
