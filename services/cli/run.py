@@ -22,6 +22,7 @@ from services.cli.supervisor import Supervisor
 from services.shared.broker import EmbeddedBroker
 from services.shared.settings import PlatformSettings, load_settings
 from services.shared.topics import ensure_topics
+from services.shared.web_token import read_or_create_token, token_path
 
 SERVICES = ("booking", "reminders", "notifier", "ops.web")
 
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     saved = SavedClock(settings.var_dir / "clock.json")
     clock = saved.clock
     env = {**os.environ, **clock.environment(), "PYTHONUNBUFFERED": "1"}
+    # The worker's views want a token; the console reads them with the same one.
+    env.setdefault("CLINIC_WORKER_WEB_TOKEN", read_or_create_token(token_path(settings.var_dir)))
     broker = None
     if embedded:
         port = int(settings.bootstrap_servers.rsplit(":", 1)[1])

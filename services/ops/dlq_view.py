@@ -1,4 +1,5 @@
-"""How dead letters are shown: a table, one letter in full, or JSON; always masked."""
+"""How dead letters are shown: a table, one letter in full, or JSON; always masked, the
+payload by field (a booking's first name, phone, email, treatment) and the rest by pattern."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ops.dlq import Letter
-from services.ops.masking import mask_text, mask_value
+from services.ops.masking import mask_record, mask_text
 
 
 def letter_dict(letter: Letter, full: bool = False) -> dict[str, Any]:
@@ -35,9 +36,9 @@ def letter_dict(letter: Letter, full: bool = False) -> dict[str, Any]:
 
 def _payload(text: str) -> Any:
     try:
-        return mask_value(json.loads(text))
+        return mask_record(json.loads(text))
     except ValueError:
-        return mask_text(text)
+        return mask_record(text)
 
 
 def print_table(letters: list[Letter], console: Console) -> None:

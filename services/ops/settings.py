@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.shared.settings import PlatformSettings
+from services.shared.web_token import read_token, token_path
 
 NOTIFIER_GROUP = "clinic-notifier"
 REMINDERS_APP = "clinic-reminders"
@@ -19,6 +20,8 @@ class OpsSettings(PlatformSettings):
     booking_database_url: str | None = None
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_web_host: str = "127.0.0.1"
+    worker_web_token: SecretStr | None = None
+    """The worker views' token; unset: the one the worker keeps under ``var_dir``, if any."""
 
     @property
     def reminders_group(self) -> str:
@@ -32,6 +35,13 @@ class OpsSettings(PlatformSettings):
     @property
     def booking_url(self) -> str:
         return self.booking_database_url or self.sqlite_url("booking.db")
+
+    @property
+    def worker_token(self) -> str | None:
+        """Read when asked, so a console started before the worker still finds its token."""
+        if self.worker_web_token is not None:
+            return self.worker_web_token.get_secret_value()
+        return read_token(token_path(self.var_dir))
 
     @property
     def worker_stats_url(self) -> str:

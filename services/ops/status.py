@@ -55,7 +55,7 @@ def collect(settings: OpsSettings, clock: Clock, groups: list[str]) -> Status:
     topics, lag, reachable = _broker(settings, groups, notes)
     counts = _deliveries(settings, now - WINDOW, notes)
     backlog = _outbox(settings, notes)
-    worker = worker_counts(settings.worker_stats_url)
+    worker = worker_counts(settings.worker_stats_url, settings.worker_token)
     if worker.note:
         notes.append(f"pending and due-soon unknown: {worker.note}")
     return Status(

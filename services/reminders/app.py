@@ -107,7 +107,7 @@ def create_app(
         async for event in one_by_one(stream, table):  # in batches: see batches.py
             await handling.on_record(event.message)
 
-    add_views(app, patients, scheduler, clock, metrics, owned)
+    add_views(app, patients, scheduler, clock, metrics, owned, settings.web_token)
 
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:

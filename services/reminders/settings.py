@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from services.shared.settings import PlatformSettings
+from services.shared.web_token import read_or_create_token, token_path
 
 
 class ReminderSettings(PlatformSettings):
@@ -16,6 +17,9 @@ class ReminderSettings(PlatformSettings):
     worker_id: str = "1"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_web_token: SecretStr | None = None
+    """What ``/reminders/...`` views ask for (``Authorization: Bearer ...``); unset: a random
+    one kept in ``{var_dir}/worker-web.token`` (see ``services/shared/web_token.py``)."""
     worker_store: Literal["rocksdb", "memory"] = "rocksdb"
     tick_interval_seconds: float = Field(default=0.2, gt=0, le=10)
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
@@ -28,6 +32,13 @@ class ReminderSettings(PlatformSettings):
     @property
     def app_id(self) -> str:
         return f"{self.topic_prefix}clinic-reminders"
+
+    @property
+    def web_token(self) -> str:
+        """The views' token: the setting, else the one kept under ``var_dir`` (made if none)."""
+        if self.worker_web_token is not None:
+            return self.worker_web_token.get_secret_value()
+        return read_or_create_token(token_path(self.var_dir))
 
     @property
     def data_dir(self) -> Path:

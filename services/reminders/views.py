@@ -1,8 +1,13 @@
-"""Ops views on the worker's web port: thin reads of the tables this worker holds."""
+"""Ops views on the worker's web port: thin reads of the tables this worker holds.
+
+The ``/reminders/...`` views ask for the token (``Authorization: Bearer ...``) and
+mask every personal field; ``/metrics`` holds only counts and stays open to Prometheus.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
+import functools
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +21,10 @@ from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
 from services.shared.clock import Clock
 from services.shared.events import patient_key
+from services.shared.fields import mask_record
+from services.shared.web_token import bearer_matches
+
+Handler = Callable[..., Awaitable[Response]]
 
 
 def add_views(
@@ -25,6 +34,7 @@ def add_views(
     clock: Clock,
     metrics: PlatformMetrics,
     owned: Callable[[], list[int]],
+    token: str,
 ) -> None:
     """Add ``/reminders/stats``, ``/reminders/patients/{clinic}/{patient}`` and
     ``/reminders/bookings/{booking_id}`` (JSON), and ``/metrics`` for Prometheus.
@@ -37,11 +47,25 @@ def add_views(
     whole table, which with a large table holds the worker up for seconds.
     """
 
+    def guarded(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def view(web: View, request: Request, **kwargs: str) -> Response:
+            if not bearer_matches(request.headers.get("Authorization"), token):
+                return web.json(
+                    {"error": "this view needs the worker's token (CLINIC_WORKER_WEB_TOKEN)"},
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="clinic-reminders worker"'},
+                )
+            return await handler(web, request, **kwargs)
+
+        return view
+
     def now_summary() -> dict[str, Any]:
         now = clock.now()
         return summarize(scheduler.counts, *scheduler.outlook(now, timedelta(hours=1)), now)
 
     @app.page("/reminders/stats")
+    @guarded
     async def stats(web: View, request: Request) -> Response:
         body = now_summary()
         body["partitions"] = owned()
@@ -56,13 +80,15 @@ def add_views(
         )
 
     @app.page("/reminders/patients/{clinic}/{patient}")
+    @guarded
     async def patient(web: View, request: Request, clinic: str, patient: str) -> Response:
         value = patients.get(patient_key(clinic, patient))
         if value is None:
             return web.json({"error": "no such patient on this worker"}, status=404)
-        return web.json(describe(PatientState.from_value(value)))
+        return web.json(mask_record(describe(PatientState.from_value(value))))
 
     @app.page("/reminders/bookings/{booking_id}")
+    @guarded
     async def booking(web: View, request: Request, booking_id: str) -> Response:
         clinic, patient = request.query.get("clinic"), request.query.get("patient")
         if clinic and patient:  # one plan read, as the ops console asks
@@ -72,5 +98,5 @@ def add_views(
         for value in values:
             state = PatientState.from_value(value)
             if booking_id in state.bookings:
-                return web.json(describe(state, booking_id))
+                return web.json(mask_record(describe(state, booking_id)))
         return web.json({"error": "no such booking on this worker"}, status=404)

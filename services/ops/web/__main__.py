@@ -8,6 +8,8 @@ import uvicorn
 
 from services.ops.logs import configure_logging
 from services.ops.web.app import create_app
+from services.ops.web.auth.setup import auth_from, first_admin
+from services.ops.web.auth.users import UsersFileError
 from services.ops.web.settings import OpsWebSettings
 from services.ops.web.sources import LiveSources
 from services.shared.clock import ScaledClock
@@ -16,10 +18,24 @@ from services.shared.settings import load_settings
 
 def main() -> None:
     configure_logging("ops.web", logging.WARNING)
+    for said in ("ops.audit", "ops.web.auth"):  # who logged in and what was revealed
+        logging.getLogger(said).setLevel(logging.INFO)
     settings = load_settings(OpsWebSettings)
     clock = ScaledClock.from_environment()
-    app = create_app(LiveSources(settings, clock), clock)
-    print(f"ops page on http://{settings.ops_host}:{settings.ops_port}/", flush=True)
+    made = first_admin(settings)
+    try:
+        auth = auth_from(settings)
+    except UsersFileError as exc:
+        raise SystemExit(f"configuration error: CLINIC_OPS_USERS_FILE: {exc}") from exc
+    app = create_app(LiveSources(settings, clock), clock, auth)
+    where = f"http://{settings.ops_host}:{settings.ops_port}/"
+    if made is not None:
+        print(
+            f"ops page on {where}: first start, log in as admin with the password in {made}",
+            flush=True,
+        )
+    else:
+        print(f"ops page on {where} (users in {settings.users_path})", flush=True)
     uvicorn.run(
         app,
         host=settings.ops_host,

@@ -1,7 +1,9 @@
 """The ops web app: server-rendered pages and the JSON endpoints behind them.
 
 Everything it serves is local (no CDN): the templates, one stylesheet, one
-small script. Every view is masked before it is rendered or returned.
+small script. Every page and endpoint but the login page, ``/healthz`` and
+``/metrics`` needs a login (``auth/guard.py``); every view is masked before it
+is rendered or returned, and only an admin's audited reveal shows one record whole.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import re
 from importlib.resources import files
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,8 +20,11 @@ from starlette.concurrency import run_in_threadpool
 
 from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.ops.web import gather
+from services.ops.web.auth.guard import Auth, install_guard, who_is
+from services.ops.web.auth.login import add_login_routes
 from services.ops.web.inbox import add_inbox_routes
 from services.ops.web.pages import Pages
+from services.ops.web.reveal import add_reveal_routes
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
 
@@ -27,8 +32,8 @@ BOOKING_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")  # fullmatch: never $ with m
 BAD_ID = "booking_id must be 1-128 letters, digits or . _ : @ -"
 
 
-def create_app(sources: Sources, clock: Clock) -> FastAPI:
-    """The app over ``sources``; nothing is read until a page or endpoint is asked for."""
+def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
+    """The app over ``sources``, behind ``auth``; nothing is read until a page is asked for."""
     app = FastAPI(title="clinic-reminders ops", docs_url=None, redoc_url=None)
     pages = Pages()
     metrics = PlatformMetrics("ops")
@@ -69,23 +74,27 @@ def create_app(sources: Sources, clock: Clock) -> FastAPI:
         return JSONResponse(view, status_code=200 if view["found"] else 404)
 
     @app.get("/", response_class=HTMLResponse)
-    async def index() -> str:
-        return pages.overview(await overview())
+    async def index(request: Request) -> str:
+        return pages.overview(await overview(), who_is(request))
 
     @app.get("/bookings", response_model=None)
-    async def search(booking_id: str = "") -> Response:
+    async def search(request: Request, booking_id: str = "") -> Response:
         booking_id = booking_id.strip()
         if not BOOKING_ID.fullmatch(booking_id):
-            html = pages.search(booking_id, BAD_ID if booking_id else None)
+            html = pages.search(booking_id, BAD_ID if booking_id else None, who_is(request))
             return HTMLResponse(html, status_code=422 if booking_id else 200)
         return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
 
     @app.get("/bookings/{booking_id}", response_class=HTMLResponse)
-    async def booking_page(booking_id: str) -> HTMLResponse:
+    async def booking_page(booking_id: str, request: Request) -> HTMLResponse:
+        who = who_is(request)
         if not BOOKING_ID.fullmatch(booking_id):
-            return HTMLResponse(pages.search(booking_id, BAD_ID), status_code=422)
+            return HTMLResponse(pages.search(booking_id, BAD_ID, who), status_code=422)
         view = await journey(booking_id)
-        return HTMLResponse(pages.journey(view), status_code=200 if view["found"] else 404)
+        return HTMLResponse(pages.journey(view, who), status_code=200 if view["found"] else 404)
 
-    add_inbox_routes(app, sources, pages)
+    add_inbox_routes(app, sources, pages, auth.audit)
+    add_reveal_routes(app, sources, pages, auth.audit)
+    add_login_routes(app, auth, pages)
+    install_guard(app, auth)
     return app

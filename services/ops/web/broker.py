@@ -7,18 +7,14 @@ from datetime import datetime
 
 from services.ops.dlq import Letter, list_letters
 from services.ops.kafka_io import read_all
-from services.ops.masking import mask_text
 from services.ops.web.shaping import DueReminder
 from services.shared.events import InvalidEvent, ReminderDue, decode
 from services.shared.topics import Topics
 
-PAYLOAD_SHOWN = 300
-"""Characters of a dead letter's payload shown; enough to recognise it."""
-
 
 @dataclass(frozen=True)
 class DeadLetterRow:
-    """One dead letter as the page shows it; the payload is masked and cut short."""
+    """One dead letter as it is on the topic, unmasked: the views mask it (``gather``)."""
 
     id: str
     queue: str
@@ -74,7 +70,7 @@ def _row(letter: Letter) -> DeadLetterRow:
             letter.record.key_text,
             letter.error or "unreadable",
             letter.record.timestamp,
-            _shown(raw),
+            raw,
         )
     return DeadLetterRow(
         letter.id,
@@ -84,10 +80,5 @@ def _row(letter: Letter) -> DeadLetterRow:
         dead.key,
         dead.reason,
         dead.occurred_at,
-        _shown(dead.payload),
+        dead.payload,
     )
-
-
-def _shown(payload: str) -> str:
-    # Masked before it is cut, so that a cut never leaves part of a number unmasked.
-    return mask_text(payload)[:PAYLOAD_SHOWN]

@@ -6,13 +6,15 @@ reason and its part of the view is left empty; the rest is still shown.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
-from services.ops.masking import mask_value
+from services.ops.masking import mask_payload, mask_record
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.journey import journey_of
@@ -21,6 +23,8 @@ from services.ops.web.shaping import DueReminder, hourly_series, totals
 from services.ops.web.sources import SourceDown, Sources
 
 WINDOW = timedelta(hours=24)
+PAYLOAD_SHOWN = 300
+"""Characters of a dead letter's payload shown; enough to recognise it."""
 T = TypeVar("T")
 
 
@@ -52,15 +56,23 @@ def overview(sources: Sources, now: datetime) -> dict[str, Any]:
         "reconciliation": [
             {**asdict(r), "difference": r.difference} for r in reconcile(due, rows, since, now)
         ],
-        "dead_letters": letters,
+        "dead_letters": [_shown(letter) for letter in letters],
         "worker": status.worker,
         "broker": _broker(status),
     }
     return masked(view)
 
 
-def booking(sources: Sources, booking_id: str) -> dict[str, Any]:
-    """One booking's journey: its events, the worker's plan for it, its deliveries."""
+def _shown(letter: DeadLetterRow) -> dict[str, Any]:
+    # Masked before it is cut, so that a cut never leaves part of a field unmasked.
+    return {**jsonable(letter), "payload": mask_payload(letter.payload)[:PAYLOAD_SHOWN]}
+
+
+def booking(sources: Sources, booking_id: str, reveal: bool = False) -> dict[str, Any]:
+    """One booking's journey: its events, the worker's plan for it, its deliveries.
+
+    Masked, unless ``reveal`` (an admin's audited reveal of this one booking).
+    """
     down: dict[str, str] = {}
     stored = _read(down, lambda: sources.bookings(booking_id))
     deliveries = _read(down, lambda: sources.ledger_for_booking(booking_id))
@@ -70,7 +82,8 @@ def booking(sources: Sources, booking_id: str) -> dict[str, Any]:
     )
     if plan.note:
         down["reminders worker"] = plan.note
-    return masked(journey_of(booking_id, stored, plan, deliveries, down))
+    view = journey_of(booking_id, stored, plan, deliveries, down)
+    return jsonable(view) if reveal else masked(view)
 
 
 def inbox(sources: Sources, clinic_id: str | None, show_all: bool) -> dict[str, Any]:
@@ -91,6 +104,33 @@ def inbox(sources: Sources, clinic_id: str | None, show_all: bool) -> dict[str, 
         "down": down,
     }
     return masked(view)
+
+
+def reply(sources: Sources, message_sid: str) -> dict[str, Any] | None:
+    """One reply in full, unmasked, for an admin's audited reveal; None if there is none.
+
+    Raises ``SourceDown`` when the inbox cannot be read.
+    """
+    found = [r for r in sources.replies(None, False) if r.message_sid == message_sid]
+    if not found:
+        return None
+    r = found[0]
+    out: dict[str, Any] = jsonable({**vars(r), "summary": r.summary, "unread": not r.handled_at})
+    return out
+
+
+def dead_letter(sources: Sources, letter_id: str) -> dict[str, Any] | None:
+    """One dead letter in full, unmasked, its payload laid out when it is JSON; None if none.
+
+    Raises ``SourceDown`` when the broker cannot be read.
+    """
+    found = [d for d in sources.dead_letters() if d.id == letter_id]
+    if not found:
+        return None
+    out: dict[str, Any] = jsonable(found[0])
+    with contextlib.suppress(ValueError):
+        out["payload"] = json.dumps(json.loads(out["payload"]), indent=2, ensure_ascii=False)
+    return out
 
 
 def _broker(status: Status) -> dict[str, Any]:
@@ -119,8 +159,9 @@ def _read(down: dict[str, str], read: Callable[[], list[T]]) -> list[T]:
 
 
 def masked(view: dict[str, Any]) -> dict[str, Any]:
-    """``view`` as plain JSON types, with every phone number and email address masked."""
-    out: dict[str, Any] = mask_value(jsonable(view))
+    """``view`` as plain JSON types, every personal field masked, and every phone number
+    and email address in the rest."""
+    out: dict[str, Any] = mask_record(jsonable(view))
     return out
 
 

@@ -1,20 +1,23 @@
 """The replies inbox's routes: the page, its JSON, and marking a reply handled.
 
 Marking handled is the console's one write: a plain form POST (no script
-needed), refused when the browser says it comes from another site.
+needed), an admin's only, with the session's CSRF token (checked by the guard).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.ops.audit import AuditLog
 from services.ops.web import gather
+from services.ops.web.auth.forms import form_of
+from services.ops.web.auth.guard import who_is
 from services.ops.web.pages import Pages
 from services.ops.web.sources import SourceDown, Sources
 
@@ -23,17 +26,18 @@ MESSAGE_SID = re.compile(r"[A-Za-z0-9]{1,64}")
 BAD_CLINIC = "clinic must be a clinic id: 1-128 letters, digits or . _ @ -"
 
 
-def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages) -> None:
+def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages, audit: AuditLog) -> None:
     """``GET /replies``, ``GET /api/replies``, ``POST /replies/{message_sid}/handled``."""
 
     async def view(clinic: str, show: str) -> dict[str, Any]:
         return await run_in_threadpool(gather.inbox, sources, clinic or None, show == "all")
 
     @app.get("/replies", response_class=HTMLResponse)
-    async def inbox_page(clinic: str = "", show: str = "unread") -> HTMLResponse:
+    async def inbox_page(request: Request, clinic: str = "", show: str = "unread") -> HTMLResponse:
+        who = who_is(request)
         if clinic and not CLINIC_ID.fullmatch(clinic):
-            return HTMLResponse(pages.search("", BAD_CLINIC), status_code=422)
-        return HTMLResponse(pages.inbox(await view(clinic, show)))
+            return HTMLResponse(pages.search("", BAD_CLINIC, who), status_code=422)
+        return HTMLResponse(pages.inbox(await view(clinic, show), who))
 
     @app.get("/api/replies")
     async def api_inbox(clinic: str = "", show: str = "unread") -> JSONResponse:
@@ -43,8 +47,9 @@ def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages) -> None:
 
     @app.post("/replies/{message_sid}/handled", response_model=None)
     async def handled(message_sid: str, request: Request) -> Response:
-        if not _same_site(request):
-            return JSONResponse({"detail": "a form from another site"}, status_code=403)
+        who = who_is(request)
+        if not who.admin:
+            return JSONResponse({"detail": "only an admin marks replies handled"}, 403)
         if not MESSAGE_SID.fullmatch(message_sid):
             return JSONResponse({"detail": "no such reply"}, status_code=404)
         try:
@@ -53,13 +58,7 @@ def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         if not found:
             return JSONResponse({"detail": "no such reply"}, status_code=404)
-        form = dict(parse_qsl((await request.body()).decode("utf-8", "replace")))
+        audit.record(who.name, "mark-handled", f"reply {message_sid}")
+        form = await form_of(request)
         back = {k: v for k, v in form.items() if k in ("clinic", "show") and v}
         return RedirectResponse("/replies" + (f"?{urlencode(back)}" if back else ""), 303)
-
-
-def _same_site(request: Request) -> bool:
-    origin = request.headers.get("origin") or request.headers.get("referer")
-    if request.headers.get("sec-fetch-site") == "cross-site":
-        return False
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from services.ops.web.chart import Chart, stacked_bars
 from services.ops.web.shaping import SERIES, HourCount
+
+if TYPE_CHECKING:
+    from services.ops.web.auth.guard import Who
 
 
 class Pages:
@@ -27,18 +30,34 @@ class Pages:
         self._journey = env.get_template("journey.html")
         self._search = env.get_template("search.html")
         self._inbox = env.get_template("replies.html")
+        self._login = env.get_template("login.html")
+        self._reply = env.get_template("reply.html")
+        self._letter = env.get_template("dead_letter.html")
 
-    def overview(self, view: dict[str, Any]) -> str:
-        return self._overview.render(view=view, booking_id="")
+    def overview(self, view: dict[str, Any], who: Who) -> str:
+        return self._overview.render(view=view, booking_id="", who=who)
 
-    def journey(self, view: dict[str, Any]) -> str:
-        return self._journey.render(view=view, booking_id=view["booking_id"])
+    def journey(self, view: dict[str, Any], who: Who, revealed: bool = False) -> str:
+        return self._journey.render(
+            view=view, booking_id=view["booking_id"], who=who, revealed=revealed
+        )
 
-    def search(self, booking_id: str, error: str | None) -> str:
-        return self._search.render(booking_id=booking_id, error=error)
+    def search(self, booking_id: str, error: str | None, who: Who) -> str:
+        return self._search.render(booking_id=booking_id, error=error, who=who)
 
-    def inbox(self, view: dict[str, Any]) -> str:
-        return self._inbox.render(view=view, booking_id="")
+    def inbox(self, view: dict[str, Any], who: Who) -> str:
+        return self._inbox.render(view=view, booking_id="", who=who)
+
+    def reply(self, reply: dict[str, Any], who: Who) -> str:
+        """One reply revealed in full to an admin."""
+        return self._reply.render(r=reply, booking_id="", who=who)
+
+    def dead_letter(self, letter: dict[str, Any], who: Who) -> str:
+        """One dead letter revealed in full to an admin."""
+        return self._letter.render(d=letter, booking_id="", who=who)
+
+    def login(self, token: str, next_: str, error: str | None) -> str:
+        return self._login.render(token=token, next=next_, error=error, booking_id="", who=None)
 
 
 def when(value: str | None) -> str:

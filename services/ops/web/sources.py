@@ -74,7 +74,7 @@ class LiveSources:
         self._settings = settings
         self._clock = clock
         port, host = settings.worker_web_port, settings.worker_web_host
-        self._worker = WorkerViews(f"http://{host}:{port}")
+        self._worker = WorkerViews(f"http://{host}:{port}", lambda: settings.worker_token)
 
     def status(self) -> Status:
         groups = [self._settings.consumer_group, self._settings.reminders_group]

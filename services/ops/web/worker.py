@@ -9,8 +9,11 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from services.ops.worker_stats import authorized, refused_hint
 
 
 @dataclass(frozen=True)
@@ -29,8 +32,11 @@ class WorkerAnswer:
 class WorkerViews:
     """The views of one worker at ``base_url`` (e.g. ``http://127.0.0.1:6066``)."""
 
-    def __init__(self, base_url: str, timeout: float = 2.0) -> None:
+    def __init__(
+        self, base_url: str, token: Callable[[], str | None], timeout: float = 2.0
+    ) -> None:
         self._base = base_url.rstrip("/")
+        self._token = token
         self._timeout = timeout
 
     def booking(
@@ -48,13 +54,15 @@ class WorkerViews:
 
     def _get(self, path: str) -> WorkerAnswer:
         url = self._base + path
+        token = self._token()
         try:
-            with urllib.request.urlopen(url, timeout=self._timeout) as response:
+            with urllib.request.urlopen(authorized(url, token), timeout=self._timeout) as response:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as exc:
             if exc.code == 404:
                 return WorkerAnswer(absent=True)
-            return WorkerAnswer(note=f"reminders worker at {url} answered {exc.code}")
+            hint = refused_hint(exc.code, token)
+            return WorkerAnswer(note=f"reminders worker at {url} answered {exc.code}{hint}")
         except (OSError, ValueError) as exc:
             return WorkerAnswer(note=f"reminders worker at {url} not readable: {exc}")
         if not isinstance(body, dict):

@@ -3,72 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page
 
-from services.ops.web.app import create_app
-from services.ops.web.settings import OpsWebSettings
-from services.ops.web.sources import LiveSources
-from services.shared.broker import EmbeddedBroker, free_port
-from services.shared.clock import ManualClock
-from services.shared.topics import Topics
-from tests.integration.ops_web.browser import headless_chromium, serving
-from tests.integration.ops_web.history import (
-    EMAIL,
-    NOW,
-    PHONE,
-    History,
-    background,
-    book,
-    plan_and_emit,
-    publish,
-    record_outcomes,
-)
-from tests.integration.ops_web.worker_view import worker_views
+from tests.integration.ops_web.history import EMAIL, PHONE
+from tests.support.ops_auth import SCRIPT_TOKEN, VIEWER, log_in_browser
 
 pytestmark = pytest.mark.integration
-DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """Where screenshots go: the test's own folder, or docs/images with UPDATE_SCREENSHOTS=1."""
-    return DOCS_IMAGES if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
-
-
-@pytest.fixture
-def ops_url(broker: EmbeddedBroker, topics: Topics, tmp_path: Path) -> Iterator[str]:
-    """The ops page over a day of history written by the services' own code."""
-    booking_url = f"sqlite:///{tmp_path}/booking.db"
-    ledger_url = f"sqlite:///{tmp_path}/notifier.db"
-    history = History()
-    plan_and_emit(book(booking_url, topics), history)
-    extra = background()
-    record_outcomes(ledger_url, history, extra)
-    publish(broker.bootstrap, topics, history.due + extra)
-    with worker_views(history.patients, NOW) as worker_port:
-        settings = OpsWebSettings(
-            bootstrap_servers=broker.bootstrap,
-            topic_prefix=topics.prefix,
-            var_dir=tmp_path,
-            booking_database_url=booking_url,
-            notifier_database_url=ledger_url,
-            worker_web_port=worker_port,
-        )
-        clock = ManualClock(NOW)
-        with serving(create_app(LiveSources(settings, clock), clock), free_port()) as url:
-            yield url
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    with headless_chromium() as opened:
-        yield opened
+SCRIPTS = {"Authorization": f"Bearer {SCRIPT_TOKEN}"}
 
 
 def assert_masked(html: str) -> None:
@@ -79,7 +24,7 @@ def assert_masked(html: str) -> None:
 def test_overview_shows_outcomes_reconciliation_and_dead_letters(
     ops_url: str, page: Page, screenshots: Path
 ) -> None:
-    page.goto(ops_url + "/")
+    log_in_browser(page, ops_url, VIEWER)
 
     letters = page.inner_text("#dead-letters")
     assert "Twilio 21610" in letters and "+4477...123" in letters
@@ -96,7 +41,7 @@ def test_overview_shows_outcomes_reconciliation_and_dead_letters(
 
 
 def test_search_shows_a_bookings_whole_journey(ops_url: str, page: Page, screenshots: Path) -> None:
-    page.goto(ops_url + "/")
+    log_in_browser(page, ops_url, VIEWER)
     page.fill("#booking_id", "bk-7001")
     page.press("#booking_id", "Enter")
     page.wait_for_url("**/bookings/bk-7001")
@@ -114,7 +59,8 @@ def test_search_shows_a_bookings_whole_journey(ops_url: str, page: Page, screens
 
 
 def test_the_json_behind_the_page_is_masked_and_says_what_is_missing(ops_url: str) -> None:
-    with urllib.request.urlopen(ops_url + "/api/bookings/bk-8100") as response:
+    asked = urllib.request.Request(ops_url + "/api/bookings/bk-8100", headers=SCRIPTS)
+    with urllib.request.urlopen(asked) as response:
         raw = response.read().decode()
     journey = json.loads(raw)
     assert journey["found"] and journey["down"] == {}
@@ -122,7 +68,8 @@ def test_the_json_behind_the_page_is_masked_and_says_what_is_missing(ops_url: st
     assert {d["channel"] for d in journey["deliveries"]} == {"sms"}
     assert_masked(raw)
 
-    with urllib.request.urlopen(ops_url + "/api/overview") as response:
+    asked = urllib.request.Request(ops_url + "/api/overview", headers=SCRIPTS)
+    with urllib.request.urlopen(asked) as response:
         raw = response.read().decode()
     overview = json.loads(raw)
     leeds = next(r for r in overview["reconciliation"] if r["clinic_id"] == "leeds-vein")

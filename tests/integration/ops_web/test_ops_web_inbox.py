@@ -1,6 +1,7 @@
 """The replies inbox in headless Chromium, filled by patients' texts through the notifier's
 signed webhook, with the booking service on the real broker: each reply linked to its booking,
-one marked handled, and a confirmation shown in the booking's journey."""
+one marked handled by an admin, a text revealed (and audited), and a confirmation shown in the
+booking's journey."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from services.shared.topics import Topics
 from tests.integration.ops_web.browser import headless_chromium, serving
 from tests.support.booking_service import BOOKING, RunningBookings, booking_service, wait_until
 from tests.support.notifier_http import CLINIC_NUMBER, JANE, NOW, Running, run, settings_for
+from tests.support.ops_auth import ADMIN, log_in_browser, make_auth
 
 pytestmark = pytest.mark.integration
 DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
@@ -53,7 +55,11 @@ def notifier(
 
 @pytest.fixture
 def ops_url(
-    broker: EmbeddedBroker, topics: Topics, bookings: RunningBookings, notifier: Running
+    broker: EmbeddedBroker,
+    topics: Topics,
+    bookings: RunningBookings,
+    notifier: Running,
+    tmp_path: Path,
 ) -> Iterator[str]:
     """Jane booked, her four texts taken, and the ops console over the services' stores."""
     assert bookings.api.post("/v1/bookings", json=BOOKING).status_code == 201
@@ -72,7 +78,9 @@ def ops_url(
         worker_web_port=free_port(),
     )
     clock = ManualClock(NOW)
-    with serving(create_app(LiveSources(ops, clock), clock), free_port()) as url:
+    (tmp_path / "ops").mkdir()
+    auth = make_auth(tmp_path / "ops")
+    with serving(create_app(LiveSources(ops, clock), clock, auth), free_port()) as url:
         yield url
 
 
@@ -93,14 +101,14 @@ def page() -> Iterator[Page]:
 def test_replies_land_in_the_inbox_and_one_is_marked_handled(
     ops_url: str, page: Page, notifier: Running, tmp_path: Path
 ) -> None:
-    page.goto(ops_url + "/")
+    log_in_browser(page, ops_url, ADMIN)
     page.click("#nav-replies")
     page.wait_for_url("**/replies")
     rows = page.locator("#replies tbody tr")
     assert rows.count() == 3, page.inner_text("#replies")
     assert "dr-jenny 3" in page.inner_text("#clinics")
     assert "asks to rearrange (replied R)" in page.inner_text("#reply-SMrearrange")
-    assert "Can I bring my daughter?" in page.inner_text("#reply-SMtext")
+    assert "(hidden, 38 characters)" in page.inner_text("#reply-SMtext")
     cancelled = page.inner_text("#reply-SMcancel")
     assert "opted out of texts (replied CANCEL)" in cancelled
     assert "may have meant to cancel the appointment" in cancelled
@@ -111,7 +119,7 @@ def test_replies_land_in_the_inbox_and_one_is_marked_handled(
     screenshots = DOCS_IMAGES if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path
     page.screenshot(path=str(screenshots / "ops-replies.png"), full_page=True)
 
-    page.click("#reply-SMrearrange button")
+    page.click("#reply-SMrearrange .mark-handled")
     page.wait_for_load_state()
     assert page.locator("#reply-SMrearrange").count() == 0
     assert page.locator("#replies tbody tr").count() == 2
@@ -131,3 +139,12 @@ def test_replies_land_in_the_inbox_and_one_is_marked_handled(
     page.wait_for_url("**/bookings/bk-1001")
     events = page.inner_text("#events")
     assert events.index("booking.created") < events.index("booking.confirmed")
+
+    page.goto(ops_url + "/replies?show=all")
+    page.click("#reply-SMtext .reveal-reply")
+    page.wait_for_selector("#reply-body")
+    assert "Can I bring my daughter?" in page.inner_text("#reply-body")
+    assert JANE in page.inner_text("#reply-phone")
+    trail = (tmp_path / "ops" / "ops-audit.jsonl").read_text()
+    assert '"action": "reveal", "record": "reply SMtext"' in trail
+    assert JANE not in trail and "daughter" not in trail

@@ -2,7 +2,8 @@
 
 The bodies come from the worker's own scheduler (rebuilt from the table, as a
 worker does when it takes its partitions), ``summarize`` and ``describe``, as
-its Faust views build them; only the web framework around them is not Faust.
+its Faust views build them, masked and behind the token as the worker's are; only the
+web framework around them is not Faust.
 """
 
 from __future__ import annotations
@@ -21,17 +22,25 @@ from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
+from services.shared.fields import mask_record
+from services.shared.web_token import bearer_matches
+
+TOKEN = "worker-views-token-for-tests"
 
 
 @contextmanager
 def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[int]:
-    """Serve ``/reminders/stats`` and ``/reminders/bookings/{id}``; yields the port."""
+    """Serve ``/reminders/stats`` and ``/reminders/bookings/{id}`` to whoever has
+    :data:`TOKEN`; yields the port."""
 
     scheduler = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     scheduler.rebuild([0])
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if not bearer_matches(self.headers.get("Authorization"), TOKEN):
+                self._json(401, {"error": "this view needs the worker's token"})
+                return
             states = [PatientState.from_value(v) for v in patients.values()]
             prefix = "/reminders/bookings/"
             if self.path == "/reminders/stats":
@@ -40,7 +49,7 @@ def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[
             elif self.path.startswith(prefix):
                 wanted = unquote(urlsplit(self.path).path[len(prefix) :])
                 held = [s for s in states if wanted in s.bookings]
-                body = describe(held[0], wanted) if held else {"error": "no such booking"}
+                body = mask_record(describe(held[0], wanted)) if held else {"error": "none"}
                 self._json(200 if held else 404, body)
             else:
                 self._json(404, {"error": "no such view"})

@@ -73,6 +73,15 @@ def test_each_reminder_is_emitted_once_within_a_second_of_its_due_time(
     plan = worker.view("/reminders/patients/dr-jenny/p-1")
     assert set(plan["done"]) == set(expected)
     assert [b["booking_id"] for b in plan["bookings"]] == ["bk-on-time"]
+    raw = worker.page("/reminders/patients/dr-jenny/p-1")
+    for personal in ("Jane", "+447700900123", "jane@example.com", "microsclerotherapy"):
+        assert personal not in raw, personal
+    assert plan["bookings"][0]["patient"]["phone"] == "+4477...123"
+    for view in ("/reminders/stats", "/reminders/patients/dr-jenny/p-1", "/reminders/bookings/x"):
+        for token in (None, "not-the-token"):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                worker.page(view, token=token)
+            assert refused.value.code == 401, (view, token)
     one = worker.view("/reminders/bookings/bk-on-time?clinic=dr-jenny&patient=p-1")
     assert set(one["done"]) == set(expected)
     assert worker.view("/reminders/bookings/bk-on-time") == one

@@ -19,6 +19,8 @@ from services.shared.events import BookingEvent, ReminderDue, decode, encode
 from services.shared.topics import Topics
 from tests.support.processes import Service
 
+WEB_TOKEN = "reminders-views-token-for-tests"
+
 
 class Worker:
     """One ``python -m services.reminders`` process with its own data directory and port."""
@@ -41,6 +43,7 @@ class Worker:
             "CLINIC_VAR_DIR": str(var_dir),
             "CLINIC_WORKER_ID": worker_id,
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
+            "CLINIC_WORKER_WEB_TOKEN": WEB_TOKEN,
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -63,9 +66,12 @@ class Worker:
         """GET one of the worker's JSON views."""
         return json.loads(self.page(path))
 
-    def page(self, path: str) -> str:
+    def page(self, path: str, token: str | None = WEB_TOKEN) -> str:
+        """GET one of the worker's pages, with the views' token unless ``token`` is None."""
         port = self.env["CLINIC_WORKER_WEB_PORT"]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        asked = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+        with urllib.request.urlopen(asked, timeout=10) as response:
             return str(response.read().decode())
 
     def log(self) -> str:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from services.ops.kafka_state import PartitionLag
@@ -12,17 +15,28 @@ from services.ops.web.broker import DeadLetterRow
 from services.ops.web.stores import StoredBooking
 from services.ops.web.worker import WorkerAnswer
 from services.shared.clock import ManualClock
+from tests.support.ops_auth import VIEWER, log_in_client, make_auth
 from tests.unit.ops_web.fakes import NOW, FakeSources, due, hours_ago, row
 from tests.unit.reminders.factories import booking
 
 PHONE = "+447700900123"
 
 
-def client(sources: FakeSources) -> TestClient:
-    return TestClient(create_app(sources, ManualClock(NOW)))
+@pytest.fixture
+def client(tmp_path: Path) -> Callable[[FakeSources], TestClient]:
+    """A test client of the page over the given sources, logged in as a viewer."""
+
+    def made(sources: FakeSources) -> TestClient:
+        web = TestClient(create_app(sources, ManualClock(NOW), make_auth(tmp_path)))
+        log_in_client(web, VIEWER)
+        return web
+
+    return made
 
 
-def test_every_source_down_still_gives_a_page_that_names_them() -> None:
+def test_every_source_down_still_gives_a_page_that_names_them(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     sources = FakeSources(down={"delivery ledger", "due topic", "dead letters", "booking store"})
     sources.plan = WorkerAnswer(note="reminders worker at http://127.0.0.1:6066 not readable")
     web = client(sources)
@@ -38,13 +52,17 @@ def test_every_source_down_still_gives_a_page_that_names_them() -> None:
     assert "booking store" in web.get("/api/bookings/bk-1").json()["down"]
 
 
-def test_an_unreachable_broker_is_said_once_and_nothing_is_read_from_it() -> None:
+def test_an_unreachable_broker_is_said_once_and_nothing_is_read_from_it(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     sources = FakeSources(reachable=False, down={"due topic", "dead letters"})
     body = client(sources).get("/api/overview").json()
     assert body["down"] == {"broker": "no Kafka broker answered at 127.0.0.1:9"}
 
 
-def test_phone_numbers_and_emails_are_masked_in_html_and_json() -> None:
+def test_phone_numbers_and_emails_are_masked_in_html_and_json(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     reason = f"Twilio 21610: {PHONE} unsubscribed; copy to jane@example.com"
     sources = FakeSources(
         rows=[row("r1", "failed", hours_ago(1), reason=reason)],
@@ -69,7 +87,9 @@ def test_phone_numbers_and_emails_are_masked_in_html_and_json() -> None:
         assert "+4477...123" in text, path
 
 
-def test_a_booking_id_that_cannot_be_one_is_refused_naming_the_field() -> None:
+def test_a_booking_id_that_cannot_be_one_is_refused_naming_the_field(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     web = client(FakeSources())
     answer = web.get("/api/bookings/bad id!")
     assert answer.status_code == 422 and "booking_id" in answer.json()["detail"]
@@ -79,12 +99,14 @@ def test_a_booking_id_that_cannot_be_one_is_refused_naming_the_field() -> None:
     assert found.status_code == 303 and found.headers["location"] == "/bookings/bk-1"
 
 
-def test_metrics_give_consumer_lag_per_partition_and_the_outbox_backlog() -> None:
+def test_metrics_give_consumer_lag_per_partition_and_the_outbox_backlog(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     sources = FakeSources(
         lag=[PartitionLag("clinic-notifier", "clinic.reminders.due.v1", 2, committed=40, end=47)],
         outbox=3,
     )
-    scraped = TestClient(create_app(sources, ManualClock(NOW))).get("/metrics").text
+    scraped = client(sources).get("/metrics").text
     assert (
         'clinic_consumer_lag{group="clinic-notifier",partition="2",'
         'topic="clinic.reminders.due.v1"} 7.0'
@@ -93,9 +115,9 @@ def test_metrics_give_consumer_lag_per_partition_and_the_outbox_backlog() -> Non
     assert "clinic_broker_up 1.0" in scraped
 
 
-def test_the_journey_asks_the_worker_for_one_patients_plan_when_the_store_knows_the_booking() -> (
-    None
-):
+def test_the_journey_asks_the_worker_for_one_patients_plan_when_the_store_knows_the_booking(
+    client: Callable[[FakeSources], TestClient],
+) -> None:
     made = booking("bk-1", "p-7")
     sources = FakeSources(stored=[StoredBooking(made, [])])
     client(sources).get("/api/bookings/bk-1")
