@@ -64,7 +64,7 @@ class BookingService:
             store,
             clock,
             settings.topics.bookings,
-            known_treatments(settings.booking_treatments),
+            known_treatments(settings.booking_treatments, settings.protocols_dir),
             notify,
             settings.clinic_directory(),
             domain.StartWindow(

@@ -1,22 +1,16 @@
-"""Which treatments the booking service accepts."""
+"""Which treatments the booking service accepts: the protocol catalogue's, and any configured."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
+from pathlib import Path
+
+from services.shared import catalogue
 
 
-def known_treatments(configured: Iterable[str]) -> frozenset[str]:
-    """The configured treatments, plus every treatment with a built-in protocol.
-
-    The protocol registry belongs to the reminders service; it is looked up
-    lazily and, if it is not installed or fails to load, the configured set
-    alone applies.
-    """
-    found = set(configured)
-    try:
-        module = importlib.import_module("services.reminders.planning.protocol")
-        found.update(str(t) for t in module.ProtocolRegistry.builtin().treatments())
-    except Exception:
-        pass
-    return frozenset(found)
+def known_treatments(
+    configured: Iterable[str], protocols_dir: Path | None = None
+) -> frozenset[str]:
+    """The configured treatments, plus every treatment with a protocol file (built in, or in
+    the clinic's ``CLINIC_PROTOCOLS_DIR``). ValueError names a protocol file without one."""
+    return frozenset(configured) | catalogue.treatments(protocols_dir)

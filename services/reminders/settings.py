@@ -26,8 +26,6 @@ class ReminderSettings(PlatformSettings):
     max_lateness_days: float = Field(default=7, gt=0)
     """A reminder with no staleness rule of its own is skipped once this late."""
     session_timeout_seconds: float = Field(default=6.0, ge=1)
-    protocols_dir: Path | None = None
-    """A clinic's own protocol files; one for a treatment replaces the built-in one."""
 
     @property
     def app_id(self) -> str:

@@ -35,6 +35,9 @@ class PlatformSettings(BaseSettings):
     retention_sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     """How often each service removes what is past its retention."""
 
+    protocols_dir: Path | None = None
+    """A clinic's own protocol files; one for a treatment replaces the built-in one
+    (services/shared/catalogue.py). The booking service takes their treatments too."""
     clinics_file: Path | None = None
     """YAML, clinic id -> name, phone, quiet hours, attendance, reply words, ...
     (docs/clinics.md); every service reads the same file."""

@@ -10,8 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from services.reminders.planning.models import FieldIssue, Protocol
+from services.shared.catalogue import BUILTIN_PROTOCOLS
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "protocols"
+BUILTIN_DIR = BUILTIN_PROTOCOLS
 
 __all__ = [
     "BUILTIN_DIR",
@@ -89,7 +90,7 @@ class ProtocolRegistry:
 
     @classmethod
     def builtin(cls) -> ProtocolRegistry:
-        """The protocols shipped with the platform (``services/reminders/protocols``)."""
+        """The protocols shipped with the platform (``services/shared/protocols``)."""
         return cls.from_dirs(BUILTIN_DIR)
 
     @classmethod

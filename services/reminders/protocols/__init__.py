@@ -1,1 +1,0 @@
-"""Built-in treatment protocols (YAML), shipped as package data."""

@@ -1,0 +1,1 @@
+"""Built-in treatment protocols (YAML), shipped as package data (see catalogue.py)."""
