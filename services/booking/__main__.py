@@ -29,9 +29,9 @@ from services.booking.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
-from services.ops.logs import configure_logging
-from services.ops.metrics import PlatformMetrics
 from services.shared.clock import ScaledClock
+from services.shared.logs import configure_logging
+from services.shared.metrics import PlatformMetrics
 from services.shared.settings import load_settings
 from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics

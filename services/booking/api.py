@@ -16,9 +16,9 @@ from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.booking.webhooks import MappingFolder
-from services.ops.metrics import PlatformMetrics
 from services.shared.body_limit import BodyLimit
 from services.shared.clock import Clock
+from services.shared.metrics import PlatformMetrics
 
 
 def create_app(

@@ -20,8 +20,8 @@ from kafka.errors import KafkaError
 from services.booking.broker_memory import BrokerMemory
 from services.booking.lease import lease_for
 from services.booking.store import BookingStore, OutboxRecord
-from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
+from services.shared.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
 

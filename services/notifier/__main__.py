@@ -11,8 +11,8 @@ from services.notifier.bootstrap import run
 from services.notifier.http_server import PortUnavailable
 from services.notifier.settings import NotifierSettings
 from services.notifier.unsubscribe import KEY_FILE
-from services.ops.logs import configure_logging
 from services.shared.clock import ScaledClock
+from services.shared.logs import configure_logging
 from services.shared.settings import load_settings
 
 

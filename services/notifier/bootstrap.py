@@ -33,11 +33,11 @@ from services.notifier.status_callbacks import StatusCallbacks
 from services.notifier.unsubscribe import UnsubscribeLinks, signing_key
 from services.notifier.unsubscribe_web import UnsubscribeParts
 from services.notifier.web import WebParts, create_app
-from services.ops.metrics import PlatformMetrics
 from services.shared import kafka_patches
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.database import make_engine
+from services.shared.metrics import PlatformMetrics
 from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics
 

@@ -19,7 +19,6 @@ from kafka.structs import OffsetAndMetadata
 
 from services.notifier.delivery import Deliverer, Source
 from services.notifier.ledger import Retry
-from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, quiet_until
 from services.shared.clock import Clock
 from services.shared.events import (
@@ -32,6 +31,7 @@ from services.shared.events import (
     decode,
     encode,
 )
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)

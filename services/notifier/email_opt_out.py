@@ -11,9 +11,9 @@ import logging
 from services.notifier.inbound import Publish
 from services.notifier.registry import ConsentRecord, ConsentRegistry
 from services.notifier.unsubscribe import Unsubscribe
-from services.ops.masking import mask_text
 from services.shared.clock import Clock
 from services.shared.events import Channel, ConsentChanged, encode
+from services.shared.masking import mask_text
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)

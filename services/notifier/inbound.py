@@ -22,7 +22,6 @@ from services.notifier.inbound_log import InboundLog
 from services.notifier.keywords import Intent, Keyword, classify
 from services.notifier.registry import ConsentRegistry
 from services.notifier.replies import UNMAPPED, InboxReply, RepliesInbox, ReplyKind
-from services.ops.masking import mask_phone
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import Clock
 from services.shared.events import (
@@ -34,6 +33,7 @@ from services.shared.events import (
     ReplyIntent,
     encode,
 )
+from services.shared.masking import mask_phone
 from services.shared.reply_words import words_for
 from services.shared.topics import Topics
 

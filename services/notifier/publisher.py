@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka import KafkaProducer
 
-from services.ops.metrics import PlatformMetrics
+from services.shared.metrics import PlatformMetrics
 
 
 class Publisher:

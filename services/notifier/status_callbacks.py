@@ -13,9 +13,9 @@ from enum import StrEnum
 from services.notifier.delivery import published_status
 from services.notifier.inbound import Publish
 from services.notifier.ledger import DeliveryLedger, LedgerState, TrackedDelivery
-from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
 from services.shared.events import encode, patient_key
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 
 log = logging.getLogger(__name__)

@@ -21,8 +21,8 @@ from starlette.concurrency import run_in_threadpool
 
 from services.notifier.email_opt_out import EmailOptOuts
 from services.notifier.unsubscribe import PATH, InvalidLink, Unsubscribe, UnsubscribeLinks
-from services.ops.masking import mask_text
 from services.shared.clinics import ClinicDirectory
+from services.shared.masking import mask_text
 
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 

@@ -21,8 +21,8 @@ from services.notifier.inbound import InboundSms, InboundTexts, InvalidInbound
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.status_callbacks import CallbackResult, StatusCallbacks
 from services.notifier.unsubscribe_web import UnsubscribeParts, unsubscribe_routes
-from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.shared.body_limit import BodyLimit
+from services.shared.metrics import PlatformMetrics, observe_backlogs
 
 TWIML = "application/xml"
 

@@ -1,4 +1,4 @@
-"""Tools ops teams use to watch the platform: tail, dead letters, status, metrics.
+"""Tools ops teams use to watch the platform: tail, dead letters, status, the console.
 
 Everything here reads the platform from outside (the broker, the delivery
 ledger, the booking outbox, the worker's web views) and never changes a

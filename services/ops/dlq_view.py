@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from services.ops.dlq import Letter
-from services.ops.masking import mask_record, mask_text
+from services.shared.fields import mask_record
+from services.shared.masking import mask_text
 
 
 def letter_dict(letter: Letter, full: bool = False) -> dict[str, Any]:

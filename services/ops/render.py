@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ops.masking import mask_text, mask_value
 from services.ops.records import Decoded, Record
 from services.shared.events import (
     BookingEvent,
@@ -13,6 +12,7 @@ from services.shared.events import (
     NotificationStatus,
     ReminderDue,
 )
+from services.shared.masking import mask_text, mask_value
 
 
 def summary(event: Frozen) -> str:

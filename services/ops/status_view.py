@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from services.ops.masking import mask_text
 from services.ops.status import Status
+from services.shared.masking import mask_text
 
 TANSU_NOTE = (
     "end offsets corrected for the embedded broker, which reports them short by the "

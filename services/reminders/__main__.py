@@ -6,12 +6,12 @@ from typing import Any
 
 import faust
 
-from services.ops.logs import configure_logging
 from services.reminders.app import create_app, owned_partitions
 from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
 from services.reminders.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
 from services.shared.clock import ScaledClock
+from services.shared.logs import configure_logging
 from services.shared.settings import load_settings
 from services.shared.topics import ensure_topics
 

@@ -25,7 +25,6 @@ from typing import Any
 import faust
 from faust.types import AppT, TableT
 
-from services.ops.metrics import PlatformMetrics
 from services.reminders.batches import BATCH_MAX
 from services.reminders.changelog import held_changelog_table
 from services.reminders.faust_patches import (
@@ -41,6 +40,7 @@ from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
 from services.reminders.views import add_views
 from services.shared.clock import Clock
+from services.shared.metrics import PlatformMetrics
 
 log = logging.getLogger("clinic.reminders")
 

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 from faust.types import TP
 
-from services.ops.metrics import PlatformMetrics
 from services.reminders.planning.protocol import UnknownTreatment
 from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.state import PatientState
@@ -31,6 +30,7 @@ from services.shared.events import (
     decode,
     encode,
 )
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.reminders")

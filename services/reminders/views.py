@@ -15,13 +15,13 @@ import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
 from services.shared.clock import Clock
 from services.shared.events import patient_key
 from services.shared.fields import mask_record
+from services.shared.metrics import PlatformMetrics, observe_backlogs
 from services.shared.web_token import bearer_matches
 
 Handler = Callable[..., Awaitable[Response]]

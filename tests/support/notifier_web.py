@@ -23,11 +23,11 @@ from services.notifier.status_callbacks import StatusCallbacks
 from services.notifier.unsubscribe import UnsubscribeLinks
 from services.notifier.unsubscribe_web import UnsubscribeParts
 from services.notifier.web import WebParts, create_app
-from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.database import make_engine
 from services.shared.events import BookingEvent, BookingEventType
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 from tests.unit.reminders.factories import booking
 

@@ -12,8 +12,8 @@ from services.notifier.senders.smtp_email import SmtpEmailSender
 from services.notifier.senders.timed import TimedEmailSender, TimedSmsSender
 from services.notifier.senders.twilio_sms import TwilioSmsSender, twilio_client
 from services.notifier.settings import NotifierSettings
-from services.ops.metrics import PlatformMetrics
 from services.shared.clock import Clock
+from services.shared.metrics import PlatformMetrics
 
 
 def build_senders(

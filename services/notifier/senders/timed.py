@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
-from services.ops.metrics import PlatformMetrics
 from services.shared.events import ReminderDue
+from services.shared.metrics import PlatformMetrics
 
 
 class TimedSmsSender:

@@ -6,13 +6,13 @@ import logging
 
 import uvicorn
 
-from services.ops.logs import configure_logging
 from services.ops.web.app import create_app
 from services.ops.web.auth.setup import auth_from, first_admin
 from services.ops.web.auth.users import UsersFileError
 from services.ops.web.settings import OpsWebSettings
 from services.ops.web.sources import LiveSources
 from services.shared.clock import ScaledClock
+from services.shared.logs import configure_logging
 from services.shared.settings import load_settings
 
 

@@ -18,7 +18,6 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from services.ops.metrics import PlatformMetrics, observe_backlogs
 from services.ops.web import gather
 from services.ops.web.auth.guard import Auth, install_guard, who_is
 from services.ops.web.auth.login import add_login_routes
@@ -27,6 +26,7 @@ from services.ops.web.pages import Pages
 from services.ops.web.reveal import add_reveal_routes
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
+from services.shared.metrics import PlatformMetrics, observe_backlogs
 
 BOOKING_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")  # fullmatch: never $ with match
 BAD_ID = "booking_id must be 1-128 letters, digits or . _ : @ -"

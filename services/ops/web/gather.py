@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
-from services.ops.masking import mask_payload, mask_record
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.journey import journey_of
 from services.ops.web.reconcile import reconcile
 from services.ops.web.shaping import DueReminder, hourly_series, totals
 from services.ops.web.sources import SourceDown, Sources
+from services.shared.fields import mask_payload, mask_record
 
 WINDOW = timedelta(hours=24)
 PAYLOAD_SHOWN = 300

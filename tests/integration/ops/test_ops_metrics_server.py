@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from services.ops.metrics import PlatformMetrics, start_metrics_server
+from services.shared.metrics import PlatformMetrics, start_metrics_server
 
 pytestmark = pytest.mark.integration
 

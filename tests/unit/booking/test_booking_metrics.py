@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from services.booking.api import create_app
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
-from services.ops.metrics import PlatformMetrics
 from services.shared.clock import ManualClock
+from services.shared.metrics import PlatformMetrics
 from tests.unit.booking.conftest import Payload
 
 

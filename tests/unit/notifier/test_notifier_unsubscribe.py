@@ -41,10 +41,10 @@ from services.notifier.unsubscribe import (
 )
 from services.notifier.unsubscribe_web import UnsubscribeParts, one_click
 from services.notifier.web import WebParts, create_app
-from services.ops.metrics import PlatformMetrics
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.events import Channel, ConsentChanged, DeliveryState, decode
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 from tests.support.reminders import reminder
 

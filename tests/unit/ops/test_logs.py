@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from services.ops.logs import configure_logging
+from services.shared.logs import configure_logging
 
 
 @pytest.fixture(autouse=True)

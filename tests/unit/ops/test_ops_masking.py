@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ops.masking import mask_phone, mask_text, mask_value
+from services.shared.masking import mask_phone, mask_text, mask_value
 
 
 def test_a_uk_mobile_keeps_its_country_prefix_and_last_three_digits() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.ops.metrics import PlatformMetrics, observe_backlogs, reason_label
+from services.shared.metrics import PlatformMetrics, observe_backlogs, reason_label
 
 
 @pytest.mark.parametrize(

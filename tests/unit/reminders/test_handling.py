@@ -10,7 +10,6 @@ from typing import Any
 
 from faust.types import TP
 
-from services.ops.metrics import PlatformMetrics
 from services.reminders.handling import WorkerHandling
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -18,6 +17,7 @@ from services.reminders.schedule import Scheduler
 from services.shared.clock import ManualClock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested
 from services.shared.events import BookingEventType, DeadLetter, ReminderDue, decode, encode
+from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
 

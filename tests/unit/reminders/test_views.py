@@ -7,12 +7,12 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from services.ops.metrics import PlatformMetrics
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.reminders.views import add_views
 from services.shared.clock import ManualClock
+from services.shared.metrics import PlatformMetrics
 from tests.unit.reminders.factories import BOOKED_AT, booking, event
 
 TOKEN = "the-workers-views-token"

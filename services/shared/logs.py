@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from services.ops.masking import mask_text
+from services.shared.masking import mask_text
 
 CONTEXT_FIELDS = (
     "reminder_id",
