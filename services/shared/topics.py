@@ -120,7 +120,8 @@ def ensure_topics(
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
                 made = [
-                    NewTopic(n, partitions, 1, dict((configs or {}).get(n, {}))) for n in missing
+                    NewTopic(n, partitions, 1, topic_configs=dict((configs or {}).get(n, {})))
+                    for n in missing
                 ]
                 admin.create_topics(made)
     finally:
