@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, tuple_, update
+from sqlalchemy import Connection, Engine, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from services.booking import callback_queue
 from services.booking.errors import BookingNotFound, Conflict
+from services.booking.queries import outbox_backlog
 from services.booking.tables import (
     booking_events,
     bookings,
@@ -417,10 +418,7 @@ class BookingStore:
     def backlog(self) -> int:
         """How many outbox rows wait to be published."""
         with self._engine.connect() as conn:
-            count = conn.execute(
-                select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
-            ).scalar_one()
-            return int(count)
+            return outbox_backlog(conn)
 
 
 def _resync_row(row: Any, topic: str, at: datetime, source: str) -> dict[str, object]:

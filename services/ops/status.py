@@ -13,10 +13,11 @@ from typing import Any
 
 from kafka.errors import KafkaError
 
+from services.notifier.queries import DeliveryCounts
 from services.ops.kafka_io import BrokerUnavailable, open_reader
 from services.ops.kafka_state import PartitionLag, TopicState, group_lag, open_admin, topic_states
 from services.ops.settings import OpsSettings
-from services.ops.stores import DeliveryCounts, StoreUnavailable, delivery_counts, outbox_backlog
+from services.ops.stores import StoreUnavailable, delivery_counts, outbox_backlog
 from services.ops.worker_stats import WorkerCounts, worker_counts
 from services.shared.clock import Clock
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.ops.web.shaping import LedgerRow
-from services.ops.web.stores import StoredBooking
+from services.booking.queries import StoredBooking
+from services.notifier.queries import LedgerRow
 from services.ops.web.worker import WorkerAnswer
 from services.shared.events import Booking, BookingEvent
 

@@ -7,7 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.ops.web.shaping import SETTLED, DueReminder, LedgerRow, series_of
+from services.notifier.queries import LedgerRow
+from services.ops.web.shaping import SETTLED, DueReminder, series_of
 
 MISSING_SHOWN = 20
 """How many missing reminder ids each clinic lists; the count is always exact."""

@@ -11,25 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from services.notifier.queries import LedgerRow
+
 SERIES = ("sent", "failed", "skipped", "pending", "unknown")
 """The states drawn on the chart; ``sending`` counts as pending, ``delivered`` as sent."""
 SETTLED = ("sent", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class LedgerRow:
-    """One delivery-ledger row: one reminder on one channel."""
-
-    reminder_id: str
-    channel: str
-    clinic_id: str
-    booking_id: str
-    milestone: str
-    state: str
-    reason: str | None
-    attempts: int
-    created_at: datetime
-    updated_at: datetime
 
 
 @dataclass(frozen=True)

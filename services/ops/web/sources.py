@@ -12,6 +12,8 @@ from typing import Protocol, TypeVar
 
 from kafka.errors import KafkaError
 
+from services.booking.queries import StoredBooking
+from services.notifier.queries import LedgerRow
 from services.notifier.replies import InboxReply
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound
 from services.ops.settings import OpsSettings
@@ -19,8 +21,7 @@ from services.ops.status import Status, collect
 from services.ops.stores import StoreUnavailable
 from services.ops.web import broker, stores
 from services.ops.web.broker import DeadLetterRow
-from services.ops.web.shaping import DueReminder, LedgerRow
-from services.ops.web.stores import StoredBooking
+from services.ops.web.shaping import DueReminder
 from services.ops.web.worker import WorkerAnswer, WorkerViews
 from services.shared.clock import Clock
 

@@ -9,86 +9,33 @@ transactions when it starts; the rows are the same ones it writes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Select, select
-
-from services.booking.tables import booking_events, bookings
+from services.booking import queries as booking_queries
+from services.booking.queries import StoredBooking
+from services.notifier import queries as notifier_queries
 from services.notifier import replies as inbox
-from services.notifier.ledger import deliveries
+from services.notifier.queries import LedgerRow
 from services.notifier.replies import InboxReply
 from services.ops.stores import read_only, writable
-from services.ops.web.shaping import LedgerRow
-from services.shared.database import stored_utc
-from services.shared.events import Booking, BookingEvent
-
-
-@dataclass(frozen=True)
-class StoredBooking:
-    """A booking's snapshot at one clinic and its events, oldest first."""
-
-    booking: Booking
-    events: list[BookingEvent]
 
 
 def ledger_since(url: str, since: datetime, limit: int = 50_000) -> list[LedgerRow]:
     """Ledger rows changed at or after ``since``; ``StoreUnavailable`` if unreadable."""
-    query = select(deliveries).where(deliveries.c.updated_at >= since).limit(limit)
-    return _ledger(url, query)
+    with read_only(url) as conn:
+        return notifier_queries.ledger_since(conn, since, limit)
 
 
 def ledger_for_booking(url: str, booking_id: str) -> list[LedgerRow]:
     """Every ledger row of ``booking_id``, oldest first; ``StoreUnavailable`` if unreadable."""
-    query = (
-        select(deliveries)
-        .where(deliveries.c.booking_id == booking_id)
-        .order_by(deliveries.c.created_at, deliveries.c.reminder_id, deliveries.c.channel)
-    )
-    return _ledger(url, query)
-
-
-def _ledger(url: str, query: Select[Any]) -> list[LedgerRow]:
     with read_only(url) as conn:
-        return [_row(r) for r in conn.execute(query).mappings()]
-
-
-def _row(r: Any) -> LedgerRow:
-    return LedgerRow(
-        r["reminder_id"],
-        r["channel"],
-        r["clinic_id"],
-        r["booking_id"],
-        r["milestone"],
-        r["state"],
-        r["reason"],
-        r["attempts"],
-        stored_utc(r["created_at"]),
-        stored_utc(r["updated_at"]),
-    )
+        return notifier_queries.ledger_for_booking(conn, booking_id)
 
 
 def stored_bookings(url: str, booking_id: str) -> list[StoredBooking]:
     """``booking_id`` at every clinic that has it, with its history; ``StoreUnavailable``."""
-    found = select(bookings.c.clinic_id, bookings.c.snapshot).where(
-        bookings.c.booking_id == booking_id
-    )
-    history = (
-        select(booking_events.c.clinic_id, booking_events.c.payload)
-        .where(booking_events.c.booking_id == booking_id)
-        .order_by(booking_events.c.id)
-    )
     with read_only(url) as conn:
-        snapshots = {r.clinic_id: r.snapshot for r in conn.execute(found.order_by("clinic_id"))}
-        events = list(conn.execute(history))
-    return [
-        StoredBooking(
-            Booking.model_validate_json(snapshot),
-            [BookingEvent.model_validate_json(e.payload) for e in events if e.clinic_id == clinic],
-        )
-        for clinic, snapshot in snapshots.items()
-    ]
+        return booking_queries.stored_bookings(conn, booking_id)
 
 
 def replies(url: str, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
+from services.booking.queries import StoredBooking
+from services.notifier.queries import LedgerRow
 from services.notifier.replies import InboxReply
 from services.ops.kafka_state import PartitionLag
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
-from services.ops.web.shaping import DueReminder, LedgerRow
+from services.ops.web.shaping import DueReminder
 from services.ops.web.sources import SourceDown
-from services.ops.web.stores import StoredBooking
 from services.ops.web.worker import WorkerAnswer
 
 NOW = datetime(2026, 11, 30, 12, 30, tzinfo=UTC)

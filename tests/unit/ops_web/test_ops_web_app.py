@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from services.booking.queries import StoredBooking
 from services.ops.kafka_state import PartitionLag
 from services.ops.web.app import create_app
 from services.ops.web.broker import DeadLetterRow
-from services.ops.web.stores import StoredBooking
 from services.ops.web.worker import WorkerAnswer
 from services.shared.clock import ManualClock
 from tests.support.ops_auth import VIEWER, log_in_client, make_auth

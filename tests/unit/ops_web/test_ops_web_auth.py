@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from services.booking.queries import StoredBooking
 from services.notifier.replies import InboxReply, ReplyKind
 from services.ops.web.app import create_app
 from services.ops.web.auth.guard import Auth
@@ -17,7 +18,6 @@ from services.ops.web.auth.passwords import hash_password, verify_password
 from services.ops.web.auth.setup import auth_from, first_admin
 from services.ops.web.auth.users import Role, UsersFileError, read_users, write_users
 from services.ops.web.settings import OpsWebSettings
-from services.ops.web.stores import StoredBooking
 from services.shared.clock import ManualClock
 from tests.support.ops_auth import (
     ADMIN,
