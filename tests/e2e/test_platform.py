@@ -17,6 +17,7 @@ from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.events import Booking
 from tests.e2e.platform import Platform
+from tests.support.bookings import booking_request
 
 pytestmark = pytest.mark.e2e
 
@@ -25,24 +26,7 @@ START = datetime(2026, 11, 16, 8, 30, tzinfo=UTC)
 
 
 def booking_body(booking_id: str, patient_id: str, start: datetime) -> dict[str, Any]:
-    return {
-        "clinic_id": "dr-jenny",
-        "booking_id": booking_id,
-        "patient": {
-            "id": patient_id,
-            "first_name": "Jane",
-            "phone": "+447700900123",
-            "email": "jane@example.com",
-            "locale": "en-GB",
-            "timezone": "Europe/London",
-            "consent": {"sms": True, "email": True},
-        },
-        "treatment": "microsclerotherapy",
-        "kind": "treatment",
-        "session_number": 1,
-        "start": start.isoformat(),
-        "duration_minutes": 45,
-    }
+    return booking_request({"id": patient_id}, booking_id=booking_id, start=start.isoformat())
 
 
 @pytest.fixture

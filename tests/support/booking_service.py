@@ -20,24 +20,9 @@ from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.shared.clock import Clock
 from services.shared.topics import Topics
+from tests.support.bookings import booking_request
 
-BOOKING: dict[str, Any] = {
-    "clinic_id": "dr-jenny",
-    "booking_id": "bk-1001",
-    "patient": {
-        "id": "p-42",
-        "first_name": "Jane",
-        "phone": "+447700900123",
-        "email": "jane@example.com",
-        "timezone": "Europe/London",
-        "consent": {"sms": True, "email": True},
-    },
-    "treatment": "microsclerotherapy",
-    "kind": "treatment",
-    "session_number": 1,
-    "start": "2026-12-01T10:00:00+00:00",
-    "duration_minutes": 45,
-}
+BOOKING: dict[str, Any] = booking_request()
 """Jane's treatment at dr-jenny on 1 December 2026."""
 
 

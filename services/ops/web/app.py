@@ -8,7 +8,6 @@ is rendered or returned, and only an admin's audited reveal shows one record who
 
 from __future__ import annotations
 
-import re
 from importlib.resources import files
 from typing import Any
 
@@ -26,9 +25,9 @@ from services.ops.web.pages import Pages
 from services.ops.web.reveal import add_reveal_routes
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
+from services.shared.events import is_identifier
 from services.shared.metrics import PlatformMetrics, observe_backlogs
 
-BOOKING_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")  # fullmatch: never $ with match
 BAD_ID = "booking_id must be 1-128 letters, digits or . _ : @ -"
 
 
@@ -68,7 +67,7 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
 
     @app.get("/api/bookings/{booking_id}")
     async def api_booking(booking_id: str) -> Response:
-        if not BOOKING_ID.fullmatch(booking_id):
+        if not is_identifier(booking_id):
             return JSONResponse({"detail": BAD_ID}, status_code=422)
         view = await journey(booking_id)
         return JSONResponse(view, status_code=200 if view["found"] else 404)
@@ -80,7 +79,7 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
     @app.get("/bookings", response_model=None)
     async def search(request: Request, booking_id: str = "") -> Response:
         booking_id = booking_id.strip()
-        if not BOOKING_ID.fullmatch(booking_id):
+        if not is_identifier(booking_id):
             html = pages.search(booking_id, BAD_ID if booking_id else None, who_is(request))
             return HTMLResponse(html, status_code=422 if booking_id else 200)
         return RedirectResponse(f"/bookings/{booking_id}", status_code=303)
@@ -88,7 +87,7 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
     @app.get("/bookings/{booking_id}", response_class=HTMLResponse)
     async def booking_page(booking_id: str, request: Request) -> HTMLResponse:
         who = who_is(request)
-        if not BOOKING_ID.fullmatch(booking_id):
+        if not is_identifier(booking_id):
             return HTMLResponse(pages.search(booking_id, BAD_ID, who), status_code=422)
         view = await journey(booking_id)
         return HTMLResponse(pages.journey(view, who), status_code=200 if view["found"] else 404)

@@ -14,14 +14,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from services.notifier.replies import UNMAPPED
 from services.ops.audit import AuditLog
 from services.ops.web import gather
 from services.ops.web.auth.forms import form_of
 from services.ops.web.auth.guard import who_is
 from services.ops.web.pages import Pages
 from services.ops.web.sources import SourceDown, Sources
+from services.shared.events import is_key_part
 
-CLINIC_ID = re.compile(r"[A-Za-z0-9._@*-]{1,128}")  # fullmatch; "*": texts to unmapped numbers
 MESSAGE_SID = re.compile(r"[A-Za-z0-9]{1,64}")
 BAD_CLINIC = "clinic must be a clinic id: 1-128 letters, digits or . _ @ -"
 
@@ -35,13 +36,13 @@ def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages, audit: AuditL
     @app.get("/replies", response_class=HTMLResponse)
     async def inbox_page(request: Request, clinic: str = "", show: str = "unread") -> HTMLResponse:
         who = who_is(request)
-        if clinic and not CLINIC_ID.fullmatch(clinic):
+        if clinic and not _clinic_or_any(clinic):
             return HTMLResponse(pages.search("", BAD_CLINIC, who), status_code=422)
         return HTMLResponse(pages.inbox(await view(clinic, show), who))
 
     @app.get("/api/replies")
     async def api_inbox(clinic: str = "", show: str = "unread") -> JSONResponse:
-        if clinic and not CLINIC_ID.fullmatch(clinic):
+        if clinic and not _clinic_or_any(clinic):
             return JSONResponse({"detail": BAD_CLINIC}, status_code=422)
         return JSONResponse(await view(clinic, show))
 
@@ -62,3 +63,8 @@ def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages, audit: AuditL
         form = await form_of(request)
         back = {k: v for k, v in form.items() if k in ("clinic", "show") and v}
         return RedirectResponse("/replies" + (f"?{urlencode(back)}" if back else ""), 303)
+
+
+def _clinic_or_any(clinic: str) -> bool:
+    """A clinic id, or ``*``: the texts to numbers no clinic is mapped to."""
+    return clinic == UNMAPPED or is_key_part(clinic)

@@ -21,8 +21,8 @@ from services.ops.web import gather
 from services.ops.web.auth.guard import Who, who_is
 from services.ops.web.pages import Pages
 from services.ops.web.sources import SourceDown, Sources
+from services.shared.events import is_identifier
 
-BOOKING_ID = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
 MESSAGE_SID = re.compile(r"[A-Za-z0-9]{1,64}")
 LETTER_ID = re.compile(r"[a-z]{1,32}:\d{1,6}:\d{1,19}")  # queue:partition:offset
 
@@ -57,7 +57,7 @@ def add_reveal_routes(app: FastAPI, sources: Sources, pages: Pages, audit: Audit
 
     @app.post("/bookings/{booking_id}/reveal", response_model=None)
     async def reveal_booking(booking_id: str, request: Request) -> Response:
-        if not BOOKING_ID.fullmatch(booking_id):
+        if not is_identifier(booking_id):
             return refuse("booking id")
 
         def read() -> dict[str, Any] | None:

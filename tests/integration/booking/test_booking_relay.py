@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +20,7 @@ from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, decode
 from services.shared.topics import Topics, ensure_topics
 from tests.integration.booking.conftest import NOW, MakeEvent, read_topic
+from tests.support.bookings import booking_request
 
 GRACE = timedelta(minutes=15)
 CANCEL = domain.StatusChange.CANCEL.change(NOW, "test", GRACE)
@@ -26,23 +28,7 @@ CANCEL = domain.StatusChange.CANCEL.change(NOW, "test", GRACE)
 
 pytestmark = pytest.mark.integration
 
-BOOKING = {
-    "clinic_id": "dr-jenny",
-    "booking_id": "bk-1001",
-    "patient": {
-        "id": "p-42",
-        "first_name": "Jane",
-        "phone": "+447700900123",
-        "email": "jane@example.com",
-        "timezone": "Europe/London",
-        "consent": {"sms": True, "email": True},
-    },
-    "treatment": "microsclerotherapy",
-    "kind": "treatment",
-    "session_number": 1,
-    "start": "2026-12-01T10:00:00+00:00",
-    "duration_minutes": 45,
-}
+BOOKING: dict[str, Any] = booking_request()
 
 
 def test_a_posted_booking_reaches_the_bookings_topic(

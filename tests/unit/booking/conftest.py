@@ -14,6 +14,7 @@ from services.booking.api import create_app
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
 from services.shared.clock import ManualClock
+from tests.support.bookings import booking_request
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 Payload = Callable[..., dict[str, Any]]
@@ -45,27 +46,4 @@ def client(settings: BookingSettings, store: BookingStore, clock: ManualClock) -
 def payload() -> Payload:
     """The v1 booking of the README, with any top-level or patient field replaced."""
 
-    def make(patient: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "clinic_id": "dr-jenny",
-            "booking_id": "bk-1001",
-            "patient": {
-                "id": "p-42",
-                "first_name": "Jane",
-                "phone": "+447700900123",
-                "email": "jane@example.com",
-                "locale": "en-GB",
-                "timezone": "Europe/London",
-                "consent": {"sms": True, "email": True},
-            },
-            "treatment": "microsclerotherapy",
-            "kind": "treatment",
-            "session_number": 1,
-            "start": "2026-12-01T10:00:00+00:00",
-            "duration_minutes": 45,
-        }
-        body["patient"].update(patient or {})
-        body.update(fields)
-        return body
-
-    return make
+    return booking_request
