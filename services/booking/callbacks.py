@@ -20,12 +20,12 @@ import hmac
 import json
 import logging
 import random
-import threading
 import urllib.error
 import urllib.request
 from datetime import timedelta
 
 from services.booking.callback_queue import CallbackQueue, PendingCallback
+from services.shared.background import Background
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import Clock
 
@@ -47,8 +47,10 @@ class Retry(Exception):
     """A try that may succeed later (5xx, 408, 429, no answer)."""
 
 
-class CallbackSender:
+class CallbackSender(Background):
     """Sends due callbacks from a thread (:meth:`start`), or one pass (:meth:`send_due`)."""
+
+    name = "clinic-callbacks"
 
     def __init__(
         self,
@@ -63,19 +65,7 @@ class CallbackSender:
         self._clock = clock
         self._poll = poll_seconds
         self._timeout = timeout_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="clinic-callbacks", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().__init__()
 
     def send_due(self) -> int:
         """Try every callback due now, once; return how many were tried.
@@ -84,18 +74,18 @@ class CallbackSender:
         """
         due = self._queue.due(self._clock.now())
         for callback in due:
-            if self._stopping.is_set():
+            if self.stopping.is_set():
                 break
             self._try(callback)
         return len(due)
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
             try:
                 self.send_due()
             except Exception:  # the database, or a fault of ours: said, and tried again
                 log.exception("clinic callbacks could not be read or marked; again shortly")
-            self._stopping.wait(self._poll)
+            self.stopping.wait(self._poll)
 
     def _try(self, callback: PendingCallback) -> None:
         clinic = self._clinics.get(callback.clinic_id)

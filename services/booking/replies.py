@@ -13,7 +13,6 @@ a batch read again changes nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from kafka import KafkaConsumer
@@ -23,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.booking.errors import BookingError, Conflict
 from services.booking.service import BookingService
 from services.booking.store import Recorded
+from services.shared.background import Background
 from services.shared.events import InvalidEvent, PatientReplied, ReplyIntent, decode
 
 log = logging.getLogger(__name__)
@@ -77,8 +77,10 @@ class Confirmations:
         raise AssertionError("unreachable")
 
 
-class ReplyFollower:
+class ReplyFollower(Background):
     """Reads the replies topic in the booking service's own group, on a thread, until stopped."""
+
+    name = "reply-follower"
 
     def __init__(
         self,
@@ -99,31 +101,18 @@ class ReplyFollower:
         self._group = group_id
         self._session_ms = session_timeout_ms
         self._poll_ms = poll_ms
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
 
-    def start(self) -> None:
-        """Follow in a background thread; returns at once, broker or not."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="reply-follower", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _run(self) -> None:
+    def run(self) -> None:
         wait = 1.0
-        while not self._stopping.is_set():
+        while not self.stopping.is_set():
             try:
                 self._follow()
             except (KafkaError, SQLAlchemyError, OSError, RuntimeError, Conflict) as exc:
                 log.warning("reply follower: %s; reading again in %.0fs", exc, wait)
             except Exception:  # a fault of ours: said loudly, and never the end of the thread
                 log.exception("reply follower failed; reading again in %.0fs", wait)
-            self._stopping.wait(wait)
+            self.stopping.wait(wait)
             wait = min(wait * 2, 10.0)
 
     def _follow(self) -> None:
@@ -139,7 +128,7 @@ class ReplyFollower:
             heartbeat_interval_ms=max(100, self._session_ms // 10),
         )
         try:
-            while not self._stopping.is_set():
+            while not self.stopping.is_set():
                 fetched = consumer.poll(timeout_ms=self._poll_ms)
                 for records in fetched.values():
                     for record in records:

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Connection, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.booking import queries as booking_queries
@@ -29,22 +29,12 @@ class StoreUnavailable(RuntimeError):
 @contextmanager
 def read_only(url: str) -> Iterator[Connection]:
     """A connection that cannot write; ``StoreUnavailable`` if it cannot be opened."""
-    url = normalise_url(url)
-    parsed = make_url(url)
+    parsed = _existing(url)
+    opened = normalise_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
-        if not Path(parsed.database).exists():
-            raise StoreUnavailable(f"no database at {parsed.database} yet")
-        url = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreUnavailable(
-            f"{parsed.render_as_string()}: {exc.__class__.__name__}: {exc}"
-        ) from exc
-    finally:
-        engine.dispose()
+        opened = f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
+    with _opened(create_engine(opened), parsed, write=False) as conn:
+        yield conn
 
 
 @contextmanager
@@ -53,14 +43,24 @@ def writable(url: str) -> Iterator[Connection]:
 
     ``StoreUnavailable`` if it cannot be opened or the write fails.
     """
-    url = normalise_url(url)
-    parsed = make_url(url)
+    parsed = _existing(url)
+    with _opened(make_engine(normalise_url(url)), parsed, write=True) as conn:
+        yield conn
+
+
+def _existing(url: str) -> URL:
+    """``url`` parsed; ``StoreUnavailable`` for a SQLite file that is not there (never made)."""
+    parsed = make_url(normalise_url(url))
     sqlite = parsed.get_backend_name() == "sqlite" and parsed.database
     if sqlite and not Path(str(parsed.database)).exists():
         raise StoreUnavailable(f"no database at {parsed.database} yet")
-    engine = make_engine(url)
+    return parsed
+
+
+@contextmanager
+def _opened(engine: Engine, parsed: URL, write: bool) -> Iterator[Connection]:
     try:
-        with engine.begin() as conn:
+        with engine.begin() if write else engine.connect() as conn:
             yield conn
     except SQLAlchemyError as exc:
         raise StoreUnavailable(

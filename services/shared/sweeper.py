@@ -8,10 +8,10 @@ seconds, logging the counts, and never lets a failed sweep stop the service.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from services.shared.background import Background
 from services.shared.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -21,26 +21,16 @@ Sweep = Callable[[datetime], Mapping[str, int]]
 """Removes what is past its retention at the given instant; returns counts by kind."""
 
 
-class Sweeper:
+class Sweeper(Background):
     """Runs ``sweep`` now and every ``every`` real seconds until stopped."""
 
     def __init__(self, name: str, sweep: Sweep, clock: Clock, every: float = 3600.0) -> None:
+        super().__init__()
+        self.name = f"{name}-retention"
         self._name = name
         self._sweep = sweep
         self._clock = clock
         self._every = every
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"{self._name}-retention")
-        self._thread.daemon = True
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def sweep_once(self) -> Mapping[str, int]:
         """One sweep, logged with its counts; a failure is logged and returns nothing."""
@@ -53,7 +43,7 @@ class Sweeper:
         log.info("%s retention sweep: removed %s", self._name, removed or "nothing")
         return counts
 
-    def _run(self) -> None:
-        while not self._stopping.is_set():
+    def run(self) -> None:
+        while not self.stopping.is_set():
             self.sweep_once()
-            self._stopping.wait(self._every)
+            self.stopping.wait(self._every)
