@@ -89,6 +89,20 @@ def at_least(count: Callable[[], int], wanted: int) -> bool:
     return count() >= wanted
 
 
+def on_twilio(base: dict[str, Any], twilio: RecordingTwilio) -> NotifierSettings:
+    """The notifier's settings with the real twilio client pointed at the local server."""
+    return NotifierSettings(
+        **base,
+        sms_provider="twilio",
+        twilio_account_sid="AC" + "0" * 32,
+        twilio_auth_token="outage-token",
+        twilio_from_number="+447700900000",
+        twilio_api_base_url=twilio.base_url,
+        sms_rate_per_second=200,
+        sms_burst=50,
+    )
+
+
 def states(settings: NotifierSettings) -> dict[str, int]:
     ledger = DeliveryLedger(settings.database_url)
     try:
@@ -111,16 +125,7 @@ def outage(
 def test_half_an_hour_of_twilio_503_sends_every_text_once_afterwards(
     base: dict[str, Any], twilio: RecordingTwilio
 ) -> None:
-    settings = NotifierSettings(
-        **base,
-        sms_provider="twilio",
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="outage-token",
-        twilio_from_number="+447700900000",
-        twilio_api_base_url=twilio.base_url,
-        sms_rate_per_second=200,
-        sms_burst=50,
-    )
+    settings = on_twilio(base, twilio)
     clock = ManualClock(NOW)
     twilio.down(Answer(503))
     with loop_running(settings, clock):
@@ -181,14 +186,7 @@ def test_half_an_hour_of_smtp_421_sends_every_email_once_afterwards(
 def test_an_outage_past_a_reminders_last_useful_moment_fails_it_once_with_the_reason(
     base: dict[str, Any], twilio: RecordingTwilio
 ) -> None:
-    settings = NotifierSettings(
-        **base,
-        sms_provider="twilio",
-        twilio_account_sid="AC" + "0" * 32,
-        twilio_auth_token="outage-token",
-        twilio_from_number="+447700900000",
-        twilio_api_base_url=twilio.base_url,
-    )
+    settings = on_twilio(base, twilio)
     clock = ManualClock(NOW)
     twilio.down(Answer(503))
     due = reminder(channels=(Channel.SMS,), stale_at=NOW + timedelta(minutes=12))
