@@ -36,6 +36,7 @@ SERVICE_FIELDS = ("status", "schedule_version", "booked_at")
 
 _instant: TypeAdapter[datetime] = TypeAdapter(UtcDatetime)
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._:@-]{1,128}")
+_KEY_PART = re.compile(r"[A-Za-z0-9._@-]{1,128}")
 _KEY = re.compile(r"[\x20-\x7e]{1,255}")
 
 Change = Callable[[Booking], BookingEvent]
@@ -178,6 +179,11 @@ def is_identifier(value: object) -> bool:
     database that may refuse the text (PostgreSQL refuses NUL characters).
     """
     return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
+def is_key_part(value: object) -> bool:
+    """Whether ``value`` can be a clinic or patient id (an identifier without ``:``)."""
+    return isinstance(value, str) and _KEY_PART.fullmatch(value) is not None
 
 
 def check_idempotency_key(key: str) -> str:
