@@ -230,6 +230,11 @@ class NotifierLoop:
         self, origin: Origin, reminder: ReminderDue, channels: tuple[Channel, ...]
     ) -> None:
         """The given channels of one reminder, and their statuses published."""
+        if reason := self._deliverer.dropped(reminder):
+            log.info("reminder %s dropped: %s", reminder.reminder_id, reason)
+            for channel in channels:
+                self._metrics.record_delivery(channel.value, "dropped", reason)
+            return
         for channel in channels:
             outcome = self._deliverer.deliver(reminder, channel, origin.source)
             if outcome.repeat and outcome.status.state is DeliveryState.RETRYING:

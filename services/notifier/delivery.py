@@ -24,6 +24,7 @@ from services.notifier.rendering import RenderedMessage, TemplateRenderer
 from services.notifier.retry import RetryPolicy
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.clock import Clock
+from services.shared.erasure import ERASED, ErasedPatients
 from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
 from services.shared.lateness import MISSED, no_longer_useful
 
@@ -85,7 +86,9 @@ class Deliverer:
         retries: RetryPolicy,
         opt_outs: OptOuts | None = None,
         bookings: Bookings | None = None,
+        erased: ErasedPatients | None = None,
     ) -> None:
+        self._erased = erased
         self._ledger = ledger
         self._bookings = bookings
         self._opt_outs = opt_outs
@@ -123,6 +126,18 @@ class Deliverer:
             row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
             return self._outcome(reminder, row)
         return self._send(reminder, channel, message, source)
+
+    def dropped(self, reminder: ReminderDue) -> str | None:
+        """Why ``reminder`` must not be delivered nor recorded at all, or None.
+
+        A reminder made before its patient was erased is dropped: no message, no
+        ledger row, no status naming the booking.
+        """
+        if self._erased is not None and self._erased.covers(
+            reminder.clinic_id, reminder.patient.id, reminder.emitted_at
+        ):
+            return ERASED
+        return None
 
     def due_retries(self, limit: int = 50) -> list[Retry]:
         """Deferred deliveries whose next attempt is due now, soonest first."""

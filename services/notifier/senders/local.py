@@ -1,11 +1,17 @@
-"""The local sinks (the embedded default): a JSON line per message, and a line on stdout."""
+"""The local sinks (the embedded default): a JSON line per message, and a line on stdout.
+
+The line on stdout names the channel, the masked address, the milestone and the
+booking, never the text: the console and its logs keep no patient's name or
+words. An erasure rewrites the files without the patient's lines (:func:`erase_lines`).
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -13,26 +19,36 @@ from services.notifier.senders.base import SendResult
 from services.shared.clock import Clock
 from services.shared.events import Channel, ReminderDue
 
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _lock_of(path: Path) -> threading.Lock:
+    """One lock per file in this process: appends and an erasure's rewrite take turns."""
+    with _locks_guard:
+        return _locks.setdefault(path.resolve(), threading.Lock())
+
 
 class JsonlOutbox:
     """Appends one JSON object per line to a file, and prints a readable summary.
 
-    Each line has ``reminder_id, booking_id, milestone, channel, to, body,
-    sent_at`` (and ``subject``, ``html`` and ``headers`` for email); the write
-    is flushed before :meth:`append` returns.
+    Each line has ``reminder_id, clinic_id, booking_id, milestone, channel, to,
+    body, sent_at`` (and ``subject``, ``html`` and ``headers`` for email); the
+    write is flushed before :meth:`append` returns.
     """
 
     def __init__(self, path: Path, clock: Clock, echo: TextIO | None = None) -> None:
         self._path = path
         self._clock = clock
         self._echo = echo if echo is not None else sys.stdout
-        self._lock = threading.Lock()
+        self._lock = _lock_of(path)
 
     def append(
         self, reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any]
     ) -> SendResult:
         record = {
             "reminder_id": reminder.reminder_id,
+            "clinic_id": reminder.clinic_id,
             "booking_id": reminder.booking_id,
             "milestone": reminder.milestone,
             "channel": channel.value,
@@ -46,26 +62,54 @@ class JsonlOutbox:
             with self._path.open("a", encoding="utf-8") as out:
                 out.write(json.dumps(record, ensure_ascii=False) + "\n")
             print(
-                summary(channel, to, reminder.milestone, extra.get("subject") or body),
+                summary(channel, to, reminder.milestone, reminder.booking_id),
                 file=self._echo,
                 flush=True,
             )
         return SendResult(provider_id=f"local-{channel.value}-{reminder.reminder_id}")
 
 
-def summary(channel: Channel, to: str, milestone: str, text: str) -> str:
-    """``SMS   -> +4477...123  [aftercare-day-3] Hi Jane, ...`` on one line."""
-    shown = " ".join(text.split())
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return f"{channel.value.upper():<5} -> {mask(to)}  [{milestone}] {shown}"
+def summary(channel: Channel, to: str, milestone: str, booking_id: str) -> str:
+    """``SMS   -> +4477...123  [aftercare-day-3] booking bk-1001`` on one line."""
+    return f"{channel.value.upper():<5} -> {mask(to)}  [{milestone}] booking {booking_id}"
 
 
 def mask(address: str) -> str:
     """Enough of a phone number or address to recognise it, not to copy it."""
     if address.startswith("+") and len(address) > 8:
         return f"{address[:5]}...{address[-3:]}"
-    return address
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if at else address
+
+
+def erase_lines(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite a sink file without the lines ``drop`` picks; return how many went.
+
+    The new file replaces the old one whole (written aside, then renamed), with
+    appends held meanwhile; a line that is not JSON is kept as it is.
+    """
+    with _lock_of(path):
+        if not path.exists():
+            return 0
+        kept, dropped = [], 0
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if _dropped(line, drop):
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            aside = path.with_name(f"{path.name}.erasing")
+            aside.write_text("".join(kept), encoding="utf-8")
+            os.replace(aside, path)
+        return dropped
+
+
+def _dropped(line: str, drop: Callable[[dict[str, Any]], bool]) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and drop(record)
 
 
 class LocalSmsSender:
