@@ -133,7 +133,7 @@ erasures = Table(
     Column("erasure_id", String(64), primary_key=True),
     Column("clinic_id", String(128), nullable=False),
     Column("patient_hash", String(64), nullable=False),
-    Column("requested_by", String(128)),
+    Column("requested_by", String(200)),
     Column("erased_at", DateTime(timezone=True), nullable=False),
     Column("counts", Text, nullable=False),
 )

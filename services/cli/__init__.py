@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "services.cli.imports",
     "services.cli.calendar",
     "services.cli.ops",
+    "services.cli.patient",
 )
 
 

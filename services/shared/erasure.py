@@ -76,7 +76,7 @@ class ErasureRecord(Frozen):
     service: Annotated[str, Field(min_length=1, max_length=32)]
     clinic_id: KeyPart
     patient_hash: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-    requested_by: Annotated[str, Field(max_length=128)] | None = None
+    requested_by: Annotated[str, Field(max_length=200)] | None = None
     erased_at: UtcDatetime
     """When the erasure was asked for (the booking service's time)."""
     recorded_at: UtcDatetime
