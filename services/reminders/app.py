@@ -32,6 +32,7 @@ from services.reminders.handling import WorkerHandling
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.purge import purge_key
 from services.reminders.recovery import use_checked_recovery
 from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
@@ -99,6 +100,7 @@ def create_app(
         settings.worker_id,
         owned,
         settings.erasure_keys,
+        purge=lambda key, partition: purge_key(table, key, partition),
     )
     use_checked_recovery(app, handling.on_lost)
 

@@ -84,8 +84,11 @@ class WorkerHandling:
         worker_id: str,
         owned: Callable[[], list[int]],
         keys: ErasureKeys,
+        purge: Callable[[str, int], object] = lambda key, partition: None,
     ) -> None:
+        """``purge(key, partition)``: take a deleted plan out of the store's files too."""
         self._keys = keys
+        self._purge = purge
         self.scheduler = scheduler
         self._out = outbound
         self._clock = clock
@@ -115,7 +118,7 @@ class WorkerHandling:
         try:
             event = decode_booking_topic(record.value or b"")
             if isinstance(event, PatientErased):
-                await self.on_erased(event)
+                await self.on_erased(event, record.partition)
                 return
             applied = self.scheduler.apply(event, record.partition, self._clock.now())
             _say_planned(event, applied.state)
@@ -126,13 +129,15 @@ class WorkerHandling:
             log.exception("could not plan %s:%s", record.topic, record.offset)
             await self._dead_letter(record, exc)
 
-    async def on_erased(self, erased: PatientErased) -> None:
+    async def on_erased(self, erased: PatientErased, partition: int) -> None:
         """Delete the patient's plan (a changelog tombstone) and record it on the erasures topic.
 
         A record the broker does not take is logged, not retried: the plan is gone
         either way, and the booking service's record of the erasure stands.
         """
         held = self.scheduler.erase(erased.key)
+        if held is not None:
+            self._purge(erased.key, partition)
         counts = {"plans": 0, "bookings": 0, "pending_reminders": 0, "done_reminders": 0}
         if held is not None:
             counts = {

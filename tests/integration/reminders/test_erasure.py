@@ -29,6 +29,16 @@ from tests.unit.reminders.factories import booking, event
 pytestmark = pytest.mark.integration
 
 PARTITIONS = 4
+GONE = {"phone": "+447700900987", "first_name": "Wilhelmina"}
+
+
+def on_disk(folder: Path, text: str) -> list[str]:
+    """The files of the worker's data directory whose bytes hold ``text``."""
+    return [
+        str(f)
+        for f in (folder / "reminders").rglob("*")
+        if f.is_file() and text.encode() in f.read_bytes()
+    ]
 
 
 def test_the_plan_goes_from_the_table_and_its_changelog_and_stays_gone(
@@ -39,6 +49,7 @@ def test_the_plan_goes_from_the_table_and_its_changelog_and_stays_gone(
     made = [
         booking(f"bk-{p}", p, start=now + timedelta(days=20), booked_at=now) for p in ("p-1", "p-2")
     ]
+    made[0] = made[0].model_copy(update={"patient": made[0].patient.model_copy(update=GONE)})
     for name in ("first", "second"):
         (tmp_path / name).mkdir()
     first = Worker(broker.bootstrap, topics, tmp_path / "first", clock).start()
@@ -47,10 +58,13 @@ def test_the_plan_goes_from_the_table_and_its_changelog_and_stays_gone(
         publish(broker.bootstrap, topics.bookings, [event(b) for b in made])
         wait_for_view(first, "p-1", present=True)
         wait_for_view(first, "p-2", present=True)
+        assert on_disk(tmp_path / "first", GONE["phone"]), "the plan is in RocksDB's log"
         erased = PatientErased(clinic_id="dr-jenny", patient_id="p-1", erased_at=clock.now())
         produce(broker.bootstrap, topics.bookings, erased.key, encode(erased))
         wait_for_view(first, "p-1", present=False)
         assert first.view("/reminders/stats")["patients"] == 1
+        assert on_disk(tmp_path / "first", GONE["phone"]) == [], "flushed and compacted away"
+        assert on_disk(tmp_path / "first", "+447700900123"), "p-2's plan is still there"
     finally:
         first.stop()
 
