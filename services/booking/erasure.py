@@ -30,6 +30,7 @@ from services.booking.tables import (
     idempotency_keys,
     outbox,
 )
+from services.shared.database import release_deleted
 from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased
 from services.shared.events import encode, patient_key
 from services.shared.topics import Topics
@@ -81,6 +82,7 @@ class PatientEraser:
             _keep_audit(conn, record)
             _queue(conn, event.erasure_id, event.key, self._topics.bookings, encode(event), at)
             _queue(conn, record.erasure_id, record.key, self._topics.erasures, encode(record), at)
+        release_deleted(self._store.engine)
         return Erasure(event, record)
 
 

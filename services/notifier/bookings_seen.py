@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from services.notifier.currency import SeenBooking
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import make_engine, release_deleted, stored_utc
 from services.shared.events import BookingEvent, BookingStatus
 
 log = logging.getLogger(__name__)
@@ -194,10 +194,16 @@ class BookingsSeen:
         )
 
     def erase(self, clinic_id: str, patient_id: str) -> int:
-        """Forget every booking of the patient at ``clinic_id``; return how many rows went."""
+        """Forget every booking of the patient at ``clinic_id``; return how many rows went.
+
+        The last step of an erasure: the database's log is then let go of
+        (:func:`release_deleted`), with the pages every other store changed.
+        """
         query = delete(seen).where(seen.c.clinic_id == clinic_id, seen.c.patient_id == patient_id)
         with self._engine.begin() as conn:
-            return int(conn.execute(query).rowcount)
+            gone = int(conn.execute(query).rowcount)
+        release_deleted(self._engine)
+        return gone
 
     def _drop_reader(self, conn: Connection) -> None:
         with contextlib.suppress(Exception):

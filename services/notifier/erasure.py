@@ -13,7 +13,8 @@ and emails were theirs. In this order:
 4. the consent registry: addresses replaced by their keyed hash, so a STOP holds;
 5. the inbound log: the texts' MessageSids and the senders' hashes;
 6. the local sinks: the files rewritten without the patient's lines;
-7. the bookings seen.
+7. the bookings seen; then, on SQLite, the database's write-ahead log is emptied,
+   so the pages as they were before leave the disk too.
 
 Each step is idempotent, so a booking topic read again (after a crash, or a
 broker that forgot) does it again harmlessly; only the first time writes the

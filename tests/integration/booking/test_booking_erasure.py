@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import insert, select
@@ -144,3 +145,16 @@ def test_a_patient_the_store_never_knew_is_erased_all_the_same(store: BookingSto
 def _audit_rows(store: BookingStore) -> str:
     with store.engine.connect() as conn:
         return "\n".join("|".join(map(str, row)) for row in conn.execute(select(erasures)))
+
+
+def test_on_sqlite_the_files_keep_none_of_the_patients_bytes(
+    stored: BookingStore, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM (docs/privacy.md)")
+    path = Path(database_url.removeprefix("sqlite:///"))
+
+    PatientEraser(stored, KEYS, TOPICS).erase("dr-jenny", "p-w", NOW, "test")
+
+    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert [t for t in (PHONE, EMAIL, NAME) if t.encode() in raw] == []

@@ -227,3 +227,16 @@ def test_an_erasure_read_again_changes_nothing_more_and_is_recorded_once(built: 
     assert register.patients.covers("dr-jenny", "p-w", NOW)
     assert not register.patients.covers("dr-jenny", "p-w", NOW + timedelta(seconds=1))
     assert ErasureRegister(built.url, KEYS).patients.covers("dr-jenny", "p-w", NOW)
+
+
+def test_on_sqlite_the_files_keep_none_of_the_patients_bytes(built: Built) -> None:
+    if not built.url.startswith("sqlite"):
+        pytest.skip("PostgreSQL keeps dead rows until VACUUM (docs/privacy.md)")
+    path = Path(built.url.removeprefix("sqlite:///"))
+    before = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert PHONE.encode() in before
+
+    built.erasure.erase(erasure())
+
+    after = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+    assert [t for t in TRACES if t.encode() in after] == []
