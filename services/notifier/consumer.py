@@ -233,7 +233,8 @@ class NotifierLoop:
         if reason := self._deliverer.dropped(reminder):
             log.info("reminder %s dropped: %s", reminder.reminder_id, reason)
             for channel in channels:
-                self._metrics.record_delivery(channel.value, "dropped", reason)
+                self._deliverer.drop(reminder, channel, reason)
+                self._metrics.record_delivery(channel.value, "skipped", reason)
             return
         for channel in channels:
             outcome = self._deliverer.deliver(reminder, channel, origin.source)

@@ -128,16 +128,21 @@ class Deliverer:
         return self._send(reminder, channel, message, source)
 
     def dropped(self, reminder: ReminderDue) -> str | None:
-        """Why ``reminder`` must not be delivered nor recorded at all, or None.
+        """Why ``reminder`` must be dropped, or None: its patient was erased after it was made.
 
-        A reminder made before its patient was erased is dropped: no message, no
-        ledger row, no status naming the booking.
+        A dropped reminder is not delivered, its status is not published (it would
+        name the booking), and its ledger row names neither booking nor patient
+        (:meth:`drop`).
         """
         if self._erased is not None and self._erased.covers(
             reminder.clinic_id, reminder.patient.id, reminder.emitted_at
         ):
             return ERASED
         return None
+
+    def drop(self, reminder: ReminderDue, channel: Channel, reason: str) -> None:
+        """Record ``reminder`` on ``channel`` as dropped, for the counts (see :meth:`dropped`)."""
+        self._ledger.record_dropped(reminder, channel, reason, self._now())
 
     def due_retries(self, limit: int = 50) -> list[Retry]:
         """Deferred deliveries whose next attempt is due now, soonest first."""

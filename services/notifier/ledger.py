@@ -434,6 +434,30 @@ class DeliveryLedger:
             done = conn.execute(update(deliveries).where(*where).values(**forgotten))
             return int(stopped.rowcount) + int(done.rowcount)
 
+    def record_dropped(
+        self, reminder: ReminderDue, channel: Channel, reason: str, now: datetime
+    ) -> None:
+        """Record a reminder of an erased patient dropped on its way, as :meth:`anonymise`
+        leaves their rows: skipped with ``reason``, no booking, no patient. A row already
+        there is left as it is."""
+        row = {
+            "reminder_id": reminder.reminder_id,
+            "channel": channel.value,
+            "clinic_id": reminder.clinic_id,
+            "booking_id": ERASED_BOOKING,
+            "milestone": reminder.milestone,
+            "state": LedgerState.SKIPPED.value,
+            "attempts": 0,
+            "reason": reason,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(deliveries).values(**row))
+        except IntegrityError:
+            pass
+
     def _insert(
         self,
         reminder: ReminderDue,

@@ -12,7 +12,7 @@ import pytest
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ManualClock
-from services.shared.erasure import ErasureRecord, PatientErased
+from services.shared.erasure import ERASED, ErasureRecord, PatientErased
 from services.shared.events import BookingEvent, BookingEventType, Channel, decode, encode
 from tests.support.kafka import TopicReader, produce
 from tests.support.notifier_loop import NOW, sms_lines
@@ -72,7 +72,8 @@ def test_an_erased_patients_texts_go_and_their_held_reminder_is_dropped(
     assert sms_lines(settings) == []
     ledger = DeliveryLedger(settings.database_url)
     try:
-        assert ledger.get("held-1", Channel.SMS) is None
-        assert ledger.count_by_state() == {"sent": 1}
+        dropped = ledger.get("held-1", Channel.SMS)
+        assert dropped is not None and (dropped.state, dropped.reason) == ("skipped", ERASED)
+        assert ledger.count_by_state() == {"sent": 1, "skipped": 1}
     finally:
         ledger.close()

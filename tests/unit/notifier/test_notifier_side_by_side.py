@@ -39,6 +39,9 @@ class SlowDeliverer:
     def dropped(self, due: ReminderDue) -> str | None:
         return None
 
+    def drop(self, due: ReminderDue, channel: Channel, reason: str) -> None:
+        raise AssertionError("nothing is dropped here")
+
     def deliver(self, due: ReminderDue, channel: Channel, source: Source | None = None) -> Outcome:
         began = time.monotonic()
         time.sleep(TAKES)
