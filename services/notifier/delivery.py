@@ -128,17 +128,19 @@ class Deliverer:
         return self._send(reminder, channel, message, source)
 
     def dropped(self, reminder: ReminderDue) -> str | None:
-        """Why ``reminder`` must be dropped, or None: its patient was erased after it was made.
+        """Why ``reminder`` must be dropped, or None: its patient was erased after it was made,
+        or its booking was an erased patient's.
 
         A dropped reminder is not delivered, its status is not published (it would
         name the booking), and its ledger row names neither booking nor patient
         (:meth:`drop`).
         """
-        if self._erased is not None and self._erased.covers(
-            reminder.clinic_id, reminder.patient.id, reminder.emitted_at
-        ):
+        erased = self._erased
+        if erased is None:
+            return None
+        if erased.covers(reminder.clinic_id, reminder.patient.id, reminder.emitted_at):
             return ERASED
-        return None
+        return ERASED if erased.booking_erased(reminder.clinic_id, reminder.booking_id) else None
 
     def drop(self, reminder: ReminderDue, channel: Channel, reason: str) -> None:
         """Record ``reminder`` on ``channel`` as dropped, for the counts (see :meth:`dropped`)."""

@@ -2,17 +2,23 @@
 
 Reminders of an erased patient may still be on their way (on the due topic, held
 for quiet hours, waiting for a retry, replayed from a dead letter): delivery
-drops each one made before the erasure, with the reason "patient erased".
-Nothing here names the patient: a clinic id, a keyed hash, the erasure's id and
-time. Read into memory at start (one entry per erasure) and kept current by the
-booking follower, so a delivery's check costs a dictionary lookup.
+drops each one made before the erasure, and each one of a booking that was
+theirs whenever it was made (a worker whose offsets were reset to the start of
+the bookings topic plans their old bookings again until it meets the erasure
+once more), with the reason "patient erased". Nothing here names the patient:
+a clinic id, keyed hashes, the erasure's id and time. Read into memory at start
+(one entry per erasure and per booking) and kept current by the booking
+follower, so a delivery's check costs a hash and a set lookup.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.database import make_engine, stored_utc
@@ -28,6 +34,11 @@ erasures = Table(
     Column("erased_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False),
 )
+erased_bookings = Table(
+    "notifier_erased_bookings",
+    metadata,
+    Column("booking_hash", String(64), primary_key=True),
+)
 
 
 class ErasureRegister:
@@ -39,10 +50,12 @@ class ErasureRegister:
         metadata.create_all(self._engine)
         with self._engine.connect() as conn:
             rows = conn.execute(select(erasures)).all()
+            bookings = conn.execute(select(erased_bookings.c.booking_hash)).scalars().all()
         self.patients = ErasedPatients(
             keys, ((r.clinic_id, r.patient_hash, stored_utc(r.erased_at)) for r in rows)
         )
-        """Who was erased and when, for delivery to look up."""
+        """Who was erased and when, and their bookings, for delivery to look up."""
+        self.patients.add_bookings(bookings)
 
     def close(self) -> None:
         self._engine.dispose()
@@ -64,3 +77,13 @@ class ErasureRegister:
         except IntegrityError:
             return False
         return True
+
+    def record_bookings(self, clinic_id: str, booking_ids: Iterable[str]) -> None:
+        """Note the erased patient's bookings: none of their reminders goes out, ever."""
+        hashes = {self.patients.booking_hash(clinic_id, b) for b in booking_ids}
+        self.patients.add_bookings(hashes)
+        insert_ = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        with self._engine.begin() as conn:
+            for digest in hashes:
+                statement = insert_(erased_bookings).values(booking_hash=digest)
+                conn.execute(statement.on_conflict_do_nothing())

@@ -6,7 +6,7 @@ the notifier's record of the patient's bookings still says which bookings, phone
 and emails were theirs. In this order:
 
 1. the erasure register (:mod:`erased`): from now on no reminder of theirs made
-   before the erasure goes out;
+   before the erasure goes out, nor any of one of their bookings;
 2. the replies inbox: the patient's texts, and the phones they came from;
 3. the delivery ledger: rows kept for the counts, stripped of booking, patient,
    reason, provider id and payload (:meth:`DeliveryLedger.anonymise`);
@@ -86,6 +86,7 @@ class NotifierErasure:
         s, now = self._stores, self._clock.now()
         first = s.register.record(erased, now)
         known = s.seen.contacts(erased.clinic_id, erased.patient_id)
+        s.register.record_bookings(erased.clinic_id, known.booking_ids)
         texts = s.inbox.erase(erased.clinic_id, erased.patient_id, known.phones)
         phones = known.phones | texts.phones
         counts = {

@@ -134,13 +134,27 @@ def erasure_keys(secret: SecretStr | None, var_dir: Path) -> ErasureKeys:
 
 
 class ErasedPatients:
-    """Which patients were erased, and when: what views and deliveries look up."""
+    """Which patients were erased, and when, and which bookings were theirs: what views and
+    deliveries look up. Safe to read from any thread while one thread adds."""
 
     def __init__(self, keys: ErasureKeys, erased: Iterable[tuple[str, str, datetime]] = ()) -> None:
         self._keys = keys
         self._at: dict[tuple[str, str], datetime] = {}
+        self._bookings: frozenset[str] = frozenset()
         for clinic_id, patient_hash, at in erased:
             self.add(clinic_id, patient_hash, at)
+
+    def add_bookings(self, booking_hashes: Iterable[str]) -> None:
+        """Note bookings of erased patients, by :meth:`booking_hash`."""
+        self._bookings = self._bookings | frozenset(booking_hashes)
+
+    def booking_hash(self, clinic_id: str, booking_id: str) -> str:
+        return self._keys.value("booking", f"{clinic_id}\x00{booking_id}")
+
+    def booking_erased(self, clinic_id: str, booking_id: str) -> bool:
+        """True when this booking belonged to a patient since erased (whenever it is asked:
+        an erased booking id is never booked again)."""
+        return bool(self._bookings) and self.booking_hash(clinic_id, booking_id) in self._bookings
 
     def add(self, clinic_id: str, patient_hash: str, at: datetime) -> None:
         """Note an erasure (a later one of the same patient moves the time on)."""

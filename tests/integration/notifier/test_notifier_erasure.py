@@ -70,10 +70,23 @@ def test_an_erased_patients_texts_go_and_their_held_reminder_is_dropped(
     with pytest.raises(AssertionError):
         statuses.wait_for(2, timeout=1.0)
     assert sms_lines(settings) == []
+
+    later = running.now()  # made after the erasure: an old booking of hers planned again
+    again = reminder(reminder_id="again-1", channels=(Channel.SMS,), emitted_at=later)
+    back = reminder(  # she came back: a new booking
+        reminder_id="new-1", booking_id="bk-new", channels=(Channel.SMS,), emitted_at=later
+    )
+    for due in (again, back):
+        produce(bootstrap, topics.due, due.key, encode(due))
+    statuses.wait_for(2)
+    assert [(line["booking_id"], line["to"]) for line in sms_lines(settings)] == [
+        ("bk-new", "+447700900123")
+    ]
+    assert "reminder again-1 dropped: patient erased" in caplog.text
     ledger = DeliveryLedger(settings.database_url)
     try:
         dropped = ledger.get("held-1", Channel.SMS)
         assert dropped is not None and (dropped.state, dropped.reason) == ("skipped", ERASED)
-        assert ledger.count_by_state() == {"sent": 1, "skipped": 1}
+        assert ledger.count_by_state() == {"sent": 2, "skipped": 2}
     finally:
         ledger.close()

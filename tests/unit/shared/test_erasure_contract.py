@@ -69,3 +69,14 @@ def test_what_was_made_before_the_erasure_is_covered_and_what_came_after_is_not(
     assert not erased.covers("other", "p-42", AT - timedelta(days=3))
     erased.add("dr-jenny", KEYS.patient("dr-jenny", "p-42"), AT - timedelta(days=9))
     assert erased.erased_at("dr-jenny", "p-42") == AT
+
+
+def test_an_erased_patients_booking_stays_erased_whenever_its_reminder_was_made() -> None:
+    erased = ErasedPatients(KEYS)
+    assert not erased.booking_erased("dr-jenny", "bk-1")
+
+    erased.add_bookings([erased.booking_hash("dr-jenny", "bk-1")])
+
+    assert erased.booking_erased("dr-jenny", "bk-1")
+    assert not erased.booking_erased("other", "bk-1")
+    assert not erased.booking_erased("dr-jenny", "bk-2")
