@@ -24,13 +24,13 @@ notifier's :class:`ErasureRecord` to the erasures topic.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from services.notifier.bookings_seen import BookingsSeen, Contacts
 from services.notifier.erased import ErasureRegister
+from services.notifier.inbound import Publish
 from services.notifier.inbound_log import InboundLog
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.registry import ConsentRegistry
@@ -42,8 +42,6 @@ from services.shared.events import encode
 
 log = logging.getLogger(__name__)
 SINKS = ("sms.jsonl", "email.jsonl")
-
-Publish = Callable[[str, str | None, bytes], None]
 
 
 @dataclass(frozen=True)
