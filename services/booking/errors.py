@@ -68,6 +68,16 @@ class Conflict(BookingError):
     """A repeat that does not match the first request, or a concurrent change (HTTP 409)."""
 
 
+class ErasedBooking(Conflict):
+    """The booking id belonged to a patient since erased; a new booking needs a new id (409)."""
+
+    def __init__(self, clinic_id: str, booking_id: str) -> None:
+        super().__init__(
+            f"booking {booking_id!r} of clinic {clinic_id!r} was erased with its patient; "
+            "it is not booked again (a new booking of the patient needs a new booking id)"
+        )
+
+
 class AmbiguousBooking(BookingError):
     """The booking id exists at several clinics; the caller must name one (HTTP 400)."""
 

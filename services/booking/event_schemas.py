@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from services.shared.erasure import ErasureRecord, PatientErased
 from services.shared.events import (
     BookingEvent,
     ConsentChanged,
@@ -28,6 +29,8 @@ EVENTS: dict[str, type[Frozen]] = {
     "dead-letter.v1.json": DeadLetter,
     "consent-changed.v1.json": ConsentChanged,
     "patient-replied.v1.json": PatientReplied,
+    "patient-erased.v1.json": PatientErased,
+    "erasure-recorded.v1.json": ErasureRecord,
 }
 DEFAULT_FOLDER = Path("docs/schemas")
 

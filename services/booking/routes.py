@@ -17,6 +17,7 @@ from services.booking.errors import FieldError, InvalidBooking
 from services.booking.http_errors import Problem, ValidationErrors
 from services.booking.service import BookingService
 from services.booking.store import Recorded
+from services.shared.erasure import ERASED
 from services.shared.events import Booking, BookingEvent
 
 router = APIRouter()
@@ -202,6 +203,53 @@ def booking_events(booking_id: str, clinic: Clinic, service: Service) -> History
     """Every event of the booking, oldest first."""
     return History(
         clinic_id=clinic, booking_id=booking_id, events=service.history(clinic, booking_id)
+    )
+
+
+class Erased(BaseModel):
+    """What an erasure removed here, and what follows on the other services."""
+
+    erasure_id: str
+    clinic_id: str
+    patient_hash: str = Field(description="keyed hash of the patient id, as the audit trail has it")
+    erased_at: AwareDatetime
+    erased: dict[str, int] = Field(description="rows deleted from the booking store, per table")
+    followers: str = Field(
+        description="what the reminders worker and the notifier erase when they read the event"
+    )
+
+
+FOLLOWERS = (
+    "patient.erased is queued on the bookings topic: the reminders worker deletes the "
+    "patient's plan (a tombstone in its changelog) and the notifier its ledger, consent, "
+    "replies, inbound log, bookings seen and local sinks; each writes its counts to the "
+    f"erasures topic. Reminders of the patient still on their way are dropped ({ERASED!r})."
+)
+
+
+@router.delete(
+    "/v1/clinics/{clinic_id}/patients/{patient_id}",
+    response_model=Erased,
+    responses=ERRORS,
+    tags=["patients"],
+)
+def erase_patient(clinic_id: str, patient_id: str, service: Service, caller: Caller) -> Erased:
+    """Forget a patient: every booking of theirs at this clinic, its history, queued events,
+    idempotency keys and callbacks; publishes ``patient.erased`` for the other services.
+
+    Answers with the rows deleted per table; an audit record (who, which clinic, a keyed
+    hash of the patient id, when, the counts) is kept, with no personal data in it.
+    """
+    require_clinic(caller, clinic_id)
+    who = f"api key of {caller}" if caller else "api (no API keys configured)"
+    erasure = service.erase_patient(clinic_id, patient_id, who)
+    return Erased(
+        erasure_id=erasure.event.erasure_id,
+        clinic_id=clinic_id,
+        patient_hash=erasure.record.patient_hash,
+        erased_at=erasure.event.erased_at,
+        erased=erasure.counts,
+        followers=FOLLOWERS,
     )
 
 

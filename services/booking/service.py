@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from services.booking import domain
-from services.booking.errors import AmbiguousBooking, BookingNotFound
+from services.booking.erasure import Erasure, PatientEraser
+from services.booking.errors import AmbiguousBooking, BookingNotFound, FieldError, InvalidBooking
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore, IdempotencyKey, Recorded
 from services.booking.treatments import known_treatments
@@ -24,6 +25,8 @@ from services.shared.events import (
     is_identifier,
     is_key_part,
 )
+
+R = TypeVar("R", Recorded, Erasure)
 
 
 class BookingService:
@@ -42,7 +45,9 @@ class BookingService:
         notify: Callable[[], None] | None = None,
         clinics: ClinicDirectory | None = None,
         window: domain.StartWindow = domain.StartWindow(),
+        eraser: PatientEraser | None = None,
     ) -> None:
+        self._eraser = eraser
         self.clinics = clinics or ClinicDirectory()
         self.window = window
         self.store = store
@@ -71,6 +76,7 @@ class BookingService:
                 timedelta(hours=settings.booking_start_past_hours),
                 timedelta(days=settings.booking_start_future_days),
             ),
+            PatientEraser(store, settings.erasure_keys, settings.topics),
         )
 
     @property
@@ -198,6 +204,25 @@ class BookingService:
         latest = self.store.history(current.clinic_id, current.booking_id)[-1]
         return Recorded(latest, replayed=True)
 
+    def erase_patient(self, clinic_id: str, patient_id: str, requested_by: str) -> Erasure:
+        """Forget a patient of a clinic: every booking, its history, outbox rows, keys and
+        callbacks here, and ``patient.erased`` queued for the worker and the notifier.
+
+        Raises:
+            InvalidBooking: an id no patient can have (naming it).
+            RuntimeError: the service was built without erasure keys.
+        """
+        bad = [
+            FieldError(name, "must be 1-128 letters, digits or . _ @ -")
+            for name, value in (("clinic_id", clinic_id), ("patient_id", patient_id))
+            if not is_key_part(value)
+        ]
+        if bad:
+            raise InvalidBooking(bad)
+        if self._eraser is None:
+            raise RuntimeError("this booking service was built without erasure keys")
+        return self._done(self._eraser.erase(clinic_id, patient_id, self.clock.now(), requested_by))
+
     def get(self, clinic_id: str, booking_id: str) -> Booking:
         """The booking's snapshot; :class:`BookingNotFound` if there is none."""
         _require_ids(clinic_id, booking_id)
@@ -245,8 +270,8 @@ class BookingService:
         # has since passed, so the key is looked at before the start is checked.
         return self.store.replay(clinic_id, key)
 
-    def _done(self, recorded: Recorded) -> Recorded:
-        if not recorded.replayed:
+    def _done(self, recorded: R) -> R:
+        if not isinstance(recorded, Recorded) or not recorded.replayed:
             self._notify()
         return recorded
 

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
-from services.booking import callback_queue
-from services.booking.errors import BookingNotFound, Conflict
+from services.booking import callback_queue, erased_bookings
+from services.booking.errors import BookingNotFound, Conflict, ErasedBooking
 from services.booking.queries import outbox_backlog
 from services.booking.tables import (
     booking_events,
@@ -196,6 +196,8 @@ class BookingStore:
                     f"{booking.clinic_id!r} with different details"
                 )
             return Recorded(self._first_event(conn, booking), replayed=True)
+        if erased_bookings.is_erased(conn, booking.clinic_id, booking.booking_id):
+            raise ErasedBooking(booking.clinic_id, booking.booking_id)
         conn.execute(
             insert(bookings).values(
                 clinic_id=booking.clinic_id,
@@ -341,17 +343,7 @@ class BookingStore:
                     created_at=event.occurred_at,
                 )
             )
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
-        conn.execute(
-            insert(outbox).values(
-                event_id=event.event_id,
-                key=event.key,
-                topic=topic,
-                payload=payload,
-                created_at=event.occurred_at,
-            )
-        )
+        queue_outbox(conn, event.event_id, event.key, topic, payload, event.occurred_at)
 
     # -- the store itself and resyncs ---------------------------------------
 
@@ -419,6 +411,19 @@ class BookingStore:
         """How many outbox rows wait to be published."""
         with self._engine.connect() as conn:
             return outbox_backlog(conn)
+
+
+def queue_outbox(
+    conn: Connection, event_id: str, key: str, topic: str, payload: str, at: datetime
+) -> None:
+    """Queue one record for the relay to publish, in the caller's transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _OUTBOX_LOCK})
+    conn.execute(
+        insert(outbox).values(
+            event_id=event_id, key=key, topic=topic, payload=payload, created_at=at
+        )
+    )
 
 
 def _resync_row(row: Any, topic: str, at: datetime, source: str) -> dict[str, object]:

@@ -1,5 +1,6 @@
 """The booking store's tables (SQLAlchemy Core): bookings, history, outbox, idempotency,
-clinic callbacks, and what each calendar feed last said about each of its events."""
+clinic callbacks, what each calendar feed last said about each of its events, and
+what is left of erased patients (keyed hashes and the audit trail)."""
 
 from __future__ import annotations
 
@@ -117,3 +118,24 @@ store_meta = Table(
     Column("value", Text, nullable=False),
 )
 """Facts about the store itself, e.g. its ``store_id`` (the broker's marker names it)."""
+
+erased_bookings = Table(
+    "erased_bookings",
+    metadata,
+    Column("booking_hash", String(64), primary_key=True),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+)
+"""A keyed hash of each erased booking's clinic and id: that booking id is not booked again."""
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("erasure_id", String(64), primary_key=True),
+    Column("clinic_id", String(128), nullable=False),
+    Column("patient_hash", String(64), nullable=False),
+    Column("requested_by", String(200)),
+    Column("erased_at", DateTime(timezone=True), nullable=False),
+    Column("counts", Text, nullable=False),
+)
+"""The audit trail of erasures: who, which clinic, a keyed hash of the patient, when, how many
+rows of each table (JSON). No personal data."""

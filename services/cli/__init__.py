@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "services.cli.calendar",
     "services.cli.ops",
     "services.cli.ops_users",
+    "services.cli.patient",
 )
 
 

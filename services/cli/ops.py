@@ -15,6 +15,7 @@ from rich.console import Console
 
 from services.ops import dlq
 from services.ops.dlq_view import letter_dict, print_letter, print_table
+from services.ops.erasures import erased_patients
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound, open_writer
 from services.ops.names import SHORT_NAMES, resolve_topic
 from services.ops.settings import OpsSettings
@@ -81,7 +82,8 @@ def _register_dlq(subparsers: Any) -> None:
         description="Dead letters are records a service could not process, kept with the "
         "reason. Ids look like bookings:2:15 (queue, partition, offset). A replay publishes "
         "the original record back to its original topic; the dead letter stays, and a "
-        "record that fails again is dead-lettered again with its reason.",
+        "record that fails again is dead-lettered again with its reason. Letters about a "
+        "patient erased since are never listed, shown or replayed.",
     )
     actions = parser.add_subparsers(dest="action", required=True)
     for name, text in (
@@ -107,7 +109,10 @@ def dlq_command(args: argparse.Namespace) -> int:
     queues = [args.topic] if args.topic else list(dlq.QUEUES)
     console = Console(highlight=False, soft_wrap=args.json)
     try:
-        letters = dlq.list_letters(settings.bootstrap_servers, settings.topics, queues)
+        erased = erased_patients(
+            settings.bootstrap_servers, settings.topics.erasures, settings.erasure_keys
+        )
+        letters = dlq.list_letters(settings.bootstrap_servers, settings.topics, queues, erased)
         if args.action == "list":
             _show_list(letters, args.json, console)
         elif args.action == "show":

@@ -15,13 +15,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.notifier.bookings_seen import BookingsSeen
-from services.shared.events import BookingEvent, InvalidEvent, decode
+from services.shared.erasure import PatientErased, decode_booking_topic
+from services.shared.events import BookingEvent, InvalidEvent
 from services.shared.offsets import true_ends
 
 log = logging.getLogger(__name__)
@@ -31,8 +33,15 @@ class BookingFollower:
     """Reads booking events until :meth:`stop`; says how current it is."""
 
     def __init__(
-        self, bootstrap: str, topic: str, partitions: int, seen: BookingsSeen, poll_ms: int = 100
+        self,
+        bootstrap: str,
+        topic: str,
+        partitions: int,
+        seen: BookingsSeen,
+        poll_ms: int = 100,
+        on_erased: Callable[[PatientErased], object] | None = None,
     ) -> None:
+        self._on_erased = on_erased
         self._bootstrap = bootstrap
         self._topic = topic
         self._parts = [TopicPartition(topic, p) for p in range(partitions)]
@@ -109,9 +118,16 @@ class BookingFollower:
         for records in fetched.values():
             for record in records:
                 try:
-                    events.append(decode(BookingEvent, record.value or b""))
+                    event = decode_booking_topic(record.value or b"")
                 except InvalidEvent:
                     continue  # the worker dead-letters what it cannot read
+                if isinstance(event, BookingEvent):
+                    events.append(event)
+                    continue
+                self._seen.record(events, {})  # what came before it first
+                events = []
+                if self._on_erased is not None:
+                    self._on_erased(event)
         if fetched:
             offsets = {(tp.topic, tp.partition): consumer.position(tp) for tp in fetched}
             self._seen.record(events, offsets)

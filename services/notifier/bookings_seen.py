@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from services.notifier.currency import SeenBooking
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import make_engine, release_deleted, stored_utc
 from services.shared.events import BookingEvent, BookingStatus
 
 log = logging.getLogger(__name__)
@@ -59,9 +59,15 @@ seen = Table(
     Column("patient_id", String(128)),
     Column("phone", String(20)),
     Column("locale", String(8)),
+    Column("email", String(320)),
 )
 by_phone = Index("ix_notifier_bookings_seen_phone", seen.c.phone, seen.c.clinic_id)
-_PATIENT_COLUMNS = {"patient_id": "VARCHAR(128)", "phone": "VARCHAR(20)", "locale": "VARCHAR(8)"}
+_PATIENT_COLUMNS = {
+    "patient_id": "VARCHAR(128)",
+    "phone": "VARCHAR(20)",
+    "locale": "VARCHAR(8)",
+    "email": "VARCHAR(320)",
+}
 positions = Table(
     "notifier_bookings_offsets",
     metadata,
@@ -83,9 +89,19 @@ class PatientBooking:
     start: datetime
 
 
+@dataclass(frozen=True)
+class Contacts:
+    """What the notifier knows of how to reach one patient: their bookings, phones, emails."""
+
+    booking_ids: frozenset[str] = frozenset()
+    phones: frozenset[str] = frozenset()
+    emails: frozenset[str] = frozenset()
+
+
 def _add_patient_columns(engine: Engine) -> None:
-    # Made before replies were linked to bookings: add who each booking is for, and read
-    # the booking topic again from its start to fill them in (a re-read changes no state).
+    # Made before replies were linked to bookings (or before erasures needed the email):
+    # add who each booking is for, and read the booking topic again from its start to
+    # fill them in (a re-read changes no state).
     columns = {c["name"] for c in inspect(engine).get_columns(seen.name)}
     missing = [name for name in _PATIENT_COLUMNS if name not in columns]
     if not missing:
@@ -164,6 +180,31 @@ class BookingsSeen:
             return min(coming, key=lambda b: b.start)
         return max(found, key=lambda b: b.start, default=None)
 
+    def contacts(self, clinic_id: str, patient_id: str) -> Contacts:
+        """The patient's bookings at ``clinic_id``, and the phones and emails they carried."""
+        query = select(seen.c.booking_id, seen.c.phone, seen.c.email).where(
+            seen.c.clinic_id == clinic_id, seen.c.patient_id == patient_id
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return Contacts(
+            frozenset(r.booking_id for r in rows),
+            frozenset(r.phone for r in rows if r.phone),
+            frozenset(r.email for r in rows if r.email),
+        )
+
+    def erase(self, clinic_id: str, patient_id: str) -> int:
+        """Forget every booking of the patient at ``clinic_id``; return how many rows went.
+
+        The last step of an erasure: the database's log is then let go of
+        (:func:`release_deleted`), with the pages every other store changed.
+        """
+        query = delete(seen).where(seen.c.clinic_id == clinic_id, seen.c.patient_id == patient_id)
+        with self._engine.begin() as conn:
+            gone = int(conn.execute(query).rowcount)
+        release_deleted(self._engine)
+        return gone
+
     def _drop_reader(self, conn: Connection) -> None:
         with contextlib.suppress(Exception):
             conn.invalidate()
@@ -226,6 +267,7 @@ def _row(event: BookingEvent) -> dict[str, object]:
         "patient_id": booking.patient.id,
         "phone": booking.patient.phone,
         "locale": booking.patient.locale,
+        "email": booking.patient.email,
     }
 
 

@@ -18,6 +18,8 @@ from services.notifier.bookings_seen import BookingsSeen
 from services.notifier.consumer import NotifierLoop
 from services.notifier.delivery import Deliverer, Senders
 from services.notifier.email_opt_out import EmailOptOuts
+from services.notifier.erased import ErasureRegister
+from services.notifier.erasure import ErasureStores, NotifierErasure
 from services.notifier.http_server import HttpServer, address_of, listen
 from services.notifier.inbound import InboundStores, InboundTexts
 from services.notifier.inbound_log import InboundLog
@@ -37,6 +39,7 @@ from services.shared import kafka_patches
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock
 from services.shared.database import make_engine
+from services.shared.erasure import ErasedPatients
 from services.shared.metrics import PlatformMetrics
 from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics
@@ -122,16 +125,31 @@ def notifier(
     links = unsubscribe_links(settings, own_address)
     renderer = TemplateRenderer(settings.templates_dir, clinics, links=links)
     metrics = metrics or PlatformMetrics("notifier")
+    keys = settings.erasure_keys
     ledger = DeliveryLedger(settings.database_url)
-    registry = ConsentRegistry(settings.database_url)
+    registry = ConsentRegistry(settings.database_url, keys)
     seen = BookingsSeen(settings.database_url)
     inbound = InboundStores(
-        registry, seen, RepliesInbox(settings.database_url), InboundLog(settings.database_url)
+        registry, seen, RepliesInbox(settings.database_url), InboundLog(settings.database_url, keys)
+    )
+    register = ErasureRegister(settings.database_url, keys)
+    producer = open_producer(settings)
+    erasure = NotifierErasure(
+        ErasureStores(
+            register, seen, ledger, registry, inbound.inbox, inbound.log, settings.outbox_dir
+        ),
+        keys,
+        clock,
+        Publisher(producer, metrics).publish,
+        settings.topics.erasures,
     )
     follower = BookingFollower(
-        settings.bootstrap_servers, settings.topics.bookings, settings.partitions, seen
+        settings.bootstrap_servers,
+        settings.topics.bookings,
+        settings.partitions,
+        seen,
+        on_erased=erasure.erase,
     )
-    producer = open_producer(settings)
     consumer = consumer or open_consumer(settings)
     pool = (
         ThreadPoolExecutor(settings.notifier_concurrency, thread_name_prefix="deliver")
@@ -146,7 +164,9 @@ def notifier(
         settings.retention_sweep_minutes * 60,
     )
     try:
-        deliverer = _deliverer(settings, clock, renderer, ledger, registry, seen, stop, metrics)
+        deliverer = _deliverer(
+            settings, clock, renderer, ledger, (registry, seen, register.patients), stop, metrics
+        )
         follower.start()
         sweeper.start()
         loop = NotifierLoop(
@@ -169,6 +189,7 @@ def notifier(
         sweeper.stop()
         sweeps.dispose()
         follower.stop()
+        register.close()
         seen.close()
         inbound.inbox.close()
         inbound.log.close()
@@ -219,17 +240,17 @@ def _deliverer(
     clock: Clock,
     renderer: TemplateRenderer,
     ledger: DeliveryLedger,
-    registry: ConsentRegistry,
-    seen: BookingsSeen,
+    checks: tuple[ConsentRegistry, BookingsSeen, ErasedPatients],
     stop: threading.Event,
     metrics: PlatformMetrics,
 ) -> Deliverer:
+    """``checks``: the opt-outs, the bookings' latest states and the erased patients."""
     senders: Senders = build_senders(settings, clock, stop, metrics)
     retries = RetryPolicy(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
         timedelta(hours=settings.retry_window_hours),
     )
-    return Deliverer(ledger, renderer, senders, clock, retries, registry, seen)
+    return Deliverer(ledger, renderer, senders, clock, retries, *checks)
 
 
 def run(

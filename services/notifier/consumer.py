@@ -227,6 +227,12 @@ class NotifierLoop:
         self, origin: Origin, reminder: ReminderDue, channels: tuple[Channel, ...]
     ) -> None:
         """The given channels of one reminder, and their statuses published."""
+        if reason := self._deliverer.dropped(reminder):
+            log.info("reminder %s dropped: %s", reminder.reminder_id, reason)
+            for channel in channels:
+                self._deliverer.drop(reminder, channel, reason)
+                self._metrics.record_delivery(channel.value, "skipped", reason)
+            return
         for channel in channels:
             outcome = self._deliverer.deliver(reminder, channel, origin.source)
             if outcome.repeat and outcome.status.state is DeliveryState.RETRYING:

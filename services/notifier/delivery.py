@@ -24,6 +24,7 @@ from services.notifier.rendering import RenderedMessage, TemplateRenderer
 from services.notifier.retry import RetryPolicy
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.clock import Clock
+from services.shared.erasure import ERASED, ErasedPatients
 from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
 from services.shared.lateness import MISSED, no_longer_useful
 
@@ -85,7 +86,9 @@ class Deliverer:
         retries: RetryPolicy,
         opt_outs: OptOuts | None = None,
         bookings: Bookings | None = None,
+        erased: ErasedPatients | None = None,
     ) -> None:
+        self._erased = erased
         self._ledger = ledger
         self._bookings = bookings
         self._opt_outs = opt_outs
@@ -123,6 +126,25 @@ class Deliverer:
             row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
             return self._outcome(reminder, row)
         return self._send(reminder, channel, message, source)
+
+    def dropped(self, reminder: ReminderDue) -> str | None:
+        """Why ``reminder`` must be dropped, or None: its patient was erased after it was made,
+        or its booking was an erased patient's.
+
+        A dropped reminder is not delivered, its status is not published (it would
+        name the booking), and its ledger row names neither booking nor patient
+        (:meth:`drop`).
+        """
+        erased = self._erased
+        if erased is None:
+            return None
+        if erased.covers(reminder.clinic_id, reminder.patient.id, reminder.emitted_at):
+            return ERASED
+        return ERASED if erased.booking_erased(reminder.clinic_id, reminder.booking_id) else None
+
+    def drop(self, reminder: ReminderDue, channel: Channel, reason: str) -> None:
+        """Record ``reminder`` on ``channel`` as dropped, for the counts (see :meth:`dropped`)."""
+        self._ledger.record_dropped(reminder, channel, reason, self._now())
 
     def due_retries(self, limit: int = 50) -> list[Retry]:
         """Deferred deliveries whose next attempt is due now, soonest first."""

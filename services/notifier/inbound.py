@@ -120,7 +120,7 @@ class InboundTexts:
         Raises :class:`InvalidInbound` when ``From`` or ``MessageSid`` is not usable.
         """
         _check(sms)
-        first = self._stores.log.receive(sms.message_sid, self._clock.now())
+        first = self._stores.log.receive(sms.message_sid, self._clock.now(), sms.sender)
         if first.handled:
             log.info("text %s was handled already; answered as before", sms.message_sid)
             return first.answer

@@ -12,6 +12,7 @@ being useful (see :meth:`DeliveryLedger.due_retries`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -148,6 +149,8 @@ class Claim:
 
 
 INTERRUPTED = "an earlier attempt stopped between hand-off and confirmation; not resent"
+ERASED_BOOKING = "(erased)"
+"""The booking id of an erased patient's rows: no booking can have it (not an identifier)."""
 
 
 def _upgrade(engine: Engine) -> None:
@@ -385,6 +388,75 @@ class DeliveryLedger:
         )
         with self._engine.begin() as conn:
             return conn.execute(query).rowcount == 1
+
+    def anonymise(
+        self,
+        clinic_id: str,
+        patient_id: str,
+        booking_ids: Collection[str],
+        now: datetime,
+        reason: str,
+    ) -> int:
+        """Strip an erased patient's rows of all that leads back to them; return how many.
+
+        A row is the patient's when it names them, or one of their bookings at
+        ``clinic_id``. It keeps its reminder id (a digest, which keeps a replayed
+        reminder from going out again), channel, clinic, milestone, state, attempts
+        and times, so counts stay right; it loses the booking id, the patient id,
+        the reason (a provider's error can quote the number), the provider's
+        message id, the reminder kept for a retry and where it was read. A row
+        still waiting to go out is skipped with ``reason``.
+        """
+        mine = or_(
+            deliveries.c.patient_id == patient_id, deliveries.c.booking_id.in_(list(booking_ids))
+        )
+        where = (deliveries.c.clinic_id == clinic_id, mine)
+        waiting = (LedgerState.PENDING.value, LedgerState.SENDING.value)
+        forgotten = {
+            "booking_id": ERASED_BOOKING,
+            "patient_id": None,
+            "reason": None,
+            "provider_id": None,
+            "payload": None,
+            "next_attempt_at": None,
+            "retry_until": None,
+            "source_partition": None,
+            "source_offset": None,
+            "replayed_from": None,
+        }
+        skipped = {"state": LedgerState.SKIPPED.value, "reason": reason, "updated_at": now}
+        with self._engine.begin() as conn:
+            stopped = conn.execute(
+                update(deliveries)
+                .where(*where, deliveries.c.state.in_(waiting))
+                .values({**forgotten, **skipped})
+            )
+            done = conn.execute(update(deliveries).where(*where).values(**forgotten))
+            return int(stopped.rowcount) + int(done.rowcount)
+
+    def record_dropped(
+        self, reminder: ReminderDue, channel: Channel, reason: str, now: datetime
+    ) -> None:
+        """Record a reminder of an erased patient dropped on its way, as :meth:`anonymise`
+        leaves their rows: skipped with ``reason``, no booking, no patient. A row already
+        there is left as it is."""
+        row = {
+            "reminder_id": reminder.reminder_id,
+            "channel": channel.value,
+            "clinic_id": reminder.clinic_id,
+            "booking_id": ERASED_BOOKING,
+            "milestone": reminder.milestone,
+            "state": LedgerState.SKIPPED.value,
+            "attempts": 0,
+            "reason": reason,
+            "created_at": now,
+            "updated_at": now,
+        }
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(deliveries).values(**row))
+        except IntegrityError:
+            pass
 
     def _insert(
         self,

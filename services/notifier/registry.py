@@ -5,21 +5,28 @@ address (in lower case) for email. A keyword sent to a number no clinic is
 mapped to is kept under ``*`` and applies to every clinic. The latest word
 wins: a START after a STOP opts back in, and a change that arrives late (older
 than the one stored) changes nothing.
+
+When a patient is erased, their rows keep only a keyed hash of the address
+(:meth:`ErasureKeys.address`), never the address: a STOP still holds if the
+number is booked again, since every lookup asks for the address and its hash.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     DateTime,
     Engine,
     MetaData,
     String,
     Table,
+    delete,
     insert,
     inspect,
     select,
@@ -29,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.database import make_engine, stored_utc
+from services.shared.erasure import ErasureKeys
 from services.shared.events import Channel, ConsentChanged
 
 ANY_CLINIC = "*"
@@ -63,7 +71,9 @@ class ConsentRecord:
 class ConsentRegistry:
     """The registry on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, keys: ErasureKeys | None = None) -> None:
+        """``keys``: to find (and to make) the opt-outs of erased patients, kept as hashes."""
+        self._keys = keys
         self._engine: Engine = make_engine(url)
         metadata.create_all(self._engine)
         _phone_becomes_address(self._engine)
@@ -117,7 +127,7 @@ class ConsentRegistry:
     def latest(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
         """The most recent word from ``address`` to ``clinic_id`` or to every clinic, if any."""
         query = select(consents).where(
-            consents.c.address == _stored(address, channel),
+            consents.c.address.in_(self._forms(_stored(address, channel))),
             consents.c.channel == channel.value,
             consents.c.clinic_id.in_([clinic_id, ANY_CLINIC]),
         )
@@ -140,6 +150,54 @@ class ConsentRegistry:
         """The withdrawal in force for ``address`` with ``clinic_id``, or None if there is none."""
         found = self.latest(address, clinic_id, channel)
         return found if found is not None and not found.granted else None
+
+    def anonymise(self, clinic_id: str, phones: Iterable[str], emails: Iterable[str]) -> int:
+        """Keep only the keyed hash of an erased patient's addresses; return the rows changed.
+
+        Rows of ``clinic_id`` and of every clinic (``*``) are changed; a row
+        already kept under the hash (an earlier erasure) keeps the later word.
+        Raises ``RuntimeError`` when the registry has no erasure keys.
+        """
+        if self._keys is None:
+            raise RuntimeError("the consent registry was opened without erasure keys")
+        addresses = [(p, Channel.SMS) for p in phones] + [(e, Channel.EMAIL) for e in emails]
+        changed = 0
+        with self._engine.begin() as conn:
+            for address, channel in addresses:
+                plain = _stored(address, channel)
+                changed += _hash_rows(conn, plain, self._keys.address(plain), clinic_id, channel)
+        return changed
+
+    def _forms(self, stored: str) -> list[str]:
+        return [stored] if self._keys is None else [stored, self._keys.address(stored)]
+
+
+def _hash_rows(conn: Connection, plain: str, hashed: str, clinic_id: str, channel: Channel) -> int:
+    rows = conn.execute(
+        select(consents).where(
+            consents.c.address == plain,
+            consents.c.channel == channel.value,
+            consents.c.clinic_id.in_([clinic_id, ANY_CLINIC]),
+        )
+    ).mappings()
+    changed = 0
+    for row in list(rows):
+        key = (consents.c.clinic_id == row["clinic_id"], consents.c.channel == row["channel"])
+        kept = conn.execute(select(consents.c.changed_at).where(consents.c.address == hashed, *key))
+        earlier = kept.scalar()
+        if earlier is not None:
+            if stored_utc(earlier) <= stored_utc(row["changed_at"]):
+                values = {k: v for k, v in row.items() if k != "address"}
+                conn.execute(
+                    update(consents).where(consents.c.address == hashed, *key).values(values)
+                )
+            conn.execute(delete(consents).where(consents.c.address == plain, *key))
+        else:
+            conn.execute(
+                update(consents).where(consents.c.address == plain, *key).values(address=hashed)
+            )
+        changed += 1
+    return changed
 
 
 def _stored(address: str, channel: Channel) -> str:

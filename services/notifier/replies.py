@@ -12,6 +12,7 @@ marks rows handled through the functions below, never through the table.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -26,8 +27,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -115,6 +119,26 @@ class RepliesInbox:
                 conn.execute(insert(inbox).values(**row))
         except IntegrityError:
             pass
+
+    def erase(self, clinic_id: str, patient_id: str, phones: Collection[str]) -> Erased:
+        """Delete an erased patient's texts: those linked to them at ``clinic_id``, and those
+        from their phones to that clinic or to a number no clinic is mapped to."""
+        mine = or_(
+            and_(inbox.c.clinic_id == clinic_id, inbox.c.patient_id == patient_id),
+            and_(inbox.c.clinic_id.in_([clinic_id, UNMAPPED]), inbox.c.phone.in_(list(phones))),
+        )
+        with self._engine.begin() as conn:
+            rows = conn.execute(select(inbox.c.message_sid, inbox.c.phone).where(mine)).all()
+            conn.execute(delete(inbox).where(mine))
+        return Erased(frozenset(r.message_sid for r in rows), frozenset(r.phone for r in rows))
+
+
+@dataclass(frozen=True)
+class Erased:
+    """The texts an erasure deleted, and the phones they came from."""
+
+    message_sids: frozenset[str]
+    phones: frozenset[str]
 
 
 def replies(

@@ -22,7 +22,7 @@ from services.notifier.bookings_seen import seen
 from services.notifier.inbound_log import received
 from services.notifier.ledger import LedgerState, deliveries
 from services.notifier.replies import inbox
-from services.notifier.senders.local import SINK_FILES, keep_lines
+from services.notifier.senders.local import SINK_FILES, erase_lines
 from services.shared.database import deleted
 
 SETTLED = [
@@ -73,7 +73,7 @@ class NotifierRetention:
                 ),
             }
         counts["local sink lines"] = sum(
-            keep_lines(outbox_dir / name, _sent_since(deliveries_before))
+            erase_lines(outbox_dir / name, _sent_before(deliveries_before))
             for name in SINK_FILES.values()
         )
         return counts
@@ -90,11 +90,11 @@ class NotifierRetention:
         return or_(handled, unread)
 
 
-def _sent_since(cutoff: datetime) -> Callable[[dict[str, Any]], bool]:
-    def keep(line: dict[str, Any]) -> bool:
+def _sent_before(cutoff: datetime) -> Callable[[dict[str, Any]], bool]:
+    def old(line: dict[str, Any]) -> bool:
         try:
-            return datetime.fromisoformat(str(line.get("sent_at"))) >= cutoff
+            return datetime.fromisoformat(str(line.get("sent_at"))) < cutoff
         except ValueError:
-            return False
+            return True  # a line without a time of sending is of no use either
 
-    return keep
+    return old

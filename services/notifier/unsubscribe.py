@@ -15,21 +15,19 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from services.shared.events import Channel
+from services.shared.keys import kept_key
 
 PATH = "/v1/unsubscribe/"
 ONE_CLICK = "List-Unsubscribe=One-Click"
 """RFC 8058: the header that says a POST unsubscribes, and the body that POST carries."""
 KEY_FILE = "unsubscribe.key"
-MIN_KEY_BYTES = 16
 
 _CONTEXT = b"clinic-reminders unsubscribe v1\x00"
 _TOKEN = re.compile(r"([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]*))?")
@@ -99,37 +97,12 @@ def signing_key(secret: SecretStr | None, var_dir: Path) -> bytes:
     so links stay valid across restarts of one notifier with one ``var_dir``;
     notifiers that share a database but not a ``var_dir`` need the secret.
     """
-    if secret is not None and secret.get_secret_value():
-        return secret.get_secret_value().encode()
-    path = var_dir / KEY_FILE
-    if not path.exists():
-        _keep_new_key(path)
-    try:
-        key = bytes.fromhex(path.read_text().strip())
-    except ValueError:
-        key = b""
-    if len(key) < MIN_KEY_BYTES:
-        raise ValueError(
-            f"{path} does not hold an unsubscribe key ({MIN_KEY_BYTES * 2}+ hex digits); "
-            "removing it makes a new one, and every link already sent stops working"
-        )
-    return key
-
-
-def _keep_new_key(path: Path) -> None:
-    # Written aside and linked into place, so that a notifier starting at the same
-    # moment reads either no file or the whole key, and both end with the same one.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    aside = path.with_name(f"{path.name}.{os.getpid()}")
-    descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        out.write(secrets.token_bytes(32).hex())
-    try:
-        os.link(aside, path)
-    except FileExistsError:
-        pass
-    finally:
-        aside.unlink()
+    return kept_key(
+        secret,
+        var_dir / KEY_FILE,
+        "an unsubscribe key",
+        "removing it makes a new one, and every link already sent stops working",
+    )
 
 
 def _b64(raw: bytes) -> str:

@@ -8,18 +8,26 @@ that fails again is dead-lettered again with its new reason.
 
 The replayed record carries the dead letter's id in a header: the notifier
 tries a failed delivery again once per dead letter replayed, never twice.
+
+The dead-letter topics are append-only: a letter about a patient since erased
+stays on the broker until its retention removes it. Every view leaves such a
+letter out (the erasure records on ``clinic.erasures.v1`` say who was erased,
+by keyed hash, and when), so it can be neither shown nor replayed.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from services.ops.kafka_io import read_all
 from services.ops.records import Record
+from services.shared.erasure import ErasedPatients
 from services.shared.events import REPLAY_HEADER, DeadLetter, InvalidEvent, decode
 from services.shared.topics import Topics
 
@@ -47,16 +55,56 @@ def queue_topic(queue: str, topics: Topics) -> str:
     return topics.bookings_dlq if queue == "bookings" else topics.notifications_dlq
 
 
-def list_letters(bootstrap: str, topics: Topics, queues: Iterable[str] = QUEUES) -> list[Letter]:
-    """Every dead letter now on the chosen queues, oldest first within each partition.
+def list_letters(
+    bootstrap: str,
+    topics: Topics,
+    queues: Iterable[str] = QUEUES,
+    erased: ErasedPatients | None = None,
+) -> list[Letter]:
+    """Every dead letter now on the chosen queues, oldest first within each partition,
+    less those about a patient ``erased`` since (see :func:`names_erased`).
 
     Blocks while reading each topic to its end; raises ``BrokerUnavailable``.
     """
     letters: list[Letter] = []
     for queue in queues:
         for record in read_all(bootstrap, queue_topic(queue, topics)):
-            letters.append(_letter(f"{queue}:{record.partition}:{record.offset}", record))
+            letter = _letter(f"{queue}:{record.partition}:{record.offset}", record)
+            if erased is None or not names_erased(letter, erased):
+                letters.append(letter)
     return letters
+
+
+def names_erased(letter: Letter, erased: ErasedPatients) -> bool:
+    """True when the letter's key or payload names a patient erased after it was written."""
+    dead = letter.letter
+    when = dead.occurred_at if dead else letter.record.timestamp
+    keys = [dead.key if dead else letter.record.key_text]
+    if dead is not None:
+        keys.append(_patient_of(dead.payload))
+    for key in keys:
+        clinic, colon, patient = (key or "").partition(":")
+        if colon and erased.covers(clinic, patient, when):
+            return True
+    return False
+
+
+def _patient_of(payload: str) -> str | None:
+    """``clinic:patient`` of a booking event, due reminder or erasure carried in a payload."""
+    try:
+        body: Any = json.loads(payload)
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data")
+    holder: dict[str, Any] = data if isinstance(data, dict) else body
+    patient = holder.get("patient")
+    patient_id = patient.get("id") if isinstance(patient, dict) else body.get("patient_id")
+    clinic_id = holder.get("clinic_id")
+    if isinstance(clinic_id, str) and isinstance(patient_id, str):
+        return f"{clinic_id}:{patient_id}"
+    return None
 
 
 def _letter(letter_id: str, record: Record) -> Letter:

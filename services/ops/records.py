@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from services.shared.erasure import ErasureRecord, PatientErased
 from services.shared.events import (
     BookingEvent,
     DeadLetter,
@@ -67,6 +68,8 @@ def model_for(value: bytes) -> type[Frozen] | None:
         "reminder.due": ReminderDue,
         "notification.status": NotificationStatus,
         "dead_letter": DeadLetter,
+        "patient.erased": PatientErased,
+        "erasure.recorded": ErasureRecord,
     }
     return models.get(kind)
 

@@ -36,6 +36,7 @@ from services.reminders.handling import WorkerHandling
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
+from services.reminders.purge import purge_key
 from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
 from services.reminders.views import add_views
@@ -68,6 +69,7 @@ def create_app(
     due = app.topic(topics.due, **options)
     status = app.topic(topics.status, **options)
     dead = app.topic(topics.bookings_dlq, **options)
+    erasures = app.topic(topics.erasures, **options)
     table = held_changelog_table(
         app,
         "patients",
@@ -91,9 +93,17 @@ def create_app(
     def owned() -> list[int]:
         return owned_partitions(app, topics.ticks)
 
-    outbound = FaustOutbound(app, due, status, dead, topics.control)
+    outbound = FaustOutbound(app, due, status, dead, topics.control, erasures)
     handling = WorkerHandling(
-        scheduler, outbound, clock, metrics, topics, settings.worker_id, owned
+        scheduler,
+        outbound,
+        clock,
+        metrics,
+        topics,
+        settings.worker_id,
+        owned,
+        settings.erasure_keys,
+        purge=lambda key, partition: purge_key(table, key, partition),
     )
     use_checked_recovery(app, handling.on_lost)
 
@@ -132,9 +142,10 @@ class FaustOutbound:
         status: faust.TopicT,
         dead: faust.TopicT,
         control: str,
+        erasures: faust.TopicT,
     ) -> None:
         self._app, self._due, self._status, self._dead = app, due, status, dead
-        self._control = control
+        self._control, self._erasures = control, erasures
 
     async def due(self, key: bytes, value: bytes) -> Awaitable[Any]:
         sent: Awaitable[Any] = await self._due.send(key=key, value=value)
@@ -148,6 +159,9 @@ class FaustOutbound:
 
     async def control(self, key: bytes, value: bytes) -> None:
         await self._app.producer.send_and_wait(self._control, key, value, 0, None, None)
+
+    async def erasure(self, key: bytes, value: bytes) -> None:
+        await self._erasures.send(key=key, value=value)
 
 
 class PatientTable(MutableMapping[str, bytes]):

@@ -21,13 +21,13 @@ from services.reminders.schedule import Scheduler, Skipped
 from services.reminders.state import PatientState
 from services.shared.clock import Clock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested
+from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased, decode_booking_topic
 from services.shared.events import (
     BookingEvent,
     DeadLetter,
     DeliveryState,
     InvalidEvent,
     NotificationStatus,
-    decode,
     encode,
 )
 from services.shared.metrics import PlatformMetrics
@@ -66,6 +66,10 @@ class Outbound(Protocol):
         """Write to partition 0 of the control topic and wait until the broker has it."""
         ...
 
+    async def erasure(self, key: bytes, value: bytes) -> None:
+        """Write the worker's audit record of an erasure to the erasures topic."""
+        ...
+
 
 class WorkerHandling:
     """Booking events into plans, ticks into due reminders, faults into dead letters."""
@@ -79,7 +83,12 @@ class WorkerHandling:
         topics: Topics,
         worker_id: str,
         owned: Callable[[], list[int]],
+        keys: ErasureKeys,
+        purge: Callable[[str, int], object] = lambda key, partition: None,
     ) -> None:
+        """``purge(key, partition)``: take a deleted plan out of the store's files too."""
+        self._keys = keys
+        self._purge = purge
         self.scheduler = scheduler
         self._out = outbound
         self._clock = clock
@@ -107,7 +116,10 @@ class WorkerHandling:
     async def on_booking(self, record: Record) -> None:
         """Fold a booking event into its patient's plan; never raises for the event's sake."""
         try:
-            event = decode(BookingEvent, record.value or b"")
+            event = decode_booking_topic(record.value or b"")
+            if isinstance(event, PatientErased):
+                await self.on_erased(event, record.partition)
+                return
             applied = self.scheduler.apply(event, record.partition, self._clock.now())
             _say_planned(event, applied.state)
             await self._report_skipped(applied.skipped)
@@ -116,6 +128,38 @@ class WorkerHandling:
         except Exception as exc:  # a fault of ours, not the event's: kept with its reason
             log.exception("could not plan %s:%s", record.topic, record.offset)
             await self._dead_letter(record, exc)
+
+    async def on_erased(self, erased: PatientErased, partition: int) -> None:
+        """Delete the patient's plan (a changelog tombstone) and record it on the erasures topic.
+
+        A record the broker does not take is logged, not retried: the plan is gone
+        either way, and the booking service's record of the erasure stands.
+        """
+        held = self.scheduler.erase(erased.key)
+        if held is not None:
+            self._purge(erased.key, partition)
+        counts = {"plans": 0, "bookings": 0, "pending_reminders": 0, "done_reminders": 0}
+        if held is not None:
+            counts = {
+                "plans": 1,
+                "bookings": len(held.bookings),
+                "pending_reminders": len(held.pending),
+                "done_reminders": len(held.done),
+            }
+        record = ErasureRecord(
+            erasure_id=erased.erasure_id,
+            service="reminders",
+            clinic_id=erased.clinic_id,
+            patient_hash=self._keys.patient(erased.clinic_id, erased.patient_id),
+            erased_at=erased.erased_at,
+            recorded_at=self._clock.now(),
+            counts=counts,
+        )
+        log.info("erasure %s: %d plan(s) deleted", erased.erasure_id, counts["plans"])
+        try:
+            await self._out.erasure(record.key.encode(), encode(record))
+        except Exception as exc:
+            log.warning("erasure %s: record not taken by the broker (%s)", erased.erasure_id, exc)
 
     async def on_tick(self, partition: int) -> None:
         """Emit what is due on ``partition``; the plans say "done" once the broker has it."""

@@ -158,6 +158,22 @@ class Scheduler:
         reason = f"no longer applies after {event.type.value}"
         return Applied(after, [Skipped(before.bookings[p.booking_id], p, reason) for p in moot])
 
+    def erase(self, key: str) -> PatientState | None:
+        """Forget the patient ``key`` (``clinic:patient``): their plan, bookings and history.
+
+        Deletes the table value, which on the worker writes a tombstone to the
+        changelog; returns the plan that was held (None when there was none).
+        Index entries of the key are left to lapse: a tick finds no plan and
+        fires nothing.
+        """
+        stored = self._patients.get(key)
+        if stored is None:
+            return None
+        before = PatientState.from_value(stored)
+        del self._patients[key]
+        self.counts.remove(before)
+        return before
+
     def tick(self, partition: int, now: datetime) -> Tick:
         """Find every reminder of ``partition`` due by ``now``; :meth:`commit` marks them done.
 

@@ -29,6 +29,10 @@ class PlanCounts:
             self._tally((p.milestone for p in before.pending.values()), before.done.values(), -1)
         self._tally((p.milestone for p in after.pending.values()), after.done.values(), 1)
 
+    def remove(self, before: PatientState) -> None:
+        """One patient's plan was deleted (the patient was erased)."""
+        self._tally((p.milestone for p in before.pending.values()), before.done.values(), -1)
+
     def add(self, value: Mapping[str, Any]) -> None:
         """Count one plan as read back from the table (parsed JSON)."""
         pending = value.get("pending", {}).values()

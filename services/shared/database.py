@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,12 +45,34 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     dbapi_connection.execute("PRAGMA journal_mode=WAL")
     dbapi_connection.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are overwritten with zeros, not left in free pages: an erased
+    # patient must leave the file, not only the tables. Debian builds SQLite so by
+    # default; others (python.org, macOS) do not.
+    dbapi_connection.execute("PRAGMA secure_delete=ON")
 
 
 def _sqlite_begin(connection: Any) -> None:
     # A deferred transaction that reads and then writes fails at once with "database
     # is locked" when another writer got in between; IMMEDIATE waits its turn instead.
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def release_deleted(engine: Engine) -> None:
+    """After an erasure: on SQLite, empty the write-ahead log into the database file.
+
+    The log keeps the pages as they were before the deletes until it is reset;
+    a checkpoint that truncates it lets them go now. A checkpoint that readers
+    hold up does what it can, and the next one does the rest. Nothing to do on
+    PostgreSQL (its dead rows go at the next VACUUM: docs/privacy.md).
+    """
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction, which a checkpoint needs
+    try:
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the next one does it
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def stored_utc(value: datetime) -> datetime:

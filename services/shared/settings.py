@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.shared.clinics import DEFAULT_QUIET_HOURS, ClinicDirectory, QuietHours
+from services.shared.erasure import ErasureKeys, erasure_keys
 from services.shared.topics import Topics
 
 
@@ -28,6 +29,20 @@ class PlatformSettings(BaseSettings):
     var_dir: Path = Path("var")
     on_tansu: bool = True
     """The embedded broker under-reports end offsets; the worker compensates when true."""
+    erasure_secret: SecretStr | None = None
+    """Keys the hashes an erasure leaves behind (HMAC-SHA256), at least 16 characters.
+
+    Every service must have the same one. Unset (the local default), the first
+    service that needs it makes a random key in ``{var_dir}/erasure.key``, which
+    every process sharing that folder reads (see :mod:`services.shared.erasure`).
+    """
+
+    @field_validator("erasure_secret")
+    @classmethod
+    def _erasure_secret_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and 0 < len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return value or None
 
     retention_finished_days: int = Field(default=400, ge=395, le=3650)
     """A booking is forgotten this long after its appointment (docs/privacy.md); at least
@@ -62,6 +77,11 @@ class PlatformSettings(BaseSettings):
     @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix, self.retention_dead_letters_days)
+
+    @property
+    def erasure_keys(self) -> ErasureKeys:
+        """The keyed hashes every service makes of what it erased."""
+        return erasure_keys(self.erasure_secret, self.var_dir)
 
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.var_dir / name).resolve()}"

@@ -65,6 +65,12 @@ class Topics:
         """Markers and resync requests, on partition 0 (see :mod:`services.shared.control`)."""
         return f"{self.prefix}clinic.platform.v1"
 
+    @property
+    def erasures(self) -> str:
+        """Each service's audit record of each erasure (no personal data; see
+        :mod:`services.shared.erasure`), and what views read to hide erased patients."""
+        return f"{self.prefix}clinic.erasures.v1"
+
     def all(self) -> list[str]:
         return [
             self.bookings,
@@ -76,6 +82,7 @@ class Topics:
             self.consent,
             self.replies,
             self.control,
+            self.erasures,
         ]
 
     def configs(self) -> dict[str, dict[str, str]]:

@@ -24,11 +24,13 @@ class Platform:
     def __init__(self, var_dir: Path, scale: float, clock_start: datetime) -> None:
         self.var_dir = var_dir
         self.booking_url = f"http://127.0.0.1:{free_port()}"
+        self.notifier_url = f"http://127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "CLINIC_VAR_DIR": str(var_dir),
             "CLINIC_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
             "CLINIC_BOOKING_PORT": self.booking_url.rsplit(":", 1)[1],
+            "CLINIC_NOTIFIER_HTTP_PORT": self.notifier_url.rsplit(":", 1)[1],
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
             "CLINIC_OPS_PORT": str(free_port()),
             "CLINIC_TIME_SCALE": str(scale),

@@ -1,4 +1,9 @@
-"""The local sinks (the embedded default): a JSON line per message, and a line on stdout."""
+"""The local sinks (the embedded default): a JSON line per message, and a line on stdout.
+
+The line on stdout names the channel, the masked address, the milestone and the
+booking, never the text: the console and its logs keep no patient's name or
+words. An erasure rewrites the files without the patient's lines (:func:`erase_lines`).
+"""
 
 from __future__ import annotations
 
@@ -28,40 +33,12 @@ def _lock_of(path: Path) -> threading.Lock:
         return _LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
-def keep_lines(path: Path, keep: Callable[[dict[str, Any]], bool]) -> int:
-    """Rewrite the sink file with only the lines ``keep`` accepts; how many were dropped.
-
-    A line that is not JSON is dropped too. The file is replaced whole, so a
-    reader never sees half of it.
-    """
-    with _lock_of(path):
-        if not path.exists():
-            return 0
-        kept: list[str] = []
-        dropped = 0
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                dropped += 1
-                continue
-            if isinstance(record, dict) and keep(record):
-                kept.append(line)
-            else:
-                dropped += 1
-        if dropped:
-            fresh = path.with_suffix(".rewrite")
-            fresh.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
-            os.replace(fresh, path)
-        return dropped
-
-
 class JsonlOutbox:
     """Appends one JSON object per line to a file, and prints a readable summary.
 
-    Each line has ``reminder_id, booking_id, milestone, channel, to, body,
-    sent_at`` (and ``subject``, ``html`` and ``headers`` for email); the write
-    is flushed before :meth:`append` returns.
+    Each line has ``reminder_id, clinic_id, booking_id, milestone, channel, to,
+    body, sent_at`` (and ``subject``, ``html`` and ``headers`` for email); the
+    write is flushed before :meth:`append` returns.
     """
 
     def __init__(self, path: Path, clock: Clock, echo: TextIO | None = None) -> None:
@@ -74,6 +51,7 @@ class JsonlOutbox:
     ) -> SendResult:
         record = {
             "reminder_id": reminder.reminder_id,
+            "clinic_id": reminder.clinic_id,
             "booking_id": reminder.booking_id,
             "milestone": reminder.milestone,
             "channel": channel.value,
@@ -90,26 +68,54 @@ class JsonlOutbox:
             except OSError as exc:  # a full disk or a folder gone: like a provider down
                 raise RetryableSendError(f"local sink {self._path}: {exc.strerror or exc}") from exc
             print(
-                summary(channel, to, reminder.milestone, extra.get("subject") or body),
+                summary(channel, to, reminder.milestone, reminder.booking_id),
                 file=self._echo,
                 flush=True,
             )
         return SendResult(provider_id=f"local-{channel.value}-{reminder.reminder_id}")
 
 
-def summary(channel: Channel, to: str, milestone: str, text: str) -> str:
-    """``SMS   -> +4477...123  [aftercare-day-3] Hi Jane, ...`` on one line."""
-    shown = " ".join(text.split())
-    if len(shown) > 80:
-        shown = shown[:77] + "..."
-    return f"{channel.value.upper():<5} -> {mask(to)}  [{milestone}] {shown}"
+def summary(channel: Channel, to: str, milestone: str, booking_id: str) -> str:
+    """``SMS   -> +4477...123  [aftercare-day-3] booking bk-1001`` on one line."""
+    return f"{channel.value.upper():<5} -> {mask(to)}  [{milestone}] booking {booking_id}"
 
 
 def mask(address: str) -> str:
     """Enough of a phone number or address to recognise it, not to copy it."""
     if address.startswith("+") and len(address) > 8:
         return f"{address[:5]}...{address[-3:]}"
-    return address
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if at else address
+
+
+def erase_lines(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
+    """Rewrite a sink file without the lines ``drop`` picks; return how many went.
+
+    The new file replaces the old one whole (written aside, then renamed), with
+    appends held meanwhile; a line that is not JSON is kept as it is.
+    """
+    with _lock_of(path):
+        if not path.exists():
+            return 0
+        kept, dropped = [], 0
+        for line in path.read_text(encoding="utf-8").splitlines(keepends=True):
+            if _dropped(line, drop):
+                dropped += 1
+            else:
+                kept.append(line)
+        if dropped:
+            aside = path.with_name(f"{path.name}.erasing")
+            aside.write_text("".join(kept), encoding="utf-8")
+            os.replace(aside, path)
+        return dropped
+
+
+def _dropped(line: str, drop: Callable[[dict[str, Any]], bool]) -> bool:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and drop(record)
 
 
 class LocalSmsSender:

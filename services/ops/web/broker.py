@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.ops.dlq import Letter, list_letters
+from services.ops.erasures import erased_patients
 from services.ops.kafka_io import read_all
 from services.ops.web.shaping import DueReminder
+from services.shared.erasure import ErasureKeys
 from services.shared.events import InvalidEvent, ReminderDue, decode
 from services.shared.topics import Topics
 
@@ -51,9 +53,13 @@ def due_reminders(bootstrap: str, topics: Topics) -> list[DueReminder]:
     return found
 
 
-def dead_letters(bootstrap: str, topics: Topics) -> list[DeadLetterRow]:
-    """Both dead-letter topics, newest first; raises ``BrokerUnavailable`` or ``TopicNotFound``."""
-    rows = [_row(letter) for letter in list_letters(bootstrap, topics)]
+def dead_letters(
+    bootstrap: str, topics: Topics, keys: ErasureKeys | None = None
+) -> list[DeadLetterRow]:
+    """Both dead-letter topics, newest first, less the letters of patients erased since (with
+    ``keys``); raises ``BrokerUnavailable`` or ``TopicNotFound``."""
+    erased = erased_patients(bootstrap, topics.erasures, keys) if keys else None
+    rows = [_row(letter) for letter in list_letters(bootstrap, topics, erased=erased)]
     return sorted(rows, key=lambda r: (r.occurred_at is not None, r.occurred_at), reverse=True)
 
 

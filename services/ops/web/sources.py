@@ -104,7 +104,10 @@ class LiveSources:
 
     def dead_letters(self) -> list[DeadLetterRow]:
         s = self._settings
-        return _guard("dead letters", lambda: broker.dead_letters(s.bootstrap_servers, s.topics))
+        return _guard(
+            "dead letters",
+            lambda: broker.dead_letters(s.bootstrap_servers, s.topics, s.erasure_keys),
+        )
 
     def replies(self, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:
         return _guard(INBOX, lambda: stores.replies(self._ledger, clinic_id, unread_only))

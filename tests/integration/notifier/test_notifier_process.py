@@ -115,7 +115,8 @@ def test_runs_in_the_foreground_sends_and_exits_zero_on_sigterm(
     assert process.returncode == 0, output
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{address}/healthz", timeout=2)
-    assert "SMS   -> +4477...123  [pre-treatment-24h] Hi Jane." in output
+    assert "SMS   -> +4477...123  [pre-treatment-24h] booking bk-1001" in output
+    assert "Jane" not in output
     assert "notifier ready, partitions [0, 1, 2, 3]" in output
     assert output.rstrip().endswith("notifier: stopped")
     assert (tmp_path / "var" / "notifier.db").exists()

@@ -36,6 +36,12 @@ class SlowDeliverer:
         self._fail = fail
         self._lock = threading.Lock()
 
+    def dropped(self, due: ReminderDue) -> str | None:
+        return None
+
+    def drop(self, due: ReminderDue, channel: Channel, reason: str) -> None:
+        raise AssertionError("nothing is dropped here")
+
     def deliver(self, due: ReminderDue, channel: Channel, source: Source | None = None) -> Outcome:
         began = time.monotonic()
         time.sleep(TAKES)

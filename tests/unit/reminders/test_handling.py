@@ -16,12 +16,14 @@ from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.shared.clock import ManualClock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested
+from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased
 from services.shared.events import BookingEventType, DeadLetter, ReminderDue, decode, encode
 from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event
 
 TOPICS = Topics("unit.")
+KEYS = ErasureKeys(b"k" * 32)
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class FakeOutbound:
         self.statuses: list[bytes] = []
         self.dead: list[DeadLetter] = []
         self.control_sent: list[tuple[bytes, bytes]] = []
+        self.erasures: list[ErasureRecord] = []
         self.down = False
 
     async def due(self, key: bytes, value: bytes) -> Awaitable[Any]:
@@ -61,13 +64,16 @@ class FakeOutbound:
     async def control(self, key: bytes, value: bytes) -> None:
         self.control_sent.append((key, value))
 
+    async def erasure(self, key: bytes, value: bytes) -> None:
+        self.erasures.append(decode(ErasureRecord, value))
+
 
 def handling(clock: ManualClock) -> tuple[WorkerHandling, FakeOutbound]:
     policy = ClinicPolicy(attendance="reported")
     scheduler = Scheduler({}, ProtocolRegistry.builtin(), lambda _: policy)
     out = FakeOutbound()
     made = WorkerHandling(
-        scheduler, out, clock, PlatformMetrics("reminders"), TOPICS, "7", lambda: [0]
+        scheduler, out, clock, PlatformMetrics("reminders"), TOPICS, "7", lambda: [0], KEYS
     )
     made.index_owned_partitions()
     return made, out
@@ -147,3 +153,46 @@ def test_a_confirmation_is_planned_as_before_and_never_dead_lettered() -> None:
     asyncio.run(worker.on_record(tick()))
     assert {d.milestone for d in out.due_sent} >= {"treatment-prepare", "treatment-reminder"}
     assert {d.schedule_version for d in out.due_sent} == {1}
+
+
+def erased(patient_id: str = "p-42") -> bytes:
+    return encode(PatientErased(clinic_id="dr-jenny", patient_id=patient_id, erased_at=BOOKED_AT))
+
+
+def test_an_erased_patient_loses_the_plan_and_nothing_of_theirs_goes_out() -> None:
+    clock = ManualClock(BOOKED_AT)
+    worker, out = handling(clock)
+    asyncio.run(worker.on_record(booking_record(encode(event(booking())))))
+    asyncio.run(worker.on_record(booking_record(encode(event(booking("bk-2"))), offset=1)))
+    plans: dict[str, bytes] = worker.scheduler._patients  # type: ignore[assignment]
+    assert "dr-jenny:p-42" in plans
+
+    asyncio.run(worker.on_record(booking_record(erased(), offset=2)))
+    clock.set(START - timedelta(hours=1))
+    asyncio.run(worker.on_record(tick()))
+
+    assert plans == {} and out.due_sent == [] and out.dead == []
+    [record] = out.erasures
+    assert record.service == "reminders" and record.patient_hash == KEYS.patient("dr-jenny", "p-42")
+    assert record.counts["plans"] == 1 and record.counts["bookings"] == 2
+    assert record.counts["pending_reminders"] > 0
+    assert worker.scheduler.counts.as_dict()["patients"] == 0
+    assert worker.scheduler.counts.as_dict()["pending"] == 0
+
+
+def test_an_erasure_of_a_patient_without_a_plan_is_recorded_with_nothing_deleted() -> None:
+    worker, out = handling(ManualClock(BOOKED_AT))
+    asyncio.run(worker.on_record(booking_record(erased("p-nobody"))))
+    [record] = out.erasures
+    assert record.counts["plans"] == 0 and out.dead == []
+
+
+def test_a_patient_who_comes_back_after_an_erasure_is_planned_afresh() -> None:
+    clock = ManualClock(BOOKED_AT)
+    worker, out = handling(clock)
+    asyncio.run(worker.on_record(booking_record(encode(event(booking())))))
+    asyncio.run(worker.on_record(booking_record(erased(), offset=1)))
+    asyncio.run(worker.on_record(booking_record(encode(event(booking("bk-3"))), offset=2)))
+    clock.set(START - timedelta(hours=1))
+    asyncio.run(worker.on_record(tick()))
+    assert {d.booking_id for d in out.due_sent} == {"bk-3"}
