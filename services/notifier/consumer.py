@@ -124,6 +124,7 @@ class NotifierLoop:
         self._partitions: tuple[int, ...] = ()
         self._pool = pool
         self._next_sweep = 0.0
+        self._started_at: datetime | None = None
 
     @property
     def partitions(self) -> tuple[int, ...]:
@@ -142,10 +143,17 @@ class NotifierLoop:
             self._retry_due()
 
     def _retry_due(self) -> None:
-        """Try again each deferred delivery whose next attempt is due (quiet hours wait)."""
+        """Try again each deferred delivery whose next attempt is due (quiet hours wait).
+
+        The first time, retries an earlier run left mid-send are closed as unknown.
+        """
         if time.monotonic() < self._next_sweep:
             return
         self._next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
+        if self._started_at is None:
+            self._started_at = self._clock.now()
+            for reminder, outcome in self._deliverer.close_interrupted(self._started_at):
+                self._send(self._topics.status, reminder.key, encode(outcome.status))
         due: list[tuple[Origin, ReminderDue, tuple[Channel, ...]]] = []
         for retry in self._deliverer.due_retries():
             reminder = decode(ReminderDue, retry.reminder_json)

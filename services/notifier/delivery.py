@@ -150,6 +150,15 @@ class Deliverer:
         """Deferred deliveries whose next attempt is due now, soonest first."""
         return self._ledger.due_retries(self._now(), limit)
 
+    def close_interrupted(self, before: datetime) -> list[tuple[ReminderDue, Outcome]]:
+        """Retries a stopped notifier left mid-send: recorded unknown, never resent."""
+        closed = self._ledger.interrupted_retries(before, self._now())
+        return [
+            (reminder, self._outcome(reminder, row))
+            for payload, row in closed
+            for reminder in [ReminderDue.model_validate_json(payload)]
+        ]
+
     def postpone(self, reminder: ReminderDue, channel: Channel, until: datetime) -> None:
         """Hold a deferred delivery until ``until`` (its clinic's quiet hours end then)."""
         self._ledger.postpone(reminder.reminder_id, channel, until)

@@ -350,6 +350,33 @@ class DeliveryLedger:
             rows = conn.execute(query).all()
         return [Retry(row[0], Channel(row[1]), row[2], row[3]) for row in rows]
 
+    def interrupted_retries(self, before: datetime, now: datetime) -> list[tuple[str, Delivery]]:
+        """Close the retries a stopped notifier left ``sending`` (last touched before ``before``).
+
+        Each becomes ``unknown`` (the provider may have taken it: never resent), as a
+        redelivered reminder does; returns their reminders and rows.
+        """
+        query = select(deliveries.c.reminder_id, deliveries.c.channel, deliveries.c.payload).where(
+            deliveries.c.state == LedgerState.SENDING.value,
+            deliveries.c.payload.is_not(None),
+            deliveries.c.updated_at < before,
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        closed = []
+        for reminder_id, channel, payload in rows:
+            moved = self._move(
+                reminder_id,
+                Channel(channel),
+                LedgerState.SENDING,
+                LedgerState.UNKNOWN,
+                now,
+                reason=INTERRUPTED,
+            )
+            if moved:
+                closed.append((payload, self._must_get(reminder_id, Channel(channel))))
+        return closed
+
     def postpone(self, reminder_id: str, channel: Channel, until: datetime) -> None:
         """Move a ``pending`` row's next attempt to ``until`` (a clinic's quiet hours)."""
         query = (

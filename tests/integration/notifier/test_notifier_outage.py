@@ -249,18 +249,22 @@ def test_a_notifier_killed_during_the_outage_resumes_the_retries_after_its_resta
             produce(broker.bootstrap, topics.due, due.key, encode(due))
         eventually(lambda: states(settings).get("pending") == PATIENTS, "all deferred", 30)
         eventually(lambda: len(twilio.requests) >= 2 * PATIENTS, "retried before the kill")
+        eventually(lambda: states(settings) == {"pending": PATIENTS}, "between two attempts")
         notifier.kill()
         time.sleep(2.0)  # twenty platform minutes with no notifier, the provider still down
         tried = len(twilio.requests)
         notifier.start(env)
         notifier.wait_line("notifier ready")
         eventually(lambda: len(twilio.requests) >= tried + PATIENTS, "retries resumed")
-        assert states(settings).get("pending") == PATIENTS
+        assert states(settings).keys() <= {"pending", "sending", "unknown"}
         twilio.up()
-        eventually(lambda: states(settings).get("sent") == PATIENTS, "all sent after it", 30)
+        eventually(lambda: "pending" not in states(settings), "all tried after it", 30)
         time.sleep(1.0)
     finally:
         notifier.stop()
+    # A kill in the middle of an attempt leaves it unknown (never resent: the provider
+    # may have it); the wait above makes that rare. Everything else goes out once.
+    final = states(settings)
+    assert set(final) <= {"sent", "unknown"} and final.get("unknown", 0) <= 1, final
     sent = Counter(accepted.to for accepted in twilio.accepted)
-    assert sent == {f"+4477009001{i:02d}": 1 for i in range(PATIENTS)}
-    assert states(settings) == {"sent": PATIENTS}
+    assert set(sent.values()) == {1} and len(sent) == final["sent"]

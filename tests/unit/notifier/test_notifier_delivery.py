@@ -295,6 +295,23 @@ def test_an_ambiguous_failure_is_unknown_and_never_resent(
     assert len(sms.sent) == 1
 
 
+def test_a_retry_left_mid_send_by_a_stopped_notifier_is_unknown_and_never_resent(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    sms = ScriptedSms(RetryableSendError("HTTP 503"))
+    h = Harness(tmp_path, defaults_dir, sms)
+    h.deliverer.deliver(reminder(), Channel.SMS)
+    h.clock.set(h.next_attempt(reminder()))
+    h.ledger.claim(reminder(), Channel.SMS, h.clock.now())  # killed right after the claim
+    h.clock.advance(timedelta(minutes=1))
+    restarted = Harness(tmp_path, defaults_dir, sms)
+    restarted.clock.set(h.clock.now())
+    [(due, outcome)] = restarted.deliverer.close_interrupted(restarted.clock.now())
+    assert due.reminder_id == reminder().reminder_id
+    assert outcome.status.state is DeliveryState.UNKNOWN
+    assert restarted.deliverer.due_retries() == [] and len(sms.sent) == 1
+
+
 def test_a_replayed_dead_letter_is_sent_again_once(tmp_path: Path, defaults_dir: Path) -> None:
     sms = ScriptedSms(PermanentSendError("21610: unsubscribed"))
     h = Harness(tmp_path, defaults_dir, sms)

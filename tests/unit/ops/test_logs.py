@@ -79,8 +79,8 @@ def test_a_value_from_outside_cannot_forge_a_line_or_flood_the_log(
 ) -> None:
     configure_logging("notifier", fmt="text")
     forged = "thanks\nnotifier: INFO opted out of texts\x1b[2J"
-    logging.getLogger("services.notifier.inbound").warning("reply: %s", forged)
-    logging.getLogger("uvicorn.access").info("GET %s", "/" + "a" * 5000)
+    logging.getLogger("clinic.test.replies").warning("reply: %s", forged)
+    logging.getLogger("clinic.test.requests").info("GET %s", "/" + "a" * 5000)
     out = capsys.readouterr().out.splitlines()
     assert out[-2] == (
         "notifier: WARNING reply: thanks\\nnotifier: INFO opted out of texts\\x1b[2J"
