@@ -152,7 +152,7 @@ class Driver:
         counts, unexplained = provider_counts(
             self.twilio.accepted, self.mailbox.received, ledger, due
         )
-        result = tally(due, ledger, counts, unexplained, self.platform.tap.statuses)
+        result = tally(due, ledger, counts, unexplained, self.platform.tap.statuses, margin)
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)
         return result

@@ -14,10 +14,13 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
 from services.notifier.ledger import deliveries
+from services.notifier.retry import useful_until
+from services.shared.database import stored_utc
 from services.shared.events import Channel, DeliveryState, NotificationStatus
 from tests.faults.expected import Due, ExpectedSet
 from tests.support.providers import AcceptedSms, ReceivedEmail
@@ -33,6 +36,8 @@ class Row:
     reason: str | None
     provider_id: str | None
     booking_id: str
+    created_at: datetime | None = None
+    """The first attempt (or the first outcome recorded)."""
 
 
 @dataclass
@@ -54,7 +59,11 @@ class Tally:
     not_current: list[str] = field(default_factory=list)
     """Sent for a plan no longer current (cancelled, moved, made moot): asserted zero."""
     gave_up: list[str] = field(default_factory=list)
-    """Required pairs whose retries were given up (still of use after the outage): zero."""
+    """Required pairs whose retries were given up though the notifier had time to try
+    again (still of use after the outage): asserted zero."""
+    gave_up_late: int = 0
+    """Given up, but first tried within ``margin`` of their last useful moment (held for
+    quiet hours or a restart until then): no time was left to try again."""
     provider_sms: int = 0
     provider_email: int = 0
 
@@ -80,6 +89,8 @@ class Tally:
             f"{'sent, due only after the cut-off':<58} {self.after_cut_off:>6}",
             f"{'sent for a plan no longer current':<58} {len(self.not_current):>6}",
             f"{'retries given up though still of use after the outage':<58} {len(self.gave_up):>6}",
+            f"{'  given up, first tried too close to its last useful moment':<58} "
+            f"{self.gave_up_late:>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
         ]
@@ -101,6 +112,7 @@ def read_ledger(url: str) -> dict[Key, Row]:
             r["reason"],
             r["provider_id"],
             r["booking_id"],
+            stored_utc(r["created_at"]),
         )
         for r in rows
     }
@@ -164,6 +176,7 @@ def tally(
     counts: Counter[Key],
     unexplained: list[str],
     statuses: Iterable[NotificationStatus],
+    margin: timedelta = timedelta(0),
 ) -> Tally:
     result = Tally(unexplained=unexplained)
     skips = {
@@ -175,7 +188,7 @@ def tally(
         if times > 1:
             result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
     for key, due in expected.required.items():
-        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due)
+        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due, margin)
     for key in expected.optional:
         if counts[key]:
             result.optional_sent += 1
@@ -191,7 +204,13 @@ def tally(
 
 
 def _judge(
-    result: Tally, key: Key, times: int, row: Row | None, skip: str | None, due: Due
+    result: Tally,
+    key: Key,
+    times: int,
+    row: Row | None,
+    skip: str | None,
+    due: Due,
+    margin: timedelta,
 ) -> None:
     if times >= 1:
         result.sent += 1
@@ -200,7 +219,11 @@ def _judge(
     elif row is not None and row.state == "failed":
         result.failed[short(row.reason)] += 1
         if (row.reason or "").startswith("gave up"):
-            result.gave_up.append(f"{key[0]}/{key[1].value} {due.milestone}: {row.reason}")
+            until = useful_until(due.fires_at, due.stale_at, due.booking.start)
+            if row.created_at is not None and until - row.created_at <= margin:
+                result.gave_up_late += 1
+            else:
+                result.gave_up.append(f"{key[0]}/{key[1].value} {due.milestone}: {row.reason}")
     elif row is not None and row.state == "skipped":
         result.skipped[short(row.reason)] += 1
     elif row is not None and row.state == "unknown":
