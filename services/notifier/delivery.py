@@ -187,27 +187,27 @@ class Deliverer:
         try:
             result = self._hand_over(to, message, reminder)
         except RetryableSendError as exc:
-            return self._defer(reminder, channel, claim.delivery.attempts, exc, source)
+            return self._defer(reminder, claim.delivery, exc, source)
         except PermanentSendError as exc:
-            return self._finish(reminder, channel, LedgerState.FAILED, exc.reason)
+            return self._finish(reminder, claim.delivery, LedgerState.FAILED, exc.reason)
         except AmbiguousSendError as exc:
-            return self._finish(reminder, channel, LedgerState.UNKNOWN, exc.reason)
-        return self._finish(reminder, channel, LedgerState.SENT, None, result.provider_id)
+            return self._finish(reminder, claim.delivery, LedgerState.UNKNOWN, exc.reason)
+        return self._finish(reminder, claim.delivery, LedgerState.SENT, None, result.provider_id)
 
     def _defer(
         self,
         reminder: ReminderDue,
-        channel: Channel,
-        attempts: int,
+        claimed: Delivery,
         exc: RetryableSendError,
         source: Source,
     ) -> Outcome:
+        channel, attempts = claimed.channel, claimed.attempts
         now = self._now()
         at = self._retries.next_attempt(reminder, attempts, now, exc.retry_after)
         if at is None:
             until = self._retries.useful_until(reminder).isoformat()
             reason = f"gave up after {attempts} attempts, of no use after {until}: {exc.reason}"
-            return self._finish(reminder, channel, LedgerState.FAILED, reason)
+            return self._finish(reminder, claimed, LedgerState.FAILED, reason)
         attempt = PlannedAttempt(
             at, self._retries.useful_until(reminder), source.partition, source.offset
         )
@@ -235,13 +235,19 @@ class Deliverer:
     def _finish(
         self,
         reminder: ReminderDue,
-        channel: Channel,
+        claimed: Delivery,
         state: LedgerState,
         reason: str | None,
         provider_id: str | None = None,
     ) -> Outcome:
         row = self._ledger.finish(
-            reminder.reminder_id, channel, state, self._now(), reason, provider_id
+            reminder.reminder_id,
+            claimed.channel,
+            state,
+            self._now(),
+            reason,
+            provider_id,
+            claimed=claimed,
         )
         return self._outcome(reminder, row)
 

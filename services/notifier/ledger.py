@@ -13,7 +13,7 @@ being useful (see :meth:`DeliveryLedger.due_retries`).
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -251,9 +251,10 @@ class DeliveryLedger:
         returned as it stands. Safe against a concurrent claim of the same row.
         """
         rid = reminder.reminder_id
-        if self._insert(reminder, channel, LedgerState.SENDING, None, now) or self._move(
-            rid, channel, LedgerState.PENDING, LedgerState.SENDING, now, attempt=True
-        ):
+        if self._insert(reminder, channel, LedgerState.SENDING, None, now):
+            # A new row holds just what was written: no need to read it back.
+            return Claim(True, Delivery(rid, channel, LedgerState.SENDING, 1, None, None, now))
+        if self._move(rid, channel, LedgerState.PENDING, LedgerState.SENDING, now, attempt=True):
             return Claim(True, self._must_get(rid, channel))
         self._move(rid, channel, LedgerState.SENDING, LedgerState.UNKNOWN, now, reason=INTERRUPTED)
         return Claim(False, self._must_get(rid, channel))
@@ -286,9 +287,13 @@ class DeliveryLedger:
         now: datetime,
         reason: str | None = None,
         provider_id: str | None = None,
+        claimed: Delivery | None = None,
     ) -> Delivery:
-        """Record the outcome of the attempt in flight (only over ``sending``)."""
-        self._move(
+        """Record the outcome of the attempt in flight (only over ``sending``).
+
+        With the row as ``claimed``, the row is not read back when the change took.
+        """
+        moved = self._move(
             reminder_id,
             channel,
             LedgerState.SENDING,
@@ -297,6 +302,9 @@ class DeliveryLedger:
             reason=reason,
             provider_id=provider_id,
         )
+        if moved and claimed is not None:
+            kept = provider_id if provider_id is not None else claimed.provider_id
+            return replace(claimed, state=state, reason=reason, provider_id=kept, updated_at=now)
         return self._must_get(reminder_id, channel)
 
     def defer(

@@ -74,7 +74,11 @@ def quiet_until(quiet: QuietHours | None, zone_name: str, now: datetime) -> date
     """
     if quiet is None:
         return None
-    zone = ZoneInfo(zone_name)
+    return quiet_ends(quiet, ZoneInfo(zone_name), now)
+
+
+def quiet_ends(quiet: QuietHours, zone: ZoneInfo, now: datetime) -> datetime | None:
+    """:func:`quiet_until` for a zone already looked up (the planner's, per milestone)."""
     local = now.astimezone(zone)
     if not quiet.contains(local.time().replace(tzinfo=None)):
         return None

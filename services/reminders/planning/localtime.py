@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.reminders.planning.offsets import Unit
-from services.shared.clinics import QuietHours, quiet_until
+from services.shared.clinics import QuietHours, quiet_ends
 
 
 def local_to_utc(day: date, at: time, zone: ZoneInfo) -> datetime:
@@ -48,5 +48,5 @@ def shift(anchor: datetime, amount: int, unit: Unit, at: time | None, zone: Zone
 
 def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:
     """``instant`` if allowed, else when the window ends (that morning or the next), in UTC."""
-    opens = quiet_until(quiet, zone.key, instant)
+    opens = quiet_ends(quiet, zone, instant) if quiet is not None else None
     return (opens or instant).astimezone(UTC)
