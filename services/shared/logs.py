@@ -31,7 +31,7 @@ CONTEXT_FIELDS = (
 LogFormat = Literal["text", "json"]
 
 
-MAX_VALUE = 300
+MAX_VALUE = 1000
 """Characters of one interpolated value kept in a line; the rest is counted, not shown."""
 FRAMEWORKS = ("faust", "mode")
 """Loggers whose values are the framework's own (its tables span lines on purpose)."""
