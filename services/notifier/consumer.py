@@ -156,7 +156,12 @@ class NotifierLoop:
                 self._send(self._topics.status, reminder.key, encode(outcome.status))
         due: list[tuple[Origin, ReminderDue, tuple[Channel, ...]]] = []
         for retry in self._deliverer.due_retries():
-            reminder = decode(ReminderDue, retry.reminder_json)
+            try:
+                reminder = decode(ReminderDue, retry.reminder_json)
+            except InvalidEvent as exc:  # kept by an older release: never stop the loop
+                self._deliverer.fail_unreadable(retry, str(exc))
+                self._dead_letter(self._origin_of(retry, None), f"{retry.channel}: {exc}")
+                continue
             clinic = self._clinics.get(reminder.clinic_id)
             until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
             if until is not None:
@@ -167,10 +172,9 @@ class NotifierLoop:
             self._deliver_all(due)
             self._producer.flush()
 
-    def _origin_of(self, retry: Retry, reminder: ReminderDue) -> Origin:
-        return Origin(
-            self._topics.due, retry.partition, retry.offset, reminder.key, retry.reminder_json
-        )
+    def _origin_of(self, retry: Retry, reminder: ReminderDue | None) -> Origin:
+        key = reminder.key if reminder else None
+        return Origin(self._topics.due, retry.partition, retry.offset, key, retry.reminder_json)
 
     def _wait_for_bookings(self, batch: dict[TopicPartition, list[Any]]) -> None:
         if not batch or self._follower is None:

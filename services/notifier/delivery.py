@@ -150,6 +150,10 @@ class Deliverer:
         """Deferred deliveries whose next attempt is due now, soonest first."""
         return self._ledger.due_retries(self._now(), limit)
 
+    def fail_unreadable(self, retry: Retry, reason: str) -> None:
+        """A deferred delivery whose kept reminder no longer reads: failed, with ``reason``."""
+        self._ledger.fail_pending(retry, f"kept reminder unreadable: {reason}", self._now())
+
     def close_interrupted(self, before: datetime) -> list[tuple[ReminderDue, Outcome]]:
         """Retries a stopped notifier left mid-send: recorded unknown, never resent."""
         closed = self._ledger.interrupted_retries(before, self._now())

@@ -117,6 +117,7 @@ class Retry:
     channel: Channel
     partition: int | None
     offset: int | None
+    reminder_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -345,6 +346,7 @@ class DeliveryLedger:
                 deliveries.c.channel,
                 deliveries.c.source_partition,
                 deliveries.c.source_offset,
+                deliveries.c.reminder_id,
             )
             .where(
                 deliveries.c.state == LedgerState.PENDING.value,
@@ -356,7 +358,18 @@ class DeliveryLedger:
         )
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [Retry(row[0], Channel(row[1]), row[2], row[3]) for row in rows]
+        return [Retry(row[0], Channel(row[1]), row[2], row[3], row[4]) for row in rows]
+
+    def fail_pending(self, retry: Retry, reason: str, now: datetime) -> None:
+        """Close a deferred delivery that cannot be tried again (``pending`` -> ``failed``)."""
+        self._move(
+            retry.reminder_id,
+            retry.channel,
+            LedgerState.PENDING,
+            LedgerState.FAILED,
+            now,
+            reason=reason,
+        )
 
     def interrupted_retries(self, before: datetime, now: datetime) -> list[tuple[str, Delivery]]:
         """Close the retries a stopped notifier left ``sending`` (last touched before ``before``).

@@ -312,6 +312,20 @@ def test_a_retry_left_mid_send_by_a_stopped_notifier_is_unknown_and_never_resent
     assert restarted.deliverer.due_retries() == [] and len(sms.sent) == 1
 
 
+def test_a_kept_retry_that_no_longer_reads_is_failed_with_the_reason(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir, ScriptedSms(RetryableSendError("HTTP 503")))
+    h.deliverer.deliver(reminder(), Channel.SMS)
+    h.clock.set(h.next_attempt(reminder()))
+    [retry] = h.deliverer.due_retries()
+    h.deliverer.fail_unreadable(retry, "emitted_at: Field required")
+    row = h.ledger.get(reminder().reminder_id, Channel.SMS)
+    assert row is not None and row.state.value == "failed"
+    assert row.reason == "kept reminder unreadable: emitted_at: Field required"
+    assert h.deliverer.due_retries() == []
+
+
 def test_a_replayed_dead_letter_is_sent_again_once(tmp_path: Path, defaults_dir: Path) -> None:
     sms = ScriptedSms(PermanentSendError("21610: unsubscribed"))
     h = Harness(tmp_path, defaults_dir, sms)
