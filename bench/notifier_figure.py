@@ -15,7 +15,7 @@ from bench.bookings import Record, future_bookings
 from bench.kafka_io import produce, raw_consume
 from bench.result import Figure
 from bench.stack import PARTITIONS
-from services.notifier.bootstrap import notifier
+from services.notifier.bootstrap import POLL_RECORDS, notifier
 from services.notifier.settings import NotifierSettings
 from services.reminders.planning.engine import ClinicPolicy, due_event, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -70,7 +70,7 @@ def _deliver_all(settings: NotifierSettings, messages: int, reminders: int) -> f
         group_id=settings.consumer_group,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
-        max_poll_records=50,
+        max_poll_records=POLL_RECORDS,
     )
     consumer.assign([TopicPartition(settings.topics.due, p) for p in range(PARTITIONS)])
     stop = threading.Event()

@@ -46,6 +46,8 @@ from services.shared.database import make_engine, release_deleted, stored_utc
 from services.shared.events import BookingEvent, BookingStatus
 
 log = logging.getLogger(__name__)
+BookingKey = tuple[str, str]
+"""A booking as the notifier knows it: its clinic id and its booking id."""
 metadata = MetaData()
 seen = Table(
     "notifier_bookings_seen",
@@ -156,12 +158,35 @@ class BookingsSeen:
                 if attempt == 2:
                     log.warning("bookings seen could not be read (%s); sending as planned", exc)
                     return None
-        if row is None:
-            return None
-        status = BookingStatus(row.status)
-        return SeenBooking(
-            row.schedule_version, status, stored_utc(row.start_at), stored_utc(row.changed_at)
-        )
+        return None if row is None else _seen_booking(row)
+
+    def latest_many(self, keys: Iterable[BookingKey]) -> dict[BookingKey, SeenBooking]:
+        """:meth:`latest` of each (clinic id, booking id) in ``keys`` that was seen, in one read.
+
+        A database that cannot answer is logged and taken as "none seen", as there.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return {}
+        by_clinic: dict[str, set[str]] = {}
+        for clinic_id, booking_id in wanted:
+            by_clinic.setdefault(clinic_id, set()).add(booking_id)
+        queries = [  # one per clinic: the primary key leads with the clinic
+            select(seen).where(seen.c.clinic_id == clinic_id, seen.c.booking_id.in_(sorted(ids)))
+            for clinic_id, ids in by_clinic.items()
+        ]
+        for attempt in (1, 2):
+            conn = self._reader()
+            try:
+                rows = [row for query in queries for row in conn.execute(query)]
+                conn.rollback()
+                break
+            except DBAPIError as exc:
+                self._drop_reader(conn)
+                if attempt == 2:
+                    log.warning("bookings seen could not be read (%s); sending as planned", exc)
+                    return {}
+        return {(row.clinic_id, row.booking_id): _seen_booking(row) for row in rows}
 
     def for_phone(self, clinic_id: str | None, phone: str, now: datetime) -> PatientBooking | None:
         """The booking a text from ``phone`` is about: the patient's next booked appointment
@@ -269,6 +294,15 @@ def _row(event: BookingEvent) -> dict[str, object]:
         "locale": booking.patient.locale,
         "email": booking.patient.email,
     }
+
+
+def _seen_booking(row: Row[Any]) -> SeenBooking:
+    return SeenBooking(
+        row.schedule_version,
+        BookingStatus(row.status),
+        stored_utc(row.start_at),
+        stored_utc(row.changed_at),
+    )
 
 
 def _patient_booking(row: Row[Any]) -> PatientBooking:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,7 +16,7 @@ from typing import Any, Protocol
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from services.notifier.delivery import Deliverer, Source
+from services.notifier.delivery import Deliverer, Job, Outcome, Source
 from services.notifier.ledger import Retry
 from services.shared.clinics import ClinicDirectory, quiet_until
 from services.shared.clock import Clock
@@ -82,9 +81,9 @@ class Follower(Protocol):
 class NotifierLoop:
     """Consumes ``topics.due`` until ``stop`` is set, a polled batch at a time.
 
-    With a ``pool``, the reminders of different patients in a batch are
-    delivered side by side (a provider's answer takes a while; the ledger and
-    the rate limit are safe across threads); one patient's go in order.
+    A poll's reminders are delivered as one batch (:meth:`Deliverer.deliver_all`:
+    one ledger read and two writes for all of them, different patients handed
+    to the provider side by side); its offsets are committed after.
 
     A reminder inside its clinic's quiet hours pauses its partition until the
     window opens (the record is fetched again then); other partitions go on.
@@ -108,7 +107,6 @@ class NotifierLoop:
         producer: KafkaProducer,
         poll_timeout_ms: int = 200,
         metrics: PlatformMetrics | None = None,
-        pool: ThreadPoolExecutor | None = None,
         follower: Follower | None = None,
     ) -> None:
         self._follower = follower
@@ -122,7 +120,6 @@ class NotifierLoop:
         self._paused: dict[TopicPartition, datetime] = {}
         self._metrics = metrics or PlatformMetrics(SERVICE)
         self._partitions: tuple[int, ...] = ()
-        self._pool = pool
         self._next_sweep = 0.0
         self._started_at: datetime | None = None
 
@@ -138,8 +135,7 @@ class NotifierLoop:
             batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             self._wait_for_bookings(batch)
-            for partition, records in batch.items():
-                self._process_partition(partition, records)
+            self._process(batch)
             self._retry_due()
 
     def _retry_due(self) -> None:
@@ -154,7 +150,7 @@ class NotifierLoop:
             self._started_at = self._clock.now()
             for reminder, outcome in self._deliverer.close_interrupted(self._started_at):
                 self._send(self._topics.status, reminder.key, encode(outcome.status))
-        due: list[tuple[Origin, ReminderDue, tuple[Channel, ...]]] = []
+        due: list[Delivering] = []
         for retry in self._deliverer.due_retries():
             try:
                 reminder = decode(ReminderDue, retry.reminder_json)
@@ -183,14 +179,38 @@ class NotifierLoop:
         if not self._follower.wait_current(newest):
             log.warning("booking events not read to the end within 2s; delivering anyway")
 
-    def _process_partition(self, partition: TopicPartition, records: list[Any]) -> None:
-        ready: list[tuple[Any, ReminderDue | None]] = []
+    def _process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """Deliver a poll's reminders together, then commit each partition's offsets."""
+        handled: dict[TopicPartition, tuple[int, int]] = {}
+        ready: list[Delivering] = []
+        for partition, records in batch.items():
+            taken = self._take(partition, records, ready)
+            if taken:
+                handled[partition] = (len(taken), taken[-1].offset + 1)
+        self._deliver_all(ready)
+        if handled:
+            self._producer.flush()
+            for partition, (count, _) in handled.items():
+                # Counted once handled: a record held back for quiet hours is fetched again.
+                self._metrics.record_consumed(partition.topic, count)
+            offsets = {tp: OffsetAndMetadata(offset, "", -1) for tp, (_, offset) in handled.items()}
+            self._consumer.commit(offsets)
+
+    def _take(
+        self, partition: TopicPartition, records: list[Any], ready: list[Delivering]
+    ) -> list[Any]:
+        """The records of ``partition`` handled in this batch; their reminders added to ``ready``.
+
+        A record that does not read is dead-lettered; the first inside its clinic's
+        quiet hours pauses the partition there (it and those after it are fetched again).
+        """
+        taken: list[Any] = []
         for record in records:
             try:
                 reminder = decode(ReminderDue, record.value)
             except InvalidEvent as exc:
                 self._dead_letter(Origin.of(record), str(exc))
-                ready.append((record, None))
+                taken.append(record)
                 continue
             clinic = self._clinics.get(reminder.clinic_id)
             until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
@@ -200,63 +220,38 @@ class NotifierLoop:
                 self._paused[partition] = until
                 log.info("quiet hours: %s waits until %s", partition, until.isoformat())
                 break
-            ready.append((record, reminder))
-        self._deliver_all(
-            [
-                (Origin.of(record), reminder, reminder.channels)
-                for record, reminder in ready
-                if reminder
-            ]
-        )
-        if ready:
-            # Counted once handled: a record held back for quiet hours is fetched again.
-            self._metrics.record_consumed(partition.topic, len(ready))
-            self._producer.flush()
-            offset = ready[-1][0].offset + 1
-            self._consumer.commit({partition: OffsetAndMetadata(offset, "", -1)})
+            taken.append(record)
+            ready.append((Origin.of(record), reminder, reminder.channels))
+        return taken
 
     def _deliver_all(self, reminders: list[Delivering]) -> None:
-        """Deliver every reminder; different patients side by side when a pool is given.
-
-        One patient's reminders go one after another, in order.
-        """
-        if self._pool is None or len(reminders) < 2:
-            self._deliver_each(reminders)
-            return
-        by_patient: dict[str, list[Delivering]] = {}
-        for item in reminders:
-            by_patient.setdefault(item[1].key, []).append(item)
-        futures = [self._pool.submit(self._deliver_each, group) for group in by_patient.values()]
-        errors = [exc for f in futures if (exc := f.exception()) is not None]
-        if errors:
-            raise errors[0]
-
-    def _deliver_each(self, reminders: list[Delivering]) -> None:
+        """Deliver every reminder in one batch (see :meth:`Deliverer.deliver_all`) and
+        publish each outcome; an erased patient's are dropped first."""
+        jobs: list[tuple[Origin, Job]] = []
         for origin, reminder, channels in reminders:
-            self._deliver(origin, reminder, channels)
-
-    def _deliver(
-        self, origin: Origin, reminder: ReminderDue, channels: tuple[Channel, ...]
-    ) -> None:
-        """The given channels of one reminder, and their statuses published."""
-        if reason := self._deliverer.dropped(reminder):
-            log.info("reminder %s dropped: %s", reminder.reminder_id, reason)
-            for channel in channels:
-                self._deliverer.drop(reminder, channel, reason)
-                self._metrics.record_delivery(channel.value, "skipped", reason)
+            if reason := self._deliverer.dropped(reminder):
+                log.info("reminder %s dropped: %s", reminder.reminder_id, reason)
+                for channel in channels:
+                    self._deliverer.drop(reminder, channel, reason)
+                    self._metrics.record_delivery(channel.value, "skipped", reason)
+                continue
+            jobs.extend((origin, Job(reminder, channel, origin.source)) for channel in channels)
+        if not jobs:
             return
-        for channel in channels:
-            outcome = self._deliverer.deliver(reminder, channel, origin.source)
-            if outcome.repeat and outcome.status.state is DeliveryState.RETRYING:
-                continue  # waiting for its next attempt, already reported
-            self._send(self._topics.status, reminder.key, encode(outcome.status))
-            if not outcome.repeat:
-                status = outcome.status
-                self._metrics.record_delivery(
-                    status.channel.value, status.state.value, status.reason
-                )
-            if outcome.dead_letter and not outcome.repeat:
-                self._dead_letter(origin, outcome.dead_letter)
+        outcomes = self._deliverer.deliver_all([job for _, job in jobs])
+        for (origin, job), outcome in zip(jobs, outcomes, strict=True):
+            self._publish(origin, job.reminder, outcome)
+
+    def _publish(self, origin: Origin, reminder: ReminderDue, outcome: Outcome) -> None:
+        """The status of one delivery, its count, and for a permanent failure a dead letter."""
+        if outcome.repeat and outcome.status.state is DeliveryState.RETRYING:
+            return  # waiting for its next attempt, already reported
+        self._send(self._topics.status, reminder.key, encode(outcome.status))
+        if not outcome.repeat:
+            status = outcome.status
+            self._metrics.record_delivery(status.channel.value, status.state.value, status.reason)
+        if outcome.dead_letter and not outcome.repeat:
+            self._dead_letter(origin, outcome.dead_letter)
 
     def _dead_letter(self, origin: Origin, reason: str) -> None:
         letter = DeadLetter(

@@ -6,10 +6,13 @@ publishes it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
+from services.notifier.bookings_seen import BookingKey
 from services.notifier.consent import recipient
 from services.notifier.currency import SeenBooking, moot_reason
 from services.notifier.exceptions import (
@@ -18,8 +21,17 @@ from services.notifier.exceptions import (
     RetryableSendError,
     TemplateRenderError,
 )
-from services.notifier.ledger import Delivery, DeliveryLedger, LedgerState, PlannedAttempt, Retry
-from services.notifier.registry import ConsentRecord
+from services.notifier.ledger import (
+    Delivery,
+    DeliveryLedger,
+    Finished,
+    Key,
+    LedgerState,
+    NewRow,
+    PlannedAttempt,
+    Retry,
+)
+from services.notifier.registry import Asked, ConsentRecord
 from services.notifier.rendering import RenderedMessage, TemplateRenderer
 from services.notifier.retry import RetryPolicy
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
@@ -45,13 +57,13 @@ class Outcome:
 class Bookings(Protocol):
     """The notifier's record of each booking's latest state (see :mod:`bookings_seen`)."""
 
-    def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None: ...
+    def latest_many(self, keys: Iterable[BookingKey]) -> Mapping[BookingKey, SeenBooking]: ...
 
 
 class OptOuts(Protocol):
     """The consent registry as delivery reads it (see :mod:`registry`)."""
 
-    def opted_out(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None: ...
+    def opted_out_many(self, asked: Sequence[Asked]) -> list[ConsentRecord | None]: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,25 @@ class Source:
     partition: int | None = None
     offset: int | None = None
     replay_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One reminder to deliver on one channel, and where it was read."""
+
+    reminder: ReminderDue
+    channel: Channel
+    source: Source = field(default_factory=Source)
+
+    @property
+    def key(self) -> Key:
+        return (self.reminder.reminder_id, self.channel)
+
+
+SendError = RetryableSendError | PermanentSendError | AmbiguousSendError
+Attempted = SendResult | SendError | Exception
+"""What one hand-over came to: the provider's id, its refusal, or an error of our own."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -87,7 +118,9 @@ class Deliverer:
         opt_outs: OptOuts | None = None,
         bookings: Bookings | None = None,
         erased: ErasedPatients | None = None,
+        pool: Executor | None = None,
     ) -> None:
+        self._pool = pool
         self._erased = erased
         self._ledger = ledger
         self._bookings = bookings
@@ -106,18 +139,99 @@ class Deliverer:
         and a replayed dead letter (``source.replay_of``) may try a failed
         delivery once more.
         """
-        source = source or Source()
-        if source.replay_of:
-            self._ledger.reopen(reminder.reminder_id, channel, source.replay_of, self._now())
+        return self.deliver_all([Job(reminder, channel, source or Source())])[0]
+
+    def deliver_all(self, jobs: Sequence[Job]) -> list[Outcome]:
+        """What :meth:`deliver` does for each job, with one ledger read, one write of the
+        claims and one of the outcomes for the whole batch; the outcomes in order.
+
+        A job the ledger already knows (a redelivery, a retry, a second copy in
+        the batch, a row another notifier wrote first) takes the one-row path.
+        Different patients are handed over side by side when a pool is given;
+        one patient's go in order. An error of our own (not the provider's) is
+        raised once every outcome reached is recorded; its row stays ``sending``.
+        """
+        for job in jobs:
+            if job.source.replay_of:
+                self._ledger.reopen(*job.key, job.source.replay_of, self._now())
+        known = self._ledger.get_many(job.key for job in jobs)
+        outcomes: dict[int, Outcome] = {}
+        fresh: list[int] = []
+        later: list[int] = []
+        keys: set[Key] = set()
+        for i, job in enumerate(jobs):
+            row = known.get(job.key)
+            if job.key in keys or (row is not None and row.state in UNSETTLED):
+                later.append(i)
+            elif row is not None:
+                outcomes[i] = self._outcome(job.reminder, row, repeat=True)
+            else:
+                fresh.append(i)
+            keys.add(job.key)
+        crashed, lost = self._deliver_fresh(jobs, fresh, outcomes)
+        for i in sorted(later + lost):
+            outcomes[i] = self._deliver_known(jobs[i])
+        if crashed is not None:
+            raise crashed
+        return [outcomes[i] for i in range(len(jobs))]
+
+    def _deliver_fresh(
+        self, jobs: Sequence[Job], fresh: list[int], outcomes: dict[int, Outcome]
+    ) -> tuple[Exception | None, list[int]]:
+        """Deliver the jobs the ledger has no row for; return the first error of our own
+        and the jobs whose row another writer opened first."""
+        opening: list[tuple[int, NewRow, RenderedMessage | None]] = []
+        for i, reason in zip(fresh, self._reasons_to_skip([jobs[i] for i in fresh]), strict=True):
+            job = jobs[i]
+            if reason:
+                opening.append(
+                    (i, NewRow(job.reminder, job.channel, LedgerState.SKIPPED, reason), None)
+                )
+                continue
+            try:
+                message = self._renderer.render(job.reminder, job.channel)
+            except TemplateRenderError as exc:
+                row = NewRow(job.reminder, job.channel, LedgerState.FAILED, str(exc))
+                opening.append((i, row, None))
+                continue
+            opening.append((i, NewRow(job.reminder, job.channel, LedgerState.SENDING), message))
+        written = self._ledger.open_many([row for _, row, _ in opening], self._now())
+        lost = [i for i, row, _ in opening if row.key not in written]
+        claims: list[tuple[int, Delivery, RenderedMessage]] = []
+        for i, row, rendered in opening:
+            if (opened := written.get(row.key)) is None:
+                continue
+            if rendered is None:
+                outcomes[i] = self._outcome(jobs[i].reminder, opened)
+            else:
+                claims.append((i, opened, rendered))
+        results = self._hand_over_all([(jobs[i], message) for i, _, message in claims])
+        crashed: Exception | None = None
+        finished: list[tuple[int, Finished]] = []
+        for (i, claimed, _), result in zip(claims, results, strict=True):
+            if isinstance(result, RetryableSendError):
+                outcomes[i] = self._defer(jobs[i].reminder, claimed, result, jobs[i].source)
+            elif isinstance(result, SendResult | PermanentSendError | AmbiguousSendError):
+                finished.append((i, finish_of(claimed, result)))
+            else:
+                crashed = crashed or result
+        rows = self._ledger.finish_many([f for _, f in finished], self._now())
+        for i, _ in finished:
+            outcomes[i] = self._outcome(jobs[i].reminder, rows[jobs[i].key])
+        return crashed, lost
+
+    def _deliver_known(self, job: Job) -> Outcome:
+        """One job the ledger may already have a row for, read afresh and acted on alone."""
+        reminder, channel = job.reminder, job.channel
         known = self._ledger.get(reminder.reminder_id, channel)
-        if known is not None and known.state not in (LedgerState.PENDING, LedgerState.SENDING):
+        if known is not None and known.state not in UNSETTLED:
             return self._outcome(reminder, known, repeat=True)
         if known is not None and known.state is LedgerState.PENDING:
             if known.next_attempt_at is not None and known.next_attempt_at > self._now():
                 return self._outcome(reminder, known, repeat=True)  # not due again yet
             if known.retry_until is not None and self._now() >= known.retry_until:
                 return self._give_up(reminder, known)
-        if reason := self._reason_to_skip(reminder, channel):
+        if reason := self._reasons_to_skip([job])[0]:
             row = self._ledger.record(reminder, channel, LedgerState.SKIPPED, reason, self._now())
             return self._outcome(reminder, row)
         try:
@@ -125,7 +239,7 @@ class Deliverer:
         except TemplateRenderError as exc:
             row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
             return self._outcome(reminder, row)
-        return self._send(reminder, channel, message, source)
+        return self._send(job, message)
 
     def dropped(self, reminder: ReminderDue) -> str | None:
         """Why ``reminder`` must be dropped, or None: its patient was erased after it was made,
@@ -167,36 +281,87 @@ class Deliverer:
         """Hold a deferred delivery until ``until`` (its clinic's quiet hours end then)."""
         self._ledger.postpone(reminder.reminder_id, channel, until)
 
-    def _reason_to_skip(self, reminder: ReminderDue, channel: Channel) -> str | None:
-        if moot := self._moot(reminder):
-            return moot
-        if reminder.stale_at is not None and self._now() >= reminder.stale_at:
-            if reminder.catch_up:
-                return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
-            return f"stale since {reminder.stale_at.isoformat()}"
-        found = recipient(reminder.patient, channel)
-        if found.reason or self._opt_outs is None:
-            return found.reason
-        # The registry overrides the booking's consent: the patient's own word is the latest.
-        withdrawn = self._opt_outs.opted_out(found.address or "", reminder.clinic_id, channel)
-        return None if withdrawn is None else withdrawal_reason(withdrawn)
+    def _reasons_to_skip(self, jobs: Sequence[Job]) -> list[str | None]:
+        """Why each job is not to be sent (or None), in that order: its booking moved on,
+        it is stale, it has no address, or the patient opted out (one read of each store)."""
+        moot = self._moot([job.reminder for job in jobs])
+        reasons: list[str | None] = []
+        asking: list[tuple[int, Asked]] = []
+        for job in jobs:
+            reminder = job.reminder
+            reason = moot.get((reminder.clinic_id, reminder.booking_id)) or self._stale(reminder)
+            found = recipient(reminder.patient, job.channel)
+            if reason is None and found.reason is None and self._opt_outs is not None:
+                asking.append(
+                    (len(reasons), (found.address or "", reminder.clinic_id, job.channel))
+                )
+            reasons.append(reason or found.reason)
+        if self._opt_outs is not None and asking:
+            # The registry overrides the booking's consent: the patient's own word is the latest.
+            withdrawals = self._opt_outs.opted_out_many([asked for _, asked in asking])
+            for (at, _), withdrawn in zip(asking, withdrawals, strict=True):
+                if withdrawn is not None:
+                    reasons[at] = withdrawal_reason(withdrawn)
+        return reasons
 
-    def _send(
-        self, reminder: ReminderDue, channel: Channel, message: RenderedMessage, source: Source
-    ) -> Outcome:
-        to = recipient(reminder.patient, channel).address or ""
+    def _stale(self, reminder: ReminderDue) -> str | None:
+        if reminder.stale_at is None or self._now() < reminder.stale_at:
+            return None
+        if reminder.catch_up:
+            return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
+        return f"stale since {reminder.stale_at.isoformat()}"
+
+    def _send(self, job: Job, message: RenderedMessage) -> Outcome:
+        reminder, channel = job.reminder, job.channel
         claim = self._ledger.claim(reminder, channel, self._now())
         if not claim.granted:
             return self._outcome(reminder, claim.delivery)
+        result = self._attempt(job, message)
+        if isinstance(result, RetryableSendError):
+            return self._defer(reminder, claim.delivery, result, job.source)
+        if isinstance(result, SendResult | PermanentSendError | AmbiguousSendError):
+            return self._finish(reminder, finish_of(claim.delivery, result))
+        raise result
+
+    def _finish(self, reminder: ReminderDue, done: Finished) -> Outcome:
+        claimed = done.claimed
+        row = self._ledger.finish(
+            claimed.reminder_id,
+            claimed.channel,
+            done.state,
+            self._now(),
+            done.reason,
+            done.provider_id,
+            claimed=claimed,
+        )
+        return self._outcome(reminder, row)
+
+    def _hand_over_all(self, sends: list[tuple[Job, RenderedMessage]]) -> list[Attempted]:
+        """Each send's result, in order; different patients side by side when a pool is given."""
+        if self._pool is None or len(sends) < 2:
+            return [self._attempt(job, message) for job, message in sends]
+        by_patient: dict[str, list[int]] = {}
+        for i, (job, _) in enumerate(sends):
+            by_patient.setdefault(job.reminder.key, []).append(i)
+        results: list[Attempted | None] = [None] * len(sends)
+
+        def one_patient(indices: list[int]) -> None:
+            for i in indices:
+                results[i] = self._attempt(*sends[i])
+
+        for future in [self._pool.submit(one_patient, group) for group in by_patient.values()]:
+            future.result()
+        return [result for result in results if result is not None]
+
+    def _attempt(self, job: Job, message: RenderedMessage) -> Attempted:
+        """Hand ``message`` over; the provider's refusal or an error of ours is returned."""
+        to = recipient(job.reminder.patient, job.channel).address or ""
         try:
-            result = self._hand_over(to, message, reminder)
-        except RetryableSendError as exc:
-            return self._defer(reminder, claim.delivery, exc, source)
-        except PermanentSendError as exc:
-            return self._finish(reminder, claim.delivery, LedgerState.FAILED, exc.reason)
-        except AmbiguousSendError as exc:
-            return self._finish(reminder, claim.delivery, LedgerState.UNKNOWN, exc.reason)
-        return self._finish(reminder, claim.delivery, LedgerState.SENT, None, result.provider_id)
+            return self._hand_over(to, message, job.reminder)
+        except (RetryableSendError, PermanentSendError, AmbiguousSendError) as exc:
+            return exc
+        except Exception as exc:  # ours, not the provider's: raised once the batch is recorded
+            return exc
 
     def _defer(
         self,
@@ -211,7 +376,7 @@ class Deliverer:
         if at is None:
             until = self._retries.useful_until(reminder).isoformat()
             reason = f"gave up after {attempts} attempts, of no use after {until}: {exc.reason}"
-            return self._finish(reminder, claimed, LedgerState.FAILED, reason)
+            return self._finish(reminder, Finished(claimed, LedgerState.FAILED, reason))
         attempt = PlannedAttempt(
             at, self._retries.useful_until(reminder), source.partition, source.offset
         )
@@ -224,10 +389,17 @@ class Deliverer:
         row = self._ledger.record(reminder, known.channel, LedgerState.FAILED, reason, self._now())
         return self._outcome(reminder, row)
 
-    def _moot(self, reminder: ReminderDue) -> str | None:
-        if self._bookings is None:
-            return None
-        return moot_reason(reminder, self._bookings.latest(reminder.clinic_id, reminder.booking_id))
+    def _moot(self, reminders: Sequence[ReminderDue]) -> dict[BookingKey, str]:
+        """Why each booking's reminders no longer apply (cancelled, moved, ...), where one does."""
+        if self._bookings is None or not reminders:
+            return {}
+        seen = self._bookings.latest_many((r.clinic_id, r.booking_id) for r in reminders)
+        reasons: dict[BookingKey, str] = {}
+        for reminder in reminders:
+            key = (reminder.clinic_id, reminder.booking_id)
+            if reason := moot_reason(reminder, seen.get(key)):
+                reasons[key] = reason
+        return reasons
 
     def _hand_over(self, to: str, message: RenderedMessage, reminder: ReminderDue) -> SendResult:
         if message.channel is Channel.SMS:
@@ -236,25 +408,6 @@ class Deliverer:
             to, message.subject or "", message.text, message.html, reminder, message.headers
         )
 
-    def _finish(
-        self,
-        reminder: ReminderDue,
-        claimed: Delivery,
-        state: LedgerState,
-        reason: str | None,
-        provider_id: str | None = None,
-    ) -> Outcome:
-        row = self._ledger.finish(
-            reminder.reminder_id,
-            claimed.channel,
-            state,
-            self._now(),
-            reason,
-            provider_id,
-            claimed=claimed,
-        )
-        return self._outcome(reminder, row)
-
     def _outcome(self, reminder: ReminderDue, row: Delivery, repeat: bool = False) -> Outcome:
         status = published_status(row, reminder.clinic_id, reminder.booking_id, reminder.milestone)
         failed = status.state is DeliveryState.FAILED
@@ -262,6 +415,21 @@ class Deliverer:
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+
+UNSETTLED = (LedgerState.PENDING, LedgerState.SENDING)
+"""Rows a delivery may still act on: waiting for a retry, or left mid-send."""
+
+
+def finish_of(
+    claimed: Delivery, result: SendResult | PermanentSendError | AmbiguousSendError
+) -> Finished:
+    """The ledger's record of a hand-over: sent, failed for good, or of unknown outcome."""
+    if isinstance(result, PermanentSendError):
+        return Finished(claimed, LedgerState.FAILED, result.reason)
+    if isinstance(result, AmbiguousSendError):
+        return Finished(claimed, LedgerState.UNKNOWN, result.reason)
+    return Finished(claimed, LedgerState.SENT, None, result.provider_id)
 
 
 def withdrawal_reason(withdrawn: ConsentRecord) -> str:

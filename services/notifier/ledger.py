@@ -12,7 +12,7 @@ being useful (see :meth:`DeliveryLedger.due_retries`).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +20,7 @@ from enum import StrEnum
 from sqlalchemy import (
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     inspect,
@@ -36,8 +38,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import Update
 
 from services.shared.database import make_engine, stored_utc
 from services.shared.events import Channel, ReminderDue
@@ -141,6 +145,35 @@ class TrackedDelivery:
     patient_id: str | None
 
 
+Key = tuple[str, Channel]
+"""A row's primary key: the reminder id and the channel."""
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """A row to open (:meth:`DeliveryLedger.open_many`): a claim (``sending``) or an outcome
+    reached without sending (``skipped``, ``failed``)."""
+
+    reminder: ReminderDue
+    channel: Channel
+    state: LedgerState
+    reason: str | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.reminder.reminder_id, self.channel)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The outcome of an attempt in flight (:meth:`DeliveryLedger.finish_many`)."""
+
+    claimed: Delivery
+    state: LedgerState
+    reason: str | None = None
+    provider_id: str | None = None
+
+
 @dataclass(frozen=True)
 class Claim:
     """The answer to :meth:`DeliveryLedger.claim`: send only when ``granted``."""
@@ -208,6 +241,93 @@ class DeliveryLedger:
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _delivery(row)
+
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, Delivery]:
+        """The rows of ``keys`` that exist, by key: one read for a whole batch."""
+        wanted = set(keys)
+        ids = sorted({reminder_id for reminder_id, _ in wanted})
+        found: dict[Key, Delivery] = {}
+        with self._engine.connect() as conn:
+            for chunk in _chunks(ids):
+                query = select(deliveries).where(deliveries.c.reminder_id.in_(chunk))
+                for row in conn.execute(query).mappings():
+                    delivery = _delivery(row)
+                    if (delivery.reminder_id, delivery.channel) in wanted:
+                        found[(delivery.reminder_id, delivery.channel)] = delivery
+        return found
+
+    def open_many(self, rows: Sequence[NewRow], now: datetime) -> dict[Key, Delivery]:
+        """Insert each row that does not exist yet, in one transaction; return those written.
+
+        A key missing from the answer already had a row (another notifier, or an
+        earlier copy of the reminder, got there first): look at it before acting.
+        A ``sending`` row written here is a granted claim.
+        """
+        if not rows:
+            return {}
+        values = [_new_row(row.reminder, row.channel, row.state, row.reason, now) for row in rows]
+        query = _insert_new(self._engine).returning(deliveries.c.reminder_id, deliveries.c.channel)
+        with self._engine.begin() as conn:
+            written = {(rid, Channel(ch)) for rid, ch in conn.execute(query, values)}
+        return {
+            row.key: Delivery(
+                row.reminder.reminder_id,
+                row.channel,
+                row.state,
+                1 if row.state is LedgerState.SENDING else 0,
+                row.reason,
+                None,
+                now,
+            )
+            for row in rows
+            if row.key in written
+        }
+
+    def finish_many(self, finished: Sequence[Finished], now: datetime) -> dict[Key, Delivery]:
+        """Record the outcomes of attempts in flight (only over ``sending``) in one
+        transaction; return every row as it now stands."""
+        if not finished:
+            return {}
+        query = (
+            update(deliveries)
+            .where(
+                deliveries.c.reminder_id == bindparam("rid"),
+                deliveries.c.channel == bindparam("ch"),
+                deliveries.c.state == LedgerState.SENDING.value,
+            )
+            .values(
+                state=bindparam("new_state"),
+                updated_at=bindparam("now"),
+                reason=bindparam("new_reason"),
+                provider_id=func.coalesce(bindparam("new_provider"), deliveries.c.provider_id),
+            )
+        )
+        params: list[dict[str, object]] = [
+            {
+                "rid": f.claimed.reminder_id,
+                "ch": f.claimed.channel.value,
+                "new_state": f.state.value,
+                "now": now,
+                "new_reason": f.reason,
+                "new_provider": f.provider_id,
+            }
+            for f in finished
+        ]
+        with self._engine.begin() as conn:
+            moved = _moved_each(conn, query, params)
+        rows = {
+            (f.claimed.reminder_id, f.claimed.channel): replace(
+                f.claimed,
+                state=f.state,
+                reason=f.reason,
+                provider_id=f.provider_id if f.provider_id is not None else f.claimed.provider_id,
+                updated_at=now,
+            )
+            for f in finished
+        }
+        if not moved:  # some row changed under the attempt (an erasure): read them as they are
+            rows.update(self.get_many(rows))
+        return rows
 
     def count_by_state(self) -> dict[str, int]:
         """Rows per state, e.g. ``{"sent": 12, "pending": 1}``."""
@@ -514,19 +634,7 @@ class DeliveryLedger:
         reason: str | None,
         now: datetime,
     ) -> bool:
-        row = {
-            "reminder_id": reminder.reminder_id,
-            "channel": channel.value,
-            "clinic_id": reminder.clinic_id,
-            "booking_id": reminder.booking_id,
-            "patient_id": reminder.patient.id,
-            "milestone": reminder.milestone,
-            "state": state.value,
-            "attempts": 1 if state is LedgerState.SENDING else 0,
-            "reason": reason,
-            "created_at": now,
-            "updated_at": now,
-        }
+        row = _new_row(reminder, channel, state, reason, now)
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(deliveries).values(**row))
@@ -570,3 +678,43 @@ class DeliveryLedger:
         if found is None:
             raise LookupError(f"no ledger row for {reminder_id}/{channel.value}")
         return found
+
+
+def _new_row(
+    reminder: ReminderDue, channel: Channel, state: LedgerState, reason: str | None, now: datetime
+) -> dict[str, object]:
+    return {
+        "reminder_id": reminder.reminder_id,
+        "channel": channel.value,
+        "clinic_id": reminder.clinic_id,
+        "booking_id": reminder.booking_id,
+        "patient_id": reminder.patient.id,
+        "milestone": reminder.milestone,
+        "state": state.value,
+        "attempts": 1 if state is LedgerState.SENDING else 0,
+        "reason": reason,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _insert_new(engine: Engine) -> sqlite.Insert | postgresql.Insert:
+    """An insert that skips a row whose key exists (both databases say so in their own words)."""
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(deliveries).on_conflict_do_nothing()
+    return sqlite.insert(deliveries).on_conflict_do_nothing()
+
+
+def _moved_each(conn: Connection, query: Update, params: list[dict[str, object]]) -> bool:
+    """Run ``query`` once per parameter set; True when every run changed its row.
+
+    One ``executemany`` where the driver counts its rows truly, else one run each.
+    """
+    if conn.dialect.supports_sane_multi_rowcount:
+        return conn.execute(query, params).rowcount == len(params)
+    return all([conn.execute(query, one).rowcount == 1 for one in params])
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -13,7 +13,7 @@ number is booked again, since every lookup asks for the address and its hash.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +33,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from services.shared.database import make_engine, stored_utc
@@ -40,6 +41,8 @@ from services.shared.erasure import ErasureKeys
 from services.shared.events import Channel, ConsentChanged
 
 ANY_CLINIC = "*"
+Asked = tuple[str, str, Channel]
+"""An address, a clinic id and a channel, as :meth:`ConsentRegistry.opted_out_many` takes them."""
 
 metadata = MetaData()
 consents = Table(
@@ -135,21 +138,41 @@ class ConsentRegistry:
             rows = conn.execute(query).mappings().all()
         if not rows:
             return None
-        row = max(rows, key=lambda r: stored_utc(r["changed_at"]))
-        return ConsentRecord(
-            row["address"],
-            row["clinic_id"],
-            Channel(row["channel"]),
-            row["granted"],
-            row["source"],
-            row["keyword"],
-            stored_utc(row["changed_at"]),
-        )
+        return _record(max(rows, key=lambda r: stored_utc(r["changed_at"])))
 
     def opted_out(self, address: str, clinic_id: str, channel: Channel) -> ConsentRecord | None:
         """The withdrawal in force for ``address`` with ``clinic_id``, or None if there is none."""
         found = self.latest(address, clinic_id, channel)
         return found if found is not None and not found.granted else None
+
+    def opted_out_many(self, asked: Sequence[Asked]) -> list[ConsentRecord | None]:
+        """:meth:`opted_out` for each of ``asked`` (address, clinic, channel), in one read."""
+        if not asked:
+            return []
+        stored = [
+            (_stored(address, channel), clinic, channel) for address, clinic, channel in asked
+        ]
+        forms = {form: plain for plain, _, _ in stored for form in self._forms(plain)}
+        query = select(consents).where(
+            consents.c.address.in_(sorted(forms)),
+            consents.c.channel.in_(sorted({channel.value for _, _, channel in asked})),
+            consents.c.clinic_id.in_(sorted({clinic for _, clinic, _ in asked} | {ANY_CLINIC})),
+        )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
+        words: dict[tuple[str, str, str], list[RowMapping]] = {}
+        for row in rows:
+            words.setdefault((forms[row["address"]], row["channel"], row["clinic_id"]), []).append(
+                row
+            )
+        answers: list[ConsentRecord | None] = []
+        for plain, clinic, channel in stored:
+            mine = words.get((plain, channel.value, clinic), []) + words.get(
+                (plain, channel.value, ANY_CLINIC), []
+            )
+            found = _record(max(mine, key=lambda r: stored_utc(r["changed_at"]))) if mine else None
+            answers.append(found if found is not None and not found.granted else None)
+        return answers
 
     def anonymise(self, clinic_id: str, phones: Iterable[str], emails: Iterable[str]) -> int:
         """Keep only the keyed hash of an erased patient's addresses; return the rows changed.
@@ -198,6 +221,18 @@ def _hash_rows(conn: Connection, plain: str, hashed: str, clinic_id: str, channe
             )
         changed += 1
     return changed
+
+
+def _record(row: RowMapping) -> ConsentRecord:
+    return ConsentRecord(
+        row["address"],
+        row["clinic_id"],
+        Channel(row["channel"]),
+        row["granted"],
+        row["source"],
+        row["keyword"],
+        stored_utc(row["changed_at"]),
+    )
 
 
 def _stored(address: str, channel: Channel) -> str:

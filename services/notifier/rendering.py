@@ -14,6 +14,7 @@ the text, and in the HTML layout's footer, worded by ``_unsubscribe.j2``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ from services.shared.events import Channel, ReminderDue
 DEFAULTS_DIR = Path(__file__).parent / "templates" / "defaults"
 LAYOUT = "_layout.html.j2"
 UNSUBSCRIBE = "_unsubscribe.j2"
+RECHECK_SECONDS = 1.0
+"""How long a template found is used before its file is looked for again."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ class TemplateRenderer:
         self._clinics = clinics or ClinicDirectory()
         self._envs: dict[str, LimitedSandbox] = {}
         self._resolved: dict[tuple[str, str, str], str] = {}
+        self._fresh: dict[tuple[str, str, str], tuple[str, Template, float]] = {}
 
     def _env(self, clinic_id: str) -> LimitedSandbox:
         """The clinic's own environment: its folder and the defaults, nothing else."""
@@ -170,6 +174,18 @@ class TemplateRenderer:
         return name
 
     def _template(self, key: tuple[str, str], filename: str) -> tuple[str, Template]:
+        """The template along the look-up order, looked for again at most once a second
+        (a clinic's edit shows within a second, without a file check per message)."""
+        cache_key = (*key, filename)
+        now = time.monotonic()
+        fresh = self._fresh.get(cache_key)
+        if fresh is not None and now - fresh[2] < RECHECK_SECONDS:
+            return fresh[0], fresh[1]
+        name, template = self._look_up(key, filename)
+        self._fresh[cache_key] = (name, template, now)
+        return name, template
+
+    def _look_up(self, key: tuple[str, str], filename: str) -> tuple[str, Template]:
         """The first file found along the look-up order; the choice is remembered."""
         cache_key = (*key, filename)
         known = self._resolved.get(cache_key)
@@ -191,7 +207,7 @@ class TemplateRenderer:
             return name, template
         if known:
             del self._resolved[cache_key]
-            return self._template(key, filename)
+            return self._look_up(key, filename)
         raise TemplateRenderError(
             f"template {filename} not found for clinic {key[0]!r}, locale {key[1]!r}"
         )

@@ -151,6 +151,10 @@ def default_clinic(
     )
 
 
+UNLISTED_KEPT = 10_000
+"""Clinics nobody described whose made-up details are kept (asked for once per message)."""
+
+
 class ClinicDirectory:
     """Clinic details by id; a clinic not listed gets :func:`default_clinic`."""
 
@@ -161,9 +165,16 @@ class ClinicDirectory:
     ) -> None:
         self._clinics = dict(clinics or {})
         self._default_quiet_hours = default_quiet_hours
+        self._unlisted: dict[str, ClinicInfo] = {}
 
     def get(self, clinic_id: str) -> ClinicInfo:
-        return self._clinics.get(clinic_id) or default_clinic(clinic_id, self._default_quiet_hours)
+        listed = self._clinics.get(clinic_id) or self._unlisted.get(clinic_id)
+        if listed is not None:
+            return listed
+        if len(self._unlisted) >= UNLISTED_KEPT:
+            self._unlisted.clear()
+        made = self._unlisted[clinic_id] = default_clinic(clinic_id, self._default_quiet_hours)
+        return made
 
     def ids(self) -> list[str]:
         return sorted(self._clinics)

@@ -45,6 +45,7 @@ class JsonlOutbox:
         self._path = path
         self._clock = clock
         self._echo = echo if echo is not None else sys.stdout
+        self._lock = _lock_of(path)
 
     def append(
         self, reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any]
@@ -60,11 +61,10 @@ class JsonlOutbox:
             **extra,
             "sent_at": self._clock.now().isoformat(),
         }
-        with _lock_of(self._path):
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock:
             try:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                with self._path.open("a", encoding="utf-8") as out:
-                    out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                self._write(line)
             except OSError as exc:  # a full disk or a folder gone: like a provider down
                 raise RetryableSendError(f"local sink {self._path}: {exc.strerror or exc}") from exc
             print(
@@ -73,6 +73,15 @@ class JsonlOutbox:
                 flush=True,
             )
         return SendResult(provider_id=f"local-{channel.value}-{reminder.reminder_id}")
+
+    def _write(self, line: str) -> None:
+        try:
+            out = self._path.open("a", encoding="utf-8")
+        except FileNotFoundError:  # the first message, or the folder was removed
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            out = self._path.open("a", encoding="utf-8")
+        with out:
+            out.write(line)
 
 
 def summary(channel: Channel, to: str, milestone: str, booking_id: str) -> str:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import random
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.notifier.bookings_seen import BookingKey
 from services.notifier.currency import SeenBooking
 from services.notifier.delivery import Deliverer, Senders, Source
 from services.notifier.exceptions import (
@@ -350,8 +352,8 @@ class ChangingBookings:
     def __init__(self) -> None:
         self.now: SeenBooking | None = None
 
-    def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
-        return self.now
+    def latest_many(self, keys: Iterable[BookingKey]) -> dict[BookingKey, SeenBooking]:
+        return {key: self.now for key in keys if self.now is not None}
 
 
 def test_a_booking_cancelled_while_a_retry_waits_is_not_sent(
