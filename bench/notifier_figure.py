@@ -26,12 +26,16 @@ from services.shared.topics import Topics, ensure_topics
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 
-def due_records(count: int) -> tuple[list[Record], int]:
-    """``count`` due reminders of booked treatments, and how many messages they make."""
+def due_records(count: int, per_patient: int | None = None) -> tuple[list[Record], int]:
+    """``count`` due reminders of booked treatments, and how many messages they make.
+
+    ``per_patient``: at most that many of each patient's (a burst at a fixed hour
+    is one reminder each of many patients); all of their plans otherwise.
+    """
     registry, policy = ProtocolRegistry.builtin(), ClinicPolicy()
     records: list[tuple[Record, int]] = []
     for made in future_bookings(count, "e2e", NOW):
-        for planned in plan_patient([made], registry, policy):
+        for planned in plan_patient([made], registry, policy)[:per_patient]:
             due = due_event(made, planned, NOW)
             records.append(((due.key.encode(), encode(due)), len(due.channels)))
     kept = records[:count]

@@ -166,6 +166,7 @@ def notifier(
         clock,
         settings.retention_sweep_minutes * 60,
     )
+    deliverer: Deliverer | None = None
     try:
         deliverer = _deliverer(
             settings,
@@ -195,6 +196,8 @@ def notifier(
     finally:
         if pool is not None:
             pool.shutdown(wait=True)
+        if deliverer is not None:
+            deliverer.close()
         sweeper.stop()
         sweeps.dispose()
         follower.stop()

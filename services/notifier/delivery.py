@@ -6,7 +6,7 @@ publishes it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -98,6 +98,13 @@ T = TypeVar("T")
 class Senders:
     sms: SmsSender
     email: EmailSender
+
+    def close(self) -> None:
+        """Close the senders that hold connections (Twilio's)."""
+        for sender in (self.sms, self.email):
+            close: Callable[[], None] | None = getattr(sender, "close", None)
+            if close is not None:
+                close()
 
 
 class Deliverer:
@@ -240,6 +247,10 @@ class Deliverer:
             row = self._ledger.record(reminder, channel, LedgerState.FAILED, str(exc), self._now())
             return self._outcome(reminder, row)
         return self._send(job, message)
+
+    def close(self) -> None:
+        """Close the senders' connections."""
+        self._senders.close()
 
     def dropped(self, reminder: ReminderDue) -> str | None:
         """Why ``reminder`` must be dropped, or None: its patient was erased after it was made,

@@ -47,18 +47,25 @@ class Recorded:
 
 @dataclass
 class _State:
+    usual: Answer = Answer(201)
     answers: list[Answer] = field(default_factory=list)
     outage: Answer | None = None
     requests: list[Recorded] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a notifier opens a connection per message in flight at once
+
+
 class TwilioServer:
     """Runs on a free 127.0.0.1 port in a thread; ``base_url`` is what the client needs."""
 
-    def __init__(self) -> None:
-        self._state = _State()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._state))
+    def __init__(self, delay: float = 0.0) -> None:
+        """``delay``: seconds every accepted message takes to be answered (Twilio's own
+        latency, tens to hundreds of milliseconds)."""
+        self._state = _State(usual=Answer(201, delay=delay))
+        self._server = _Server(("127.0.0.1", 0), _handler(self._state))
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), daemon=True
         )
@@ -98,6 +105,9 @@ class TwilioServer:
 
 def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as Twilio's API: one connection, many messages
+        disable_nagle_algorithm = True  # headers and body leave at once, not 40 ms apart
+
         def do_POST(self) -> None:
             match = MESSAGES.match(self.path)
             if match is None:
@@ -112,7 +122,7 @@ def _handler(state: _State) -> type[BaseHTTPRequestHandler]:
             )
             with state.lock:
                 state.requests.append(Recorded(match["sid"], form, user, password))
-                answer = state.outage or (state.answers.pop(0) if state.answers else Answer(201))
+                answer = state.outage or (state.answers.pop(0) if state.answers else state.usual)
             time.sleep(answer.delay)
             self._answer(answer, match["sid"], form)
 

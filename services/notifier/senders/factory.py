@@ -45,6 +45,7 @@ def _sms(settings: NotifierSettings, clock: Clock) -> SmsSender:
         settings.twilio_account_sid,
         settings.twilio_auth_token.get_secret_value(),
         settings.twilio_api_base_url,
+        connections=settings.notifier_concurrency,
     )
     return TwilioSmsSender(
         client,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.events import ReminderDue
@@ -20,6 +20,11 @@ class TimedSmsSender:
     def send(self, to: str, body: str, reminder: ReminderDue) -> SendResult:
         with self._metrics.time_provider("sms", self._provider):
             return self._inner.send(to, body, reminder)
+
+    def close(self) -> None:
+        close: Callable[[], None] | None = getattr(self._inner, "close", None)
+        if close is not None:
+            close()
 
 
 class TimedEmailSender:
