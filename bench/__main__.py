@@ -69,7 +69,8 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
             show(figure)
         # The timing load is of attended bookings, as is the memory load: book at its pace.
         rate = float(figures[2].extra["load_rate"])
-        show(timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate))
+        for figure in timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate):
+            show(figure)
         show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified))
     return figures
 

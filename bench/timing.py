@@ -2,35 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import statistics
+import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from bench.bookings import attended_ending_at, spread
 from bench.kafka_io import Arrivals
 from bench.result import Figure
 from bench.stack import PARTITIONS, SCALE, Stack
+from services.notifier.bootstrap import notifier
+from services.notifier.settings import NotifierSettings
 from services.shared.events import ReminderDue, decode
 
 GRACE_SECONDS = 5.0
 """How long after the last due instant the figure still waits for arrivals."""
 
 
-def run(bootstrap: str, var_dir: Path, reminders: int, window: float, load_rate: float) -> Figure:
+def run(
+    bootstrap: str, var_dir: Path, reminders: int, window: float, load_rate: float
+) -> list[Figure]:
     """``reminders`` first-aftercare messages due evenly over ``window`` real seconds.
 
     They are booked ahead of the window (lead time from ``load_rate``, the
-    worker's measured booking rate); lateness is arrival on the due topic minus
-    the real instant of ``due_at``, for every reminder due after booking ended.
+    worker's measured booking rate). Two figures: how late each reminder is
+    emitted (arrival on the due topic minus the real instant of ``due_at``), and
+    how late each message is handed to the local sinks by a notifier running
+    beside the worker, for every reminder due after booking ended.
     """
     stack = Stack(bootstrap, "timing", var_dir)
+    sinks = var_dir / "timing-notifier"
+    stop = threading.Event()
     try:
         stack.start()
         lead = 1.5 * reminders / load_rate + 8
         start = stack.platform_in(lead)
         ends = spread(start, timedelta(seconds=window * SCALE), reminders)
         arrivals = Arrivals(bootstrap, stack.topics.due, PARTITIONS)
+        notifying = _notifier(stack, sinks, stop)
         stack.load(attended_ending_at(ends, "timing", stack.clock.now()))
         loaded = time.time()
         last_due = stack.real_time_of(ends[-1])
@@ -41,11 +54,58 @@ def run(bootstrap: str, var_dir: Path, reminders: int, window: float, load_rate:
         time.sleep(max(0.0, last_due + GRACE_SECONDS - time.time()))
         arrivals.close()
         late = _lateness(stack, arrivals, loaded, last_due)
+        handed = _handed_over(stack, arrivals, sinks / "outbox", loaded, last_due)
     finally:
+        stop.set()
         stack.close()
+    notifying.join(timeout=30)
     figure = _figure(late, reminders, window, loaded - stack.real_time_of(start))
     figure.extra["arrived"] = len(arrivals.seen)  # other milestones due in the window too
-    return figure
+    return [figure, _sink_figure(handed, reminders, window)]
+
+
+def _notifier(stack: Stack, var_dir: Path, stop: threading.Event) -> threading.Thread:
+    """A notifier in this process on the stack's topics and clock, to the local sinks."""
+    settings = NotifierSettings(
+        bootstrap_servers=stack.bootstrap,
+        topic_prefix=stack.topics.prefix,
+        var_dir=var_dir,
+        default_quiet_hours="",
+        partitions=PARTITIONS,
+    )
+    var_dir.mkdir(parents=True, exist_ok=True)
+
+    def deliver() -> None:
+        with (
+            open(os.devnull, "w") as quiet,
+            contextlib.redirect_stdout(quiet),
+            notifier(settings, stack.clock, stop) as running,
+        ):
+            running.run(stop)
+
+    thread = threading.Thread(target=deliver, name="timing-notifier", daemon=True)
+    thread.start()
+    return thread
+
+
+def _handed_over(
+    stack: Stack, arrivals: Arrivals, outbox: Path, loaded: float, last_due: float
+) -> list[float]:
+    """Real seconds from due to the sink line, of each message due in the window."""
+    due_at = {r.reminder_id: r.due_at for r in (decode(ReminderDue, v) for _, v in arrivals.seen)}
+    late = []
+    for name in ("sms.jsonl", "email.jsonl"):
+        path = outbox / name
+        lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+        for line in lines:
+            sent = json.loads(line)
+            if (due := due_at.get(sent["reminder_id"])) is None:
+                continue
+            real_due = stack.real_time_of(due)
+            if loaded <= real_due <= last_due:
+                handed = stack.real_time_of(datetime.fromisoformat(sent["sent_at"]))
+                late.append(handed - real_due)
+    return sorted(late)
 
 
 def _lateness(stack: Stack, arrivals: Arrivals, loaded: float, last_due: float) -> list[float]:
@@ -75,5 +135,35 @@ def _figure(late: list[float], reminders: int, window: float, overrun: float) ->
             "window_s": window,
             "max_s": round(late[-1], 3),
             "booking_overran_window_s": round(max(0.0, overrun), 1),
+        },
+    )
+
+
+def _sink_figure(late: list[float], reminders: int, window: float) -> Figure:
+    if len(late) < 2:
+        return Figure(
+            "due-to-sink",
+            float("nan"),
+            "s p99 late",
+            float("nan"),
+            "p50-s",
+            target="p99 < 2 s",
+            met=False,
+            extra={"measured": len(late)},
+        )
+    p99 = statistics.quantiles(late, n=100)[98]
+    return Figure(
+        "due-to-sink",
+        p99,
+        "s p99 late",
+        statistics.median(late),
+        "p50-s",
+        target="p99 < 2 s",
+        met=p99 < 2.0,
+        extra={
+            "messages": len(late),
+            "planned_reminders": reminders,
+            "window_s": window,
+            "max_s": round(late[-1], 3),
         },
     )

@@ -50,7 +50,7 @@ class NotifierSettings(PlatformSettings):
     """
     sms_rate_per_second: float = Field(default=1.0, gt=0)
     sms_burst: int = Field(default=1, ge=1)
-    notifier_concurrency: int = Field(default=1, ge=1)
+    notifier_concurrency: int = Field(default=16, ge=1)
     """Patients whose reminders are delivered side by side; 1 delivers one at a time.
 
     Worth raising on PostgreSQL and with real providers, whose answers take
