@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import notifier_figure, plan, timing, worker_figures
+from bench import notifier_figure, plan, timing, twilio_figure, worker_figures
 from bench.machine import describe
 from bench.result import Figure
 from services.shared.broker import EmbeddedBroker
@@ -22,17 +22,21 @@ class Sizes:
     due: int
     window: float
     notified: int
+    texted: int
 
 
 MODES = {
-    "quick": Sizes(plans=2000, events=5000, pending=[20_000], due=600, window=8, notified=500),
+    "quick": Sizes(
+        plans=2000, events=5000, pending=[20_000], due=600, window=8, notified=2000, texted=2000
+    ),
     "full": Sizes(
         plans=20_000,
         events=10_000,
         pending=[100_000, 1_000_000],
         due=100_000,
         window=180,
-        notified=3_000,
+        notified=10_000,
+        texted=10_000,
     ),
 }
 
@@ -72,6 +76,7 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
         for figure in timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate):
             show(figure)
         show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified))
+        show(twilio_figure.run(broker.bootstrap, run_dir, sizes.texted))
     return figures
 
 

@@ -24,6 +24,8 @@ from services.shared.events import encode
 from services.shared.topics import Topics, ensure_topics
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+RATIO = 0.25
+"""Reminders delivered to the sinks, as a share of what a bare consumer reads of them."""
 
 
 def due_records(count: int, per_patient: int | None = None) -> tuple[list[Record], int]:
@@ -64,6 +66,8 @@ def run(bootstrap: str, var_dir: Path, count: int) -> Figure:
         "reminders/s",
         raw,
         "raw-consume/s",
+        target=f">= {RATIO} of raw",
+        met=rate >= RATIO * raw,
         extra={"reminders": len(records), "messages": messages, "sink": "local jsonl"},
     )
 
