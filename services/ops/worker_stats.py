@@ -6,6 +6,7 @@ workers are is :mod:`services.ops.worker_registry`.
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -72,8 +73,8 @@ def ask(url: str, token: str | None, timeout: float = 2.0) -> Reply:
         if exc.code == 404:
             return _parsed(url, 404, exc.read())
         return Reply(url, note=f"{url} answered {exc.code}{refused_hint(exc.code, token)}")
-    except OSError as exc:
-        return Reply(url, note=f"{url} not readable: {exc}")
+    except (OSError, http.client.HTTPException) as exc:  # e.g. a worker gone mid-answer
+        return Reply(url, note=f"{url} not readable: {str(exc) or type(exc).__name__}")
 
 
 def ask_each(urls: list[str], token: str | None, timeout: float = 2.0) -> list[Reply]:
