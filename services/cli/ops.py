@@ -176,8 +176,10 @@ def _register_status(subparsers: Any) -> None:
         help="one screen: broker, topics, consumer lag, pending, deliveries, failures",
         description="Broker, topics and end offsets, consumer lag of the notifier "
         "(CLINIC_CONSUMER_GROUP) and the reminders worker ({prefix}clinic-reminders), "
-        "reminders pending and due soon (from the worker's /reminders/stats view, else "
-        "unknown), deliveries by state and channel and failures in the last hour (from "
+        "reminders pending and due soon (from every reminders worker's /reminders/stats "
+        "view, the one at CLINIC_WORKER_WEB_HOST/PORT and those registered on the workers "
+        "topic; unknown, with a note, unless they cover every partition once), deliveries "
+        "by state and channel and failures in the last hour (from "
         "CLINIC_NOTIFIER_DATABASE_URL), and the booking outbox backlog (from "
         "CLINIC_BOOKING_DATABASE_URL). The embedded broker reports end offsets short by "
         "the records in the last batch less one, so lag can read low; with CLINIC_ON_TANSU "

@@ -17,6 +17,7 @@ from services.shared.events import (
     ReminderDue,
     decode,
 )
+from services.shared.workers import WorkerRegistered
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def model_for(value: bytes) -> type[Frozen] | None:
         "dead_letter": DeadLetter,
         "patient.erased": PatientErased,
         "erasure.recorded": ErasureRecord,
+        "worker.registered": WorkerRegistered,
     }
     return models.get(kind)
 

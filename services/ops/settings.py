@@ -20,6 +20,7 @@ class OpsSettings(PlatformSettings):
     booking_database_url: str | None = None
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
     worker_web_host: str = "127.0.0.1"
+    """One reminders worker's views; every other worker is found on the workers topic."""
     worker_web_token: SecretStr | None = None
     """The worker views' token; unset: the one the worker keeps under ``var_dir``, if any."""
 
@@ -44,5 +45,6 @@ class OpsSettings(PlatformSettings):
         return read_token(token_path(self.var_dir))
 
     @property
-    def worker_stats_url(self) -> str:
-        return f"http://{self.worker_web_host}:{self.worker_web_port}/reminders/stats"
+    def worker_web_url(self) -> str:
+        """The configured worker's views (``http://host:port``), asked besides those registered."""
+        return f"http://{self.worker_web_host}:{self.worker_web_port}"

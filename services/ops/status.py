@@ -18,7 +18,9 @@ from services.ops.kafka_io import BrokerUnavailable, open_reader
 from services.ops.kafka_state import PartitionLag, TopicState, group_lag, open_admin, topic_states
 from services.ops.settings import OpsSettings
 from services.ops.stores import StoreUnavailable, delivery_counts, outbox_backlog
-from services.ops.worker_stats import WorkerCounts, worker_counts
+from services.ops.worker_merge import merge_counts
+from services.ops.worker_registry import worker_addresses
+from services.ops.worker_stats import WorkerCounts, read_shares
 from services.shared.clock import Clock
 
 WINDOW = timedelta(hours=1)
@@ -50,15 +52,13 @@ class Status:
 
 
 def collect(settings: OpsSettings, clock: Clock, groups: list[str]) -> Status:
-    """Read broker, ledger, outbox and worker; blocks a few seconds at most per part."""
+    """Read broker, ledger, outbox and workers; blocks a few seconds at most per part."""
     now = clock.now()
     notes: list[str] = []
     topics, lag, reachable = _broker(settings, groups, notes)
     counts = _deliveries(settings, now - WINDOW, notes)
     backlog = _outbox(settings, notes)
-    worker = worker_counts(settings.worker_stats_url, settings.worker_token)
-    if worker.note:
-        notes.append(f"pending and due-soon unknown: {worker.note}")
+    worker = worker_counts(settings, reachable, notes)
     return Status(
         now,
         settings.bootstrap_servers,
@@ -92,6 +92,17 @@ def _broker(
         consumer.close()
         admin.close()
     return topics, lag, True
+
+
+def worker_counts(settings: OpsSettings, registry: bool, notes: list[str]) -> WorkerCounts:
+    """Pending and due soon over every reminders worker (the one configured and those on the
+    workers topic, read when ``registry``); a note when they are unknown, and why."""
+    addresses, unread = worker_addresses(settings, read=registry)
+    worker = merge_counts(read_shares(addresses, settings.worker_token))
+    if worker.note:
+        also = f" ({unread})" if unread else ""
+        notes.append(f"pending and due-soon unknown: {worker.note}{also}")
+    return worker
 
 
 def _deliveries(settings: OpsSettings, since: datetime, notes: list[str]) -> DeliveryCounts | None:

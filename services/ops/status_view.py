@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from services.ops.status import Status
@@ -24,6 +25,8 @@ def print_status(status: Status, console: Console) -> None:
     if status.lag:
         console.print(_lag(status))
     console.print(_work(status))
+    if len(status.worker.workers) > 1:
+        console.print(_workers(status))
     if status.deliveries is not None:
         console.print(_deliveries(status))
         if status.deliveries.failures:
@@ -62,6 +65,19 @@ def _work(status: Status) -> Table:
     table.add_row("reminders pending", _maybe(status.worker.pending))
     table.add_row("reminders due in the next hour", _maybe(status.worker.due_soon))
     table.add_row("booking outbox backlog", _maybe(status.outbox_backlog))
+    return table
+
+
+def _workers(status: Status) -> Table:
+    table = Table(title="reminders workers")
+    for column in ("address", "worker", "partitions counted", "pending", "due in the next hour"):
+        table.add_column(column, overflow="fold")
+    for w in status.worker.workers:
+        if w.note is not None:
+            table.add_row(w.url, "", f"[yellow]{escape(mask_text(w.note))}[/yellow]", "", "")
+            continue
+        counted = " ".join(str(p) for p in w.counted) or "none"
+        table.add_row(w.url, w.worker_id or "?", counted, _maybe(w.pending), _maybe(w.due_soon))
     return table
 
 

@@ -56,7 +56,7 @@ def main() -> None:
     app = create_app(settings, clock, registry, policy)
     print(
         f"reminders worker {settings.worker_id} on {settings.bootstrap_servers}, "
-        f"web http://127.0.0.1:{settings.worker_web_port}, clock x{clock.scale:g}",
+        f"web {settings.web_url}, clock x{clock.scale:g}",
         flush=True,
     )
     worker = Worker(app, settings.topics.ticks, override_logging=False, redirect_stdouts=False)

@@ -20,7 +20,7 @@ from collections.abc import (
     ValuesView,
 )
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.types import AppT, TableT
@@ -33,6 +33,7 @@ from services.reminders.faust_patches import (
     use_worker_transport,
 )
 from services.reminders.handling import WorkerHandling
+from services.reminders.membership import Member, Registration
 from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
@@ -42,6 +43,7 @@ from services.reminders.settings import ReminderSettings
 from services.reminders.views import add_views
 from services.shared.clock import Clock
 from services.shared.metrics import PlatformMetrics
+from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.reminders")
 
@@ -93,7 +95,7 @@ def create_app(
     def owned() -> list[int]:
         return owned_partitions(app, topics.ticks)
 
-    outbound = FaustOutbound(app, due, status, dead, topics.control, erasures)
+    outbound = FaustOutbound(app, due, status, dead, topics, erasures)
     handling = WorkerHandling(
         scheduler,
         outbound,
@@ -117,7 +119,21 @@ def create_app(
         async for event in one_by_one(stream, table):  # in batches: see batches.py
             await handling.on_record(event.message)
 
-    add_views(app, patients, scheduler, clock, metrics, owned, settings.web_token)
+    member = Member(settings.worker_id, settings.web_url, settings.partitions)
+    add_views(app, patients, scheduler, clock, metrics, owned, settings.web_token, member)
+    registration = Registration(member, clock, outbound.worker_record)
+
+    @app.task
+    async def register() -> None:
+        """Runs once the tables are recovered, just before the views open."""
+        await registration.join()
+
+    async def unregister(sender: object, **kwargs: Any) -> None:
+        """After the consumer stops, before the producer's last flush."""
+        await registration.leave()
+
+    # cast: mode's handler type (mypy_extensions' NamedArg) matches no function under mypy.
+    app.on_before_shutdown.connect(cast(Any, unregister))
 
     @app.timer(interval=settings.tick_interval_seconds)
     async def send_ticks() -> None:
@@ -141,11 +157,11 @@ class FaustOutbound:
         due: faust.TopicT,
         status: faust.TopicT,
         dead: faust.TopicT,
-        control: str,
+        topics: Topics,
         erasures: faust.TopicT,
     ) -> None:
         self._app, self._due, self._status, self._dead = app, due, status, dead
-        self._control, self._erasures = control, erasures
+        self._control, self._workers, self._erasures = topics.control, topics.workers, erasures
 
     async def due(self, key: bytes, value: bytes) -> Awaitable[Any]:
         sent: Awaitable[Any] = await self._due.send(key=key, value=value)
@@ -162,6 +178,10 @@ class FaustOutbound:
 
     async def erasure(self, key: bytes, value: bytes) -> None:
         await self._erasures.send(key=key, value=value)
+
+    async def worker_record(self, key: bytes, value: bytes | None) -> None:
+        """This worker's registration (None: its tombstone), waited for."""
+        await self._app.producer.send_and_wait(self._workers, key, value, None, None, None)
 
 
 class PatientTable(MutableMapping[str, bytes]):

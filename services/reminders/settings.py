@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Literal
 
@@ -17,6 +18,10 @@ class ReminderSettings(PlatformSettings):
     worker_id: str = "1"
     worker_web_host: str = "127.0.0.1"
     worker_web_port: int = Field(default=6066, ge=1, le=65535)
+    worker_web_url: str | None = None
+    """Where the ops tools reach this worker's views, as it registers on the workers topic
+    (``services/shared/workers.py``); unset: ``http://{worker_web_host}:{worker_web_port}``,
+    with the machine's host name when the views listen on every address."""
     worker_web_token: SecretStr | None = None
     """What ``/reminders/...`` views ask for (``Authorization: Bearer ...``); unset: a random
     one kept in ``{var_dir}/worker-web.token`` (see ``services/shared/web_token.py``)."""
@@ -37,6 +42,18 @@ class ReminderSettings(PlatformSettings):
         if self.worker_web_token is not None:
             return self.worker_web_token.get_secret_value()
         return read_or_create_token(token_path(self.var_dir))
+
+    @property
+    def web_url(self) -> str:
+        """The views' address for others: the setting, else made from host and port."""
+        if self.worker_web_url:
+            return self.worker_web_url.rstrip("/")
+        host = self.worker_web_host
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.worker_web_port}"
 
     @property
     def data_dir(self) -> Path:

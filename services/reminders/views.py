@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from services.reminders.membership import Member, counted
 from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
 from services.reminders.stats import describe, summarize
@@ -25,6 +26,17 @@ from services.shared.metrics import PlatformMetrics, observe_backlogs
 from services.shared.web_token import bearer_matches
 
 Handler = Callable[..., Awaitable[Response]]
+HOUR = timedelta(hours=1)
+
+
+def stats_of(
+    scheduler: Scheduler, now: datetime, owned: list[int], member: Member
+) -> dict[str, Any]:
+    """The ``/reminders/stats`` body: this worker's counts, its partitions (``partitions``,
+    as held now) and the ones its counts cover (``counted``, see :func:`membership.counted`)."""
+    body = summarize(scheduler.counts, *scheduler.outlook(now, HOUR), now)
+    held = counted(scheduler.index.partitions, owned)
+    return {**body, "partitions": owned, **member.part(held)}
 
 
 def add_views(
@@ -35,16 +47,20 @@ def add_views(
     metrics: PlatformMetrics,
     owned: Callable[[], list[int]],
     token: str,
+    member: Member,
 ) -> None:
     """Add ``/reminders/stats``, ``/reminders/patients/{clinic}/{patient}`` and
     ``/reminders/bookings/{booking_id}`` (JSON), and ``/metrics`` for Prometheus.
 
     Each worker answers for the partitions it holds; with several workers, ask each.
-    Counts come from the scheduler's running totals and its due-time index, so
-    a scrape costs the same with a million reminders pending as with ten. The
-    booking view reads one plan when given ``?clinic=&patient=`` (the ops
-    console passes them from the booking store); without them it reads the
-    whole table, which with a large table holds the worker up for seconds.
+    The stats and booking answers name the worker and the partitions it stands
+    for (``counted``): a booking's plan is shown only from a partition counted,
+    and a 404 says which partitions it was looked for in. Counts come from the
+    scheduler's running totals and its due-time index, so a scrape costs the same
+    with a million reminders pending as with ten. The booking view reads one plan
+    when given ``?clinic=&patient=`` (the ops console passes them from the booking
+    store); without them it reads the whole table, which with a large table holds
+    the worker up for seconds.
     """
 
     def guarded(handler: Handler) -> Handler:
@@ -60,21 +76,16 @@ def add_views(
 
         return view
 
-    def now_summary() -> dict[str, Any]:
-        now = clock.now()
-        return summarize(scheduler.counts, *scheduler.outlook(now, timedelta(hours=1)), now)
-
     @app.page("/reminders/stats")
     @guarded
     async def stats(web: View, request: Request) -> Response:
-        body = now_summary()
-        body["partitions"] = owned()
-        return web.json(body)
+        return web.json(stats_of(scheduler, clock.now(), owned(), member))
 
     @app.page("/metrics")
     async def scrape(web: View, request: Request) -> Response:
-        counts = now_summary()
-        observe_backlogs(metrics, pending=counts["pending"], due_soon=counts["due_next_hour"])
+        pending = scheduler.counts.as_dict()["pending"]
+        due_soon, _ = scheduler.outlook(clock.now(), HOUR)
+        observe_backlogs(metrics, pending=pending, due_soon=due_soon)
         return web.bytes(
             generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
@@ -95,8 +106,10 @@ def add_views(
             values: Iterable[bytes | None] = [patients.get(patient_key(clinic, patient))]
         else:
             values = patients.values()
+        held = counted(scheduler.index.partitions, owned())
         for value in values:
             state = PatientState.from_value(value)
-            if booking_id in state.bookings:
-                return web.json(mask_record(describe(state, booking_id)))
-        return web.json({"error": "no such booking on this worker"}, status=404)
+            if booking_id in state.bookings and state.partition in held:
+                return web.json({**mask_record(describe(state, booking_id)), **member.part(held)})
+        missing = {"error": "no such booking in the partitions this worker counts"}
+        return web.json({**missing, **member.part(held)}, status=404)

@@ -71,6 +71,12 @@ class Topics:
         :mod:`services.shared.erasure`), and what views read to hide erased patients."""
         return f"{self.prefix}clinic.erasures.v1"
 
+    @property
+    def workers(self) -> str:
+        """Where each reminders worker's views answer, keyed by that address; compacted
+        (see :mod:`services.shared.workers`)."""
+        return f"{self.prefix}clinic.reminders.workers.v1"
+
     def all(self) -> list[str]:
         return [
             self.bookings,
@@ -83,14 +89,17 @@ class Topics:
             self.replies,
             self.control,
             self.erasures,
+            self.workers,
         ]
 
     def configs(self) -> dict[str, dict[str, str]]:
-        """Topic settings to create them with: the dead letters' retention."""
+        """Topic settings to create them with: the dead letters' retention, and the workers
+        registry compacted to one record per address."""
         kept = str(self.dead_letter_days * 24 * 3600 * 1000)
-        return {
+        configs = {
             name: {"retention.ms": kept} for name in (self.bookings_dlq, self.notifications_dlq)
         }
+        return {**configs, self.workers: {"cleanup.policy": "compact"}}
 
 
 def ensure_topics(

@@ -9,7 +9,7 @@ from services.notifier.queries import LedgerRow
 from services.ops.web.worker import WorkerAnswer
 from services.shared.events import Booking, BookingEvent
 
-NOT_ON_WORKER = "the reminders worker holds no plan for this booking"
+NOT_ON_WORKER = "no reminders worker holds a plan for this booking"
 
 
 def journey_of(

@@ -23,6 +23,7 @@ from services.ops.web import broker, stores
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.shaping import DueReminder
 from services.ops.web.worker import WorkerAnswer, WorkerViews
+from services.ops.worker_registry import worker_addresses
 from services.shared.clock import Clock
 
 T = TypeVar("T")
@@ -74,8 +75,9 @@ class LiveSources:
     def __init__(self, settings: OpsSettings, clock: Clock) -> None:
         self._settings = settings
         self._clock = clock
-        port, host = settings.worker_web_port, settings.worker_web_host
-        self._worker = WorkerViews(f"http://{host}:{port}", lambda: settings.worker_token)
+        self._worker = WorkerViews(
+            lambda: worker_addresses(settings), lambda: settings.worker_token
+        )
 
     def status(self) -> Status:
         groups = [self._settings.consumer_group, self._settings.reminders_group]

@@ -86,10 +86,19 @@ def test_a_missing_sqlite_database_is_reported_and_not_created(tmp_path: Path) -
     assert not (tmp_path / "booking.db").exists()
 
 
+STATS = {
+    "pending": 12,
+    "due_soon": 3,
+    "counted": [0, 1, 2, 3],
+    "partitions_total": 4,
+    "worker": {"id": "1", "url": "http://127.0.0.1:6066", "instance": "i-1"},
+}
+
+
 class StatsView(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         known = self.path == "/reminders/stats"
-        body = json.dumps({"pending": 12, "due_soon": 3}).encode() if known else b"{}"
+        body = json.dumps(STATS).encode() if known else b"{}"
         self.send_response(200 if known else 404)
         self.send_header("Content-Type", "application/json")
         self.end_headers()

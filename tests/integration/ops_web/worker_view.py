@@ -1,9 +1,9 @@
 """The reminders worker's ops views on loopback, answering from a real scheduler's table.
 
 The bodies come from the worker's own scheduler (rebuilt from the table, as a
-worker does when it takes its partitions), ``summarize`` and ``describe``, as
+worker does when it takes its partitions), ``stats_of`` and ``describe``, as
 its Faust views build them, masked and behind the token as the worker's are; only the
-web framework around them is not Faust.
+web framework around them is not Faust. It holds the one partition there is.
 """
 
 from __future__ import annotations
@@ -12,16 +12,18 @@ import json
 import threading
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from services.reminders.membership import Member
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
 from services.reminders.state import PatientState
-from services.reminders.stats import describe, summarize
+from services.reminders.stats import describe
+from services.reminders.views import stats_of
 from services.shared.fields import mask_record
 from services.shared.web_token import bearer_matches
 
@@ -35,6 +37,7 @@ def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[
 
     scheduler = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     scheduler.rebuild([0])
+    member = Member("1", "http://127.0.0.1", partitions=1)
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -44,13 +47,12 @@ def worker_views(patients: MutableMapping[str, Any], now: datetime) -> Iterator[
             states = [PatientState.from_value(v) for v in patients.values()]
             prefix = "/reminders/bookings/"
             if self.path == "/reminders/stats":
-                outlook = scheduler.outlook(now, timedelta(hours=1))
-                self._json(200, summarize(scheduler.counts, *outlook, now))
+                self._json(200, stats_of(scheduler, now, [0], member))
             elif self.path.startswith(prefix):
                 wanted = unquote(urlsplit(self.path).path[len(prefix) :])
                 held = [s for s in states if wanted in s.bookings]
                 body = mask_record(describe(held[0], wanted)) if held else {"error": "none"}
-                self._json(200 if held else 404, body)
+                self._json(200 if held else 404, {**body, **member.part([0])})
             else:
                 self._json(404, {"error": "no such view"})
 

@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from services.reminders.membership import Member
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.schedule import Scheduler
@@ -50,13 +51,20 @@ class Pages:
         return keep
 
 
-def views() -> Pages:
+MEMBER = Member("2", "http://worker-2:6066", partitions=4, instance="i-2")
+
+
+def views(owned: list[int] | None = None) -> Pages:
+    """The views of a worker holding ``owned`` (default: partitions 0 and 1, indexed)."""
     patients: dict[str, Any] = {}
     scheduler = Scheduler(patients, ProtocolRegistry.builtin(), lambda _: ClinicPolicy())
     scheduler.apply(event(booking("bk-1", "p-42")), 0, BOOKED_AT)
+    scheduler.rebuild([0, 1])
     app = Pages()
     clock = ManualClock(BOOKED_AT)
-    add_views(app, patients, scheduler, clock, PlatformMetrics("t"), lambda: [0], TOKEN)  # type: ignore[arg-type]
+    held = [0, 1] if owned is None else owned
+    metrics = PlatformMetrics("t")
+    add_views(app, patients, scheduler, clock, metrics, lambda: held, TOKEN, MEMBER)  # type: ignore[arg-type]
     return app
 
 
@@ -88,3 +96,24 @@ def test_a_plan_is_shown_with_its_personal_fields_masked() -> None:
     assert patient["email"] == "j***@example.com"
     assert plan.body["bookings"][0]["treatment"] == "(hidden)"
     assert plan.body["pending"], "the plan itself is still shown"
+
+
+def test_stats_name_the_worker_and_the_partitions_its_counts_cover() -> None:
+    stats = ask(views(), "/reminders/stats", f"Bearer {TOKEN}").body
+    assert stats["worker"] == {"id": "2", "url": "http://worker-2:6066", "instance": "i-2"}
+    assert stats["counted"] == [0, 1] and stats["partitions"] == [0, 1]
+    assert stats["partitions_total"] == 4 and stats["pending"] > 0
+
+
+def test_a_worker_that_lost_a_partition_it_still_counts_stands_for_none() -> None:
+    """Partition 1 was taken away and not yet indexed again: its plans are still counted."""
+    app = views(owned=[0])
+    assert ask(app, "/reminders/stats", f"Bearer {TOKEN}").body["counted"] == []
+    plan = ask(app, "/reminders/bookings/{booking_id}", f"Bearer {TOKEN}", booking_id="bk-1")
+    assert plan.status == 404 and plan.body["counted"] == []
+    assert plan.body["worker"]["instance"] == "i-2"
+
+
+def test_a_worker_given_a_partition_it_has_not_indexed_counts_the_ones_it_has() -> None:
+    stats = ask(views(owned=[0, 1, 2]), "/reminders/stats", f"Bearer {TOKEN}").body
+    assert stats["counted"] == [0, 1] and stats["partitions"] == [0, 1, 2]
