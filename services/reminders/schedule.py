@@ -237,7 +237,7 @@ class Scheduler:
         booking = state.bookings[pending.booking_id]
         reason = None if pending.catch_up else self._staleness(pending, now)
         if reason is None:
-            result.emitted.append(due_event(booking, pending.planned(), now, pending.catch_up))
+            result.emitted.append(due_event(booking, pending, now, pending.catch_up))
             outcome = Outcome.EMITTED
         else:
             result.skipped.append(Skipped(booking, pending, reason))

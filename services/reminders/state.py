@@ -7,14 +7,14 @@ coarse buckets of due time, per partition, so a tick reads only what is due.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.reminders.planning.engine import PlannedReminder
-from services.shared.events import Booking, Channel, UtcDatetime
+from services.shared.events import Booking, UtcDatetime
 
 
 class Outcome(StrEnum):
@@ -23,17 +23,17 @@ class Outcome(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Pending:
-    """One planned reminder waiting for its time (a plain dataclass: made per event)."""
+class Pending(PlannedReminder):
+    """A planned reminder waiting for its time, and the bucket that lists it.
 
-    reminder_id: str
-    booking_id: str
-    milestone: str
-    template: str
-    channels: tuple[Channel, ...]
+    It is the plan engine's :class:`PlannedReminder` (same fields, same JSON, in
+    the same order), with the two things only the scheduler knows appended; the
+    instants are re-declared so that a plan read back from the table is UTC.
+    """
+
     due_at: UtcDatetime
-    stale_at: UtcDatetime | None = None
-    context: dict[str, str | int | float | bool | None] = field(default_factory=dict)
+    stale_at: UtcDatetime | None
+    context: dict[str, str | int | float | bool | None]
     bucket: int = 0
     """The due-time bucket that lists this reminder (never earlier than when it was planned)."""
     catch_up: bool = False
@@ -42,30 +42,12 @@ class Pending:
     @classmethod
     def of(cls, planned: PlannedReminder, bucket: int, catch_up: bool = False) -> Pending:
         """From the plan engine's output, whose instants are already UTC: not validated again."""
-        return cls(
-            reminder_id=planned.reminder_id,
-            booking_id=planned.booking_id,
-            milestone=planned.milestone,
-            template=planned.template,
-            channels=planned.channels,
-            due_at=planned.due_at,
-            stale_at=planned.stale_at,
-            context=dict(planned.context),
-            bucket=bucket,
-            catch_up=catch_up,
-        )
+        values = {name: getattr(planned, name) for name in _PLANNED_FIELDS}
+        values["context"] = dict(planned.context)
+        return cls(**values, bucket=bucket, catch_up=catch_up)
 
-    def planned(self) -> PlannedReminder:
-        return PlannedReminder(
-            reminder_id=self.reminder_id,
-            booking_id=self.booking_id,
-            milestone=self.milestone,
-            template=self.template,
-            channels=self.channels,
-            due_at=self.due_at,
-            stale_at=self.stale_at,
-            context=self.context,
-        )
+
+_PLANNED_FIELDS = tuple(f.name for f in fields(PlannedReminder))
 
 
 class PatientState(BaseModel):
