@@ -51,12 +51,11 @@ class NotifierSettings(PlatformSettings):
     sms_rate_per_second: float = Field(default=1.0, gt=0)
     sms_burst: int = Field(default=1, ge=1)
     notifier_concurrency: int = Field(default=16, ge=1)
-    """Patients whose reminders are delivered side by side; 1 delivers one at a time.
-
-    Worth raising on PostgreSQL and with real providers, whose answers take
-    a while (1,000 reminders to local sinks on PostgreSQL: 64/s at 1, 92/s at
-    8). On the SQLite default every write takes one file lock, and 1 is faster.
-    """
+    """Messages of different patients handed to the providers side by side (one
+    patient's go in order), and the Twilio connections kept open; 1 hands over one
+    at a time. The ledger is written once per batch either way, so this bounds only
+    the messages in flight: a provider answering in 100 ms needs about 64 for 500
+    a second (docs/benchmarks.md)."""
 
     notifier_http_host: str = "127.0.0.1"
     notifier_http_port: int = Field(default=8081, ge=0, le=65535)

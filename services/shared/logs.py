@@ -39,6 +39,8 @@ FRAMEWORKS = ("faust", "mode")
 
 def escaped(value: str, limit: int = MAX_VALUE) -> str:
     """``value`` on one line: control characters written as escapes, cut at ``limit``."""
+    if len(value) <= limit and value.isprintable():  # most values: nothing to escape or cut
+        return value
     flat = "".join(
         ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in value
     )
