@@ -42,7 +42,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 
 from services.notifier.currency import SeenBooking
-from services.shared.database import make_engine, release_deleted, stored_utc
+from services.shared.database import create_tables, make_engine, release_deleted, stored_utc
 from services.shared.events import BookingEvent, BookingStatus
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,7 @@ class BookingsSeen:
 
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
         _add_patient_columns(self._engine)
         self._reads = make_engine(url, reads_only=True)
         self._readers = threading.local()

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import create_tables, make_engine, stored_utc
 from services.shared.erasure import ErasedPatients, ErasureKeys, PatientErased
 
 metadata = MetaData()
@@ -47,7 +47,7 @@ class ErasureRegister:
     def __init__(self, url: str, keys: ErasureKeys) -> None:
         self._keys = keys
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
         with self._engine.connect() as conn:
             rows = conn.execute(select(erasures)).all()
             bookings = conn.execute(select(erased_bookings.c.booking_hash)).scalars().all()

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import create_tables, make_engine, stored_utc
 from services.shared.erasure import ErasureKeys
 
 metadata = MetaData()
@@ -70,7 +70,7 @@ class InboundLog:
     def __init__(self, url: str, keys: ErasureKeys | None = None) -> None:
         self._keys = keys
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
         _add_sender_column(self._engine)
 
     def erase(self, message_sids: Collection[str], phones: Collection[str]) -> int:

@@ -43,7 +43,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.dml import Update
 
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import create_tables, make_engine, stored_utc
 from services.shared.events import Channel, ReminderDue
 
 
@@ -223,7 +223,7 @@ class DeliveryLedger:
 
     def __init__(self, url: str) -> None:
         self._engine: Engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
         _upgrade(self._engine)
 
     def close(self) -> None:

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import create_tables, make_engine, stored_utc
 from services.shared.erasure import ErasureKeys
 from services.shared.events import Channel, ConsentChanged
 
@@ -78,7 +78,7 @@ class ConsentRegistry:
         """``keys``: to find (and to make) the opt-outs of erased patients, kept as hashes."""
         self._keys = keys
         self._engine: Engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
         _phone_becomes_address(self._engine)
 
     def close(self) -> None:

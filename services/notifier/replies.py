@@ -37,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from services.shared.database import make_engine, stored_utc
+from services.shared.database import create_tables, make_engine, stored_utc
 
 UNMAPPED = "*"
 """The clinic of a text to a number no clinic is mapped to, from a phone no booking has."""
@@ -106,7 +106,7 @@ class RepliesInbox:
 
     def __init__(self, url: str) -> None:
         self._engine = make_engine(url)
-        metadata.create_all(self._engine)
+        create_tables(metadata, self._engine)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -7,7 +7,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Engine, create_engine, event
+from sqlalchemy import Connection, Delete, Engine, MetaData, create_engine, event, text
 
 
 def normalise_url(url: str) -> str:
@@ -37,6 +37,25 @@ def make_engine(url: str, *, reads_only: bool = False) -> Engine:
     if not reads_only:
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+SCHEMA_LOCK = 0x636C696E6963 + 1
+"""The advisory-lock id that makes replicas create their tables one at a time."""
+
+
+def create_tables(metadata: MetaData, engine: Engine) -> None:
+    """Create whatever tables and indexes of ``metadata`` are missing, one process at a time.
+
+    Two notifiers started together on a fresh PostgreSQL database both found a
+    table missing, both created it, and the second stopped at start ("relation
+    already exists"). A transaction-level advisory lock makes the second wait,
+    then find the tables there. On SQLite the transaction takes the file's
+    write lock as it begins (:func:`make_engine`), which does the same.
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        metadata.create_all(conn)
 
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
