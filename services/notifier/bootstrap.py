@@ -25,6 +25,7 @@ from services.notifier.inbound import InboundStores, InboundTexts
 from services.notifier.inbound_log import InboundLog
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.publisher import Publisher
+from services.notifier.rate_buckets import RateBuckets
 from services.notifier.registry import ConsentRegistry
 from services.notifier.rendering import TemplateRenderer
 from services.notifier.replies import RepliesInbox
@@ -130,6 +131,7 @@ def notifier(
     metrics = metrics or PlatformMetrics("notifier")
     keys = settings.erasure_keys
     ledger = DeliveryLedger(settings.database_url)
+    rates = RateBuckets(settings.database_url)
     registry = ConsentRegistry(settings.database_url, keys)
     seen = BookingsSeen(settings.database_url)
     inbound = InboundStores(
@@ -172,7 +174,7 @@ def notifier(
             settings,
             clock,
             renderer,
-            ledger,
+            (ledger, rates),
             (registry, seen, register.patients),
             stop,
             metrics,
@@ -209,6 +211,7 @@ def notifier(
         producer.flush()
         producer.close()
         registry.close()
+        rates.close()
         ledger.close()
 
 
@@ -251,15 +254,17 @@ def _deliverer(
     settings: NotifierSettings,
     clock: Clock,
     renderer: TemplateRenderer,
-    ledger: DeliveryLedger,
+    stores: tuple[DeliveryLedger, RateBuckets],
     checks: tuple[ConsentRegistry, BookingsSeen, ErasedPatients],
     stop: threading.Event,
     metrics: PlatformMetrics,
     pool: ThreadPoolExecutor | None,
 ) -> Deliverer:
-    """``checks``: the opt-outs, the bookings' latest states and the erased patients;
+    """``stores``: the ledger and the senders' shared rate buckets, in one database;
+    ``checks``: the opt-outs, the bookings' latest states and the erased patients;
     ``pool``: where different patients' messages are handed over side by side."""
-    senders: Senders = build_senders(settings, clock, stop, metrics)
+    ledger, rates = stores
+    senders: Senders = build_senders(settings, clock, stop, metrics, rates)
     retries = RetryPolicy(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
         timedelta(hours=settings.retry_window_hours),

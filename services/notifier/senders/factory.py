@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from services.notifier.delivery import Senders
-from services.notifier.ratelimit import TokenBucket
+from services.notifier.rate_buckets import Rate, RateBuckets
+from services.notifier.ratelimit import Bucket, SharedTokenBucket, TokenBucket
 from services.notifier.senders.base import EmailSender, SmsSender
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.notifier.senders.smtp_email import SmtpEmailSender
@@ -21,13 +22,16 @@ def build_senders(
     clock: Clock,
     stop: threading.Event,
     metrics: PlatformMetrics | None = None,
+    rates: RateBuckets | None = None,
 ) -> Senders:
     """The local sinks by default; Twilio and SMTP when the settings say so.
 
-    With ``metrics``, each provider call is timed. Raises ValueError naming the
-    missing setting for a provider half configured.
+    With ``metrics``, each provider call is timed. With ``rates`` (the buckets in
+    the ledger's database), Twilio's rate holds across every notifier sharing
+    it; without, in this process only. Raises ValueError naming the missing
+    setting for a provider half configured.
     """
-    sms, email = _sms(settings, clock), _email(settings, clock)
+    sms, email = _sms(settings, clock, rates), _email(settings, clock)
     if metrics is None:
         return Senders(sms=sms, email=email)
     return Senders(
@@ -36,7 +40,7 @@ def build_senders(
     )
 
 
-def _sms(settings: NotifierSettings, clock: Clock) -> SmsSender:
+def _sms(settings: NotifierSettings, clock: Clock, rates: RateBuckets | None) -> SmsSender:
     if settings.sms_provider == "local":
         return LocalSmsSender(settings.outbox_dir, clock)
     if not settings.twilio_account_sid:
@@ -52,8 +56,17 @@ def _sms(settings: NotifierSettings, clock: Clock) -> SmsSender:
         from_number=settings.twilio_from_number,
         messaging_service_sid=settings.twilio_messaging_service_sid,
         status_callback=settings.twilio_status_callback_url,
-        bucket=TokenBucket(settings.sms_rate_per_second, settings.sms_burst),
+        bucket=_sms_bucket(settings, rates),
     )
+
+
+def _sms_bucket(settings: NotifierSettings, rates: RateBuckets | None) -> Bucket:
+    """One bucket per Twilio sender: the Messaging Service if one is set, else the number."""
+    rate = Rate(settings.sms_rate_per_second, settings.sms_burst)
+    if rates is None:
+        return TokenBucket(rate.per_second, rate.burst)
+    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number or ""
+    return SharedTokenBucket(rates, f"twilio:{settings.twilio_account_sid}:{sender}", rate)
 
 
 def _email(settings: NotifierSettings, clock: Clock) -> EmailSender:

@@ -20,7 +20,7 @@ from services.notifier.exceptions import (
     PermanentSendError,
     RetryableSendError,
 )
-from services.notifier.ratelimit import TokenBucket
+from services.notifier.ratelimit import Bucket
 from services.notifier.segments import count_segments
 from services.notifier.senders.base import SendResult
 from services.shared.events import ReminderDue
@@ -160,7 +160,7 @@ class TwilioSmsSender:
         from_number: str | None = None,
         messaging_service_sid: str | None = None,
         status_callback: str | None = None,
-        bucket: TokenBucket | None = None,
+        bucket: Bucket | None = None,
     ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError(
