@@ -269,7 +269,16 @@ def _deliverer(
         Backoff(settings.backoff_base_seconds, settings.backoff_max_seconds),
         timedelta(hours=settings.retry_window_hours),
     )
-    return Deliverer(ledger, renderer, senders, clock, retries, *checks, pool=pool)
+    return Deliverer(
+        ledger,
+        renderer,
+        senders,
+        clock,
+        retries,
+        *checks,
+        pool=pool,
+        side_by_side=settings.notifier_concurrency if pool else 1,
+    )
 
 
 def run(

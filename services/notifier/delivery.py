@@ -6,8 +6,9 @@ publishes it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypeVar
@@ -94,6 +95,20 @@ Attempted = SendResult | SendError | Exception
 T = TypeVar("T")
 
 
+Claims = list[tuple[int, Delivery, RenderedMessage]]
+"""A step's granted claims: the job's place in the batch, its row and its message."""
+
+
+@dataclass(frozen=True)
+class Going:
+    """A step being handed over: its claims, the call that waits for their results, and
+    when it began."""
+
+    claims: Claims
+    results: Callable[[], list[Attempted]]
+    began: float
+
+
 @dataclass(frozen=True)
 class Senders:
     sms: SmsSender
@@ -113,6 +128,7 @@ class Deliverer:
     One call makes at most one attempt: a transient failure is deferred in the
     ledger (``retrying``), and :meth:`due_retries` hands it back when its next
     attempt is due, until it is no longer useful (see :class:`RetryPolicy`).
+    ``side_by_side``: how many hand-overs ``pool`` runs at once.
     """
 
     def __init__(
@@ -126,8 +142,11 @@ class Deliverer:
         bookings: Bookings | None = None,
         erased: ErasedPatients | None = None,
         pool: Executor | None = None,
+        side_by_side: int = 1,
     ) -> None:
         self._pool = pool
+        self._least_step = max(FIRST_STEP, side_by_side)
+        self._step = self._least_step
         self._erased = erased
         self._ledger = ledger
         self._bookings = bookings
@@ -149,8 +168,9 @@ class Deliverer:
         return self.deliver_all([Job(reminder, channel, source or Source())])[0]
 
     def deliver_all(self, jobs: Sequence[Job]) -> list[Outcome]:
-        """What :meth:`deliver` does for each job, with one ledger read, one write of the
-        claims and one of the outcomes for the whole batch; the outcomes in order.
+        """What :meth:`deliver` does for each job, with one ledger read for the whole batch
+        and, per step of it, one write of the claims and one of the outcomes (see
+        :meth:`_deliver_in_steps`); the outcomes in order.
 
         A job the ledger already knows (a redelivery, a retry, a second copy in
         the batch, a row another notifier wrote first) takes the one-row path.
@@ -175,20 +195,64 @@ class Deliverer:
             else:
                 fresh.append(i)
             keys.add(job.key)
-        crashed, lost = self._deliver_fresh(jobs, fresh, outcomes)
+        crashed, lost = self._deliver_in_steps(jobs, fresh, outcomes)
         for i in sorted(later + lost):
             outcomes[i] = self._deliver_known(jobs[i])
         if crashed is not None:
             raise crashed
         return [outcomes[i] for i in range(len(jobs))]
 
-    def _deliver_fresh(
+    def _deliver_in_steps(
         self, jobs: Sequence[Job], fresh: list[int], outcomes: dict[int, Outcome]
     ) -> tuple[Exception | None, list[int]]:
-        """Deliver the jobs the ledger has no row for; return the first error of our own
-        and the jobs whose row another writer opened first."""
+        """Deliver the jobs the ledger has no row for, a step at a time; return the first
+        error of our own and the jobs whose row another writer opened first.
+
+        A claim a killed notifier leaves ``sending`` is never sent, so only the steps
+        about to go out are claimed (docs/decisions.md, "A batch is claimed a step at a
+        time"): a step is claimed while the one before is handed over, and recorded
+        after it, so at most two are at stake and the pool never waits between them.
+        A step holds at least as many as the pool hands over side by side and about
+        :data:`CLAIM_AHEAD_SECONDS` of hand-overs (:meth:`_resize`). Each step reads
+        the bookings and opt-outs afresh.
+        """
+        crashed: Exception | None = None
+        lost: list[int] = []
+        behind: dict[str, Future[None]] = {}
+        going: Going | None = None
+        done = 0
+        while done < len(fresh) or going is not None:
+            after, going = going, None
+            if done < len(fresh):
+                step = fresh[done : done + self._step]
+                began = time.monotonic()
+                claims, lost_here = self._claim_step(jobs, step, outcomes)
+                sends = [(jobs[i], message) for i, _, message in claims]
+                going = Going(claims, self._start_hand_over(sends, behind), began)
+                lost, done = lost + lost_here, done + len(step)
+            if after is not None:
+                crashed = self._record_step(jobs, after, outcomes) or crashed
+            if going is not None and self._pool is None:  # handed over already
+                crashed = self._record_step(jobs, going, outcomes) or crashed
+                going = None
+        return crashed, lost
+
+    def _resize(self, handed: int, took: float) -> None:
+        """The next step: what was handed over in ``took`` seconds, scaled to
+        :data:`CLAIM_AHEAD_SECONDS` (at most four times as many, since they may have
+        gone out in a provider's burst)."""
+        if handed < self._step and took < CLAIM_AHEAD_SECONDS:
+            return  # the tail of a batch: too few to tell
+        fits = int(handed * CLAIM_AHEAD_SECONDS / max(took, 0.001))
+        self._step = max(self._least_step, min(4 * max(handed, 1), fits))
+
+    def _claim_step(
+        self, jobs: Sequence[Job], step: list[int], outcomes: dict[int, Outcome]
+    ) -> tuple[Claims, list[int]]:
+        """Write the step's claims, skips and template failures in one transaction; the
+        claims to hand over, and the jobs whose row another writer opened first."""
         opening: list[tuple[int, NewRow, RenderedMessage | None]] = []
-        for i, reason in zip(fresh, self._reasons_to_skip([jobs[i] for i in fresh]), strict=True):
+        for i, reason in zip(step, self._reasons_to_skip([jobs[i] for i in step]), strict=True):
             job = jobs[i]
             if reason:
                 opening.append(
@@ -204,7 +268,7 @@ class Deliverer:
             opening.append((i, NewRow(job.reminder, job.channel, LedgerState.SENDING), message))
         written = self._ledger.open_many([row for _, row, _ in opening], self._now())
         lost = [i for i, row, _ in opening if row.key not in written]
-        claims: list[tuple[int, Delivery, RenderedMessage]] = []
+        claims: Claims = []
         for i, row, rendered in opening:
             if (opened := written.get(row.key)) is None:
                 continue
@@ -212,10 +276,16 @@ class Deliverer:
                 outcomes[i] = self._outcome(jobs[i].reminder, opened)
             else:
                 claims.append((i, opened, rendered))
-        results = self._hand_over_all([(jobs[i], message) for i, _, message in claims])
+        return claims, lost
+
+    def _record_step(
+        self, jobs: Sequence[Job], going: Going, outcomes: dict[int, Outcome]
+    ) -> Exception | None:
+        """Wait for a step's hand-overs and write their outcomes in one transaction
+        (the next step sized by how long it took); return the first error of our own."""
         crashed: Exception | None = None
         finished: list[tuple[int, Finished]] = []
-        for (i, claimed, _), result in zip(claims, results, strict=True):
+        for (i, claimed, _), result in zip(going.claims, going.results(), strict=True):
             if isinstance(result, RetryableSendError):
                 outcomes[i] = self._defer(jobs[i].reminder, claimed, result, jobs[i].source)
             elif isinstance(result, SendResult | PermanentSendError | AmbiguousSendError):
@@ -225,7 +295,8 @@ class Deliverer:
         rows = self._ledger.finish_many([f for _, f in finished], self._now())
         for i, _ in finished:
             outcomes[i] = self._outcome(jobs[i].reminder, rows[jobs[i].key])
-        return crashed, lost
+        self._resize(len(going.claims), time.monotonic() - going.began)
+        return crashed
 
     def _deliver_known(self, job: Job) -> Outcome:
         """One job the ledger may already have a row for, read afresh and acted on alone."""
@@ -347,22 +418,40 @@ class Deliverer:
         )
         return self._outcome(reminder, row)
 
-    def _hand_over_all(self, sends: list[tuple[Job, RenderedMessage]]) -> list[Attempted]:
-        """Each send's result, in order; different patients side by side when a pool is given."""
-        if self._pool is None or len(sends) < 2:
-            return [self._attempt(job, message) for job, message in sends]
+    def _start_hand_over(
+        self, sends: list[tuple[Job, RenderedMessage]], behind: dict[str, Future[None]]
+    ) -> Callable[[], list[Attempted]]:
+        """Start handing ``sends`` over; the call returned waits for their results, in order.
+
+        Without a pool they are handed over before this returns. With one, different
+        patients' go side by side, and each patient's in order, after those of theirs
+        still going from the step before (``behind``: each patient's last, kept up to date).
+        """
+        if self._pool is None:
+            done = [self._attempt(job, message) for job, message in sends]
+            return lambda: done
         by_patient: dict[str, list[int]] = {}
         for i, (job, _) in enumerate(sends):
             by_patient.setdefault(job.reminder.key, []).append(i)
         results: list[Attempted | None] = [None] * len(sends)
 
-        def one_patient(indices: list[int]) -> None:
+        def one_patient(indices: list[int], before: Future[None] | None) -> None:
+            if before is not None:
+                before.result()  # submitted earlier, so a worker took it already
             for i in indices:
                 results[i] = self._attempt(*sends[i])
 
-        for future in [self._pool.submit(one_patient, group) for group in by_patient.values()]:
-            future.result()
-        return [result for result in results if result is not None]
+        futures = []
+        for patient, indices in by_patient.items():
+            behind[patient] = self._pool.submit(one_patient, indices, behind.get(patient))
+            futures.append(behind[patient])
+
+        def wait() -> list[Attempted]:
+            for future in futures:
+                future.result()
+            return [result for result in results if result is not None]
+
+        return wait
 
     def _attempt(self, job: Job, message: RenderedMessage) -> Attempted:
         """Hand ``message`` over; the provider's refusal or an error of ours is returned."""
@@ -428,6 +517,10 @@ class Deliverer:
         return self._clock.now()
 
 
+CLAIM_AHEAD_SECONDS = 0.25
+"""About how long one step of a batch takes to hand over (:meth:`Deliverer._deliver_in_steps`)."""
+FIRST_STEP = 8
+"""The least a step holds: fewer would cost a ledger write for a few messages."""
 UNSETTLED = (LedgerState.PENDING, LedgerState.SENDING)
 """Rows a delivery may still act on: waiting for a retry, or left mid-send."""
 

@@ -53,9 +53,9 @@ class NotifierSettings(PlatformSettings):
     notifier_concurrency: int = Field(default=16, ge=1)
     """Messages of different patients handed to the providers side by side (one
     patient's go in order), and the Twilio connections kept open; 1 hands over one
-    at a time. The ledger is written once per batch either way, so this bounds only
-    the messages in flight: a provider answering in 100 ms needs about 64 for 500
-    a second (docs/benchmarks.md)."""
+    at a time. The ledger is written once per step of a batch either way (a step
+    is at least this many), so this bounds only the messages in flight: a provider
+    answering in 100 ms needs about 64 for 500 a second (docs/benchmarks.md)."""
 
     notifier_http_host: str = "127.0.0.1"
     notifier_http_port: int = Field(default=8081, ge=0, le=65535)
