@@ -46,7 +46,7 @@ from services.shared.sweeper import Sweeper
 from services.shared.topics import ensure_topics
 
 POLL_RECORDS = 500
-"""Due reminders taken per poll: a batch the loop delivers with one ledger read and two writes."""
+"""Due reminders taken per poll: one ledger read for the batch, then two writes per step."""
 
 
 def open_consumer(settings: NotifierSettings) -> KafkaConsumer:
