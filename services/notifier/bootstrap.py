@@ -47,6 +47,17 @@ from services.shared.topics import ensure_topics
 
 POLL_RECORDS = 500
 """Due reminders taken per poll: one ledger read for the batch, then two writes per step."""
+POLL_SECONDS = 60
+"""About the longest a poll's batch may take behind the SMS rate: far inside the ten
+minutes (``max_poll_interval_ms``) after which the group would drop the notifier."""
+
+
+def poll_records(settings: NotifierSettings) -> int:
+    """Reminders per poll: :data:`POLL_RECORDS`, fewer where the SMS rate could not send
+    them in :data:`POLL_SECONDS` (1 segment a second, Twilio's rate for a long code: 60)."""
+    if settings.sms_provider != "twilio":  # the local sink has no rate to wait for
+        return POLL_RECORDS
+    return max(1, min(POLL_RECORDS, int(settings.sms_rate_per_second * POLL_SECONDS)))
 
 
 def open_consumer(settings: NotifierSettings) -> KafkaConsumer:
@@ -192,6 +203,7 @@ def notifier(
             settings.poll_timeout_ms,
             metrics,
             follower,
+            poll_records(settings),
         )
         parts = _web(settings, clock, clinics, ledger, inbound, producer, metrics, loop, links)
         yield Notifier(loop, create_app(parts), metrics)

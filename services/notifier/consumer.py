@@ -81,9 +81,10 @@ class Follower(Protocol):
 class NotifierLoop:
     """Consumes ``topics.due`` until ``stop`` is set, a polled batch at a time.
 
-    A poll's reminders are delivered as one batch (:meth:`Deliverer.deliver_all`:
-    one ledger read and two writes for all of them, different patients handed
-    to the provider side by side); its offsets are committed after.
+    A poll's reminders (at most ``poll_records``) are delivered as one batch
+    (:meth:`Deliverer.deliver_all`: one ledger read, then two writes per step of
+    it, different patients handed to the provider side by side); its offsets are
+    committed after.
 
     A reminder inside its clinic's quiet hours pauses its partition until the
     window opens (the record is fetched again then); other partitions go on.
@@ -108,7 +109,9 @@ class NotifierLoop:
         poll_timeout_ms: int = 200,
         metrics: PlatformMetrics | None = None,
         follower: Follower | None = None,
+        poll_records: int = 500,
     ) -> None:
+        self._poll_records = poll_records
         self._follower = follower
         self._topics = topics
         self._clock = clock
@@ -132,7 +135,9 @@ class NotifierLoop:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
         while not stop.is_set():
             self._resume_due_partitions()
-            batch = self._consumer.poll(timeout_ms=self._poll_timeout_ms)
+            batch = self._consumer.poll(
+                timeout_ms=self._poll_timeout_ms, max_records=self._poll_records
+            )
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             self._wait_for_bookings(batch)
             self._process(batch)

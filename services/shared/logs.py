@@ -130,5 +130,6 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+    # The twilio client logs each request's headers and answer at INFO: ten lines a text.
+    for noisy in ("kafka", "aiokafka", "faust", "mode", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,26 @@
+"""A poll takes no more reminders than the SMS rate sends in a minute, so that a
+batch behind Twilio's pacing never outlasts the group's poll interval."""
+
+from __future__ import annotations
+
+from services.notifier.bootstrap import POLL_RECORDS, POLL_SECONDS, poll_records
+from services.notifier.settings import NotifierSettings
+
+
+def test_a_long_code_at_one_segment_a_second_takes_a_minute_of_texts_per_poll() -> None:
+    settings = NotifierSettings(sms_provider="twilio", sms_rate_per_second=1.0)
+    assert poll_records(settings) == POLL_SECONDS == 60
+
+
+def test_a_fast_sender_takes_a_full_poll() -> None:
+    settings = NotifierSettings(sms_provider="twilio", sms_rate_per_second=100.0)
+    assert poll_records(settings) == POLL_RECORDS
+
+
+def test_a_very_slow_sender_still_takes_one() -> None:
+    settings = NotifierSettings(sms_provider="twilio", sms_rate_per_second=0.001)
+    assert poll_records(settings) == 1
+
+
+def test_the_local_sinks_wait_for_no_rate() -> None:
+    assert poll_records(NotifierSettings(sms_rate_per_second=1.0)) == POLL_RECORDS
