@@ -39,7 +39,7 @@ from services.notifier.senders.base import EmailSender, SendResult, SmsSender
 from services.shared.clock import Clock
 from services.shared.erasure import ERASED, ErasedPatients
 from services.shared.events import Channel, DeliveryState, NotificationStatus, ReminderDue
-from services.shared.lateness import MISSED, no_longer_useful
+from services.shared.lateness import MISSED, STALE, no_longer_useful
 
 
 @dataclass(frozen=True)
@@ -389,9 +389,8 @@ class Deliverer:
     def _stale(self, reminder: ReminderDue) -> str | None:
         if reminder.stale_at is None or self._now() < reminder.stale_at:
             return None
-        if reminder.catch_up:
-            return no_longer_useful(MISSED, reminder.due_at, reminder.stale_at)
-        return f"stale since {reminder.stale_at.isoformat()}"
+        why = MISSED if reminder.catch_up else STALE  # the worker's words for the same rule
+        return no_longer_useful(why, reminder.due_at, reminder.stale_at)
 
     def _send(self, job: Job, message: RenderedMessage) -> Outcome:
         reminder, channel = job.reminder, job.channel

@@ -193,7 +193,7 @@ def test_a_stale_reminder_is_skipped(tmp_path: Path, defaults_dir: Path) -> None
     h = Harness(tmp_path, defaults_dir)
     outcome = h.deliverer.deliver(reminder(stale_at=NOW - timedelta(minutes=1)), Channel.SMS)
     assert outcome.status.state is DeliveryState.SKIPPED
-    assert str(outcome.status.reason).startswith("stale since")
+    assert str(outcome.status.reason).startswith("stale: due ")
 
 
 def test_a_catch_up_already_sent_is_only_reported_again(tmp_path: Path, defaults_dir: Path) -> None:
