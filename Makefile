@@ -39,8 +39,11 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
+# Two test processes (pytest-xdist): most tests wait on brokers and processes, not
+# the CPU; each process starts its own broker, and every test has its own topics,
+# database schema and ports.
 test: lint typecheck browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
