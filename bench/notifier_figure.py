@@ -72,7 +72,9 @@ def run(bootstrap: str, var_dir: Path, count: int) -> Figure:
     )
 
 
-def _deliver_all(settings: NotifierSettings, messages: int, reminders: int) -> float:
+def assigned_consumer(settings: NotifierSettings) -> KafkaConsumer:
+    """A consumer like the notifier's, given every partition of the due topic at once
+    (no group join to wait for)."""
     consumer = KafkaConsumer(
         bootstrap_servers=settings.bootstrap_servers,
         group_id=settings.consumer_group,
@@ -81,6 +83,11 @@ def _deliver_all(settings: NotifierSettings, messages: int, reminders: int) -> f
         max_poll_records=POLL_RECORDS,
     )
     consumer.assign([TopicPartition(settings.topics.due, p) for p in range(PARTITIONS)])
+    return consumer
+
+
+def _deliver_all(settings: NotifierSettings, messages: int, reminders: int) -> float:
+    consumer = assigned_consumer(settings)
     stop = threading.Event()
     clock = ScaledClock(scale=1.0, start=NOW)
     with (

@@ -16,13 +16,11 @@ import threading
 import time
 from pathlib import Path
 
-from kafka import KafkaConsumer, TopicPartition
-
 from bench.kafka_io import produce
-from bench.notifier_figure import NOW, due_records
+from bench.notifier_figure import NOW, assigned_consumer, due_records
 from bench.result import Figure
 from bench.stack import PARTITIONS
-from services.notifier.bootstrap import POLL_RECORDS, notifier
+from services.notifier.bootstrap import notifier
 from services.notifier.ledger import DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ScaledClock
@@ -84,14 +82,7 @@ def _sms_only(value: bytes) -> bytes:
 
 def _send_all(settings: NotifierSettings, messages: int) -> tuple[float, dict[str, int]]:
     """Messages sent a second, and how many ended in each state."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
-        group_id=settings.consumer_group,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        max_poll_records=POLL_RECORDS,
-    )
-    consumer.assign([TopicPartition(settings.topics.due, p) for p in range(PARTITIONS)])
+    consumer = assigned_consumer(settings)
     stop = threading.Event()
     ledger = DeliveryLedger(settings.database_url)
     with notifier(settings, ScaledClock(scale=1.0, start=NOW), stop, consumer) as loop:

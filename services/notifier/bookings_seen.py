@@ -31,7 +31,6 @@ from sqlalchemy import (
     Row,
     String,
     Table,
-    bindparam,
     delete,
     inspect,
     select,
@@ -126,9 +125,6 @@ class BookingsSeen:
         _add_patient_columns(self._engine)
         self._reads = make_engine(url, reads_only=True)
         self._readers = threading.local()
-        self._query = select(seen).where(
-            seen.c.clinic_id == bindparam("clinic_id"), seen.c.booking_id == bindparam("booking_id")
-        )
 
     def close(self) -> None:
         conn: Connection | None = getattr(self._readers, "conn", None)
@@ -138,40 +134,25 @@ class BookingsSeen:
         self._engine.dispose()
 
     def latest(self, clinic_id: str, booking_id: str) -> SeenBooking | None:
-        """The latest state seen of this booking, or None if none was (or it cannot be read).
-
-        Asked before every hand-off, so each thread keeps a connection of its own
-        (a pool checkout per read cost as much as the read) and ends each read at
-        once, so the next one sees what the follower wrote since. A connection
-        the database dropped is replaced once; a database that cannot answer is
-        logged and taken as "not seen": the send goes on as the reminder says.
-        """
-        params = {"clinic_id": clinic_id, "booking_id": booking_id}
-        for attempt in (1, 2):
-            conn = self._reader()
-            try:
-                row = conn.execute(self._query, params).first()
-                conn.rollback()
-                break
-            except DBAPIError as exc:
-                self._drop_reader(conn)
-                if attempt == 2:
-                    log.warning("bookings seen could not be read (%s); sending as planned", exc)
-                    return None
-        return None if row is None else _seen_booking(row)
+        """The latest state seen of this booking, or None if none was (or it cannot be read)."""
+        return self.latest_many([(clinic_id, booking_id)]).get((clinic_id, booking_id))
 
     def latest_many(self, keys: Iterable[BookingKey]) -> dict[BookingKey, SeenBooking]:
-        """:meth:`latest` of each (clinic id, booking id) in ``keys`` that was seen, in one read.
+        """The latest state seen of each (clinic id, booking id) in ``keys`` that was seen,
+        in one read (a query per clinic: the primary key leads with the clinic).
 
-        A database that cannot answer is logged and taken as "none seen", as there.
+        Asked before every batch of hand-offs, so each thread keeps a connection of
+        its own (a pool checkout cost as much as the read) and ends each read at
+        once, so the next one sees what the follower wrote since. A connection the
+        database dropped is replaced once; a database that cannot answer is logged
+        and taken as "none seen": the sends go on as the reminders say.
         """
-        wanted = set(keys)
-        if not wanted:
-            return {}
         by_clinic: dict[str, set[str]] = {}
-        for clinic_id, booking_id in wanted:
+        for clinic_id, booking_id in keys:
             by_clinic.setdefault(clinic_id, set()).add(booking_id)
-        queries = [  # one per clinic: the primary key leads with the clinic
+        if not by_clinic:
+            return {}
+        queries = [
             select(seen).where(seen.c.clinic_id == clinic_id, seen.c.booking_id.in_(sorted(ids)))
             for clinic_id, ids in by_clinic.items()
         ]
