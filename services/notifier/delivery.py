@@ -457,9 +457,7 @@ class Deliverer:
         to = recipient(job.reminder.patient, job.channel).address or ""
         try:
             return self._hand_over(to, message, job.reminder)
-        except (RetryableSendError, PermanentSendError, AmbiguousSendError) as exc:
-            return exc
-        except Exception as exc:  # ours, not the provider's: raised once the batch is recorded
+        except Exception as exc:  # a SendError, or one of ours: raised once the batch is recorded
             return exc
 
     def _defer(
