@@ -69,16 +69,7 @@ class PatientEraser:
         event = PatientErased(clinic_id=clinic_id, patient_id=patient_id, erased_at=at)
         with self._store.engine.begin() as conn:
             counts = _delete_patient(conn, clinic_id, patient_id, at)
-            record = ErasureRecord(
-                erasure_id=event.erasure_id,
-                service=SERVICE,
-                clinic_id=clinic_id,
-                patient_hash=self._keys.patient(clinic_id, patient_id),
-                requested_by=requested_by,
-                erased_at=at,
-                recorded_at=at,
-                counts=counts,
-            )
+            record = ErasureRecord.of(event, SERVICE, self._keys, at, counts, requested_by)
             _keep_audit(conn, record)
             _queue(conn, event.erasure_id, event.key, self._topics.bookings, encode(event), at)
             _queue(conn, record.erasure_id, record.key, self._topics.erasures, encode(record), at)

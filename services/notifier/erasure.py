@@ -119,15 +119,7 @@ class NotifierErasure:
         }
 
     def _record(self, erased: PatientErased, counts: dict[str, int]) -> None:
-        record = ErasureRecord(
-            erasure_id=erased.erasure_id,
-            service="notifier",
-            clinic_id=erased.clinic_id,
-            patient_hash=self._keys.patient(erased.clinic_id, erased.patient_id),
-            erased_at=erased.erased_at,
-            recorded_at=self._clock.now(),
-            counts=counts,
-        )
+        record = ErasureRecord.of(erased, "notifier", self._keys, self._clock.now(), counts)
         try:
             self._publish(self._topic, record.key, encode(record))
         except Exception as exc:  # the broker's errors: the erasure stands, the record is lost

@@ -146,15 +146,7 @@ class WorkerHandling:
                 "pending_reminders": len(held.pending),
                 "done_reminders": len(held.done),
             }
-        record = ErasureRecord(
-            erasure_id=erased.erasure_id,
-            service="reminders",
-            clinic_id=erased.clinic_id,
-            patient_hash=self._keys.patient(erased.clinic_id, erased.patient_id),
-            erased_at=erased.erased_at,
-            recorded_at=self._clock.now(),
-            counts=counts,
-        )
+        record = ErasureRecord.of(erased, "reminders", self._keys, self._clock.now(), counts)
         log.info("erasure %s: %d plan(s) deleted", erased.erasure_id, counts["plans"])
         try:
             await self._out.erasure(record.key.encode(), encode(record))

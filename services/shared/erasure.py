@@ -82,6 +82,28 @@ class ErasureRecord(Frozen):
     recorded_at: UtcDatetime
     counts: dict[str, int] = Field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        erased: PatientErased,
+        service: str,
+        keys: ErasureKeys,
+        recorded_at: datetime,
+        counts: dict[str, int],
+        requested_by: str | None = None,
+    ) -> ErasureRecord:
+        """``service``'s record of ``erased``: the patient named only by their keyed hash."""
+        return cls(
+            erasure_id=erased.erasure_id,
+            service=service,
+            clinic_id=erased.clinic_id,
+            patient_hash=keys.patient(erased.clinic_id, erased.patient_id),
+            requested_by=requested_by,
+            erased_at=erased.erased_at,
+            recorded_at=recorded_at,
+            counts=counts,
+        )
+
     @property
     def key(self) -> str:
         return self.erasure_id

@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -121,3 +123,14 @@ class Platform:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line.rstrip())
+
+
+@contextmanager
+def running(var_dir: Path, scale: float, clock_start: datetime) -> Iterator[Platform]:
+    """A started platform, stopped afterwards unless the test stopped it itself."""
+    platform = Platform(var_dir, scale, clock_start).start()
+    try:
+        yield platform
+    finally:
+        if platform.process is not None and platform.process.poll() is None:
+            platform.stop()

@@ -33,7 +33,7 @@ from services.shared.erasure import ErasureRecord, PatientErased
 from services.shared.events import ReminderDue, decode
 from services.shared.offsets import true_ends
 from services.shared.topics import Topics
-from tests.e2e.platform import Platform
+from tests.e2e.platform import Platform, running
 from tests.e2e.test_platform import booking_body
 
 pytestmark = pytest.mark.e2e
@@ -50,12 +50,8 @@ KEPT_UNTIL_RETENTION = {TOPICS.bookings, TOPICS.due, CHANGELOG}
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(tmp_path / "var", SCALE, START).start()
-    try:
-        yield running
-    finally:
-        if running.process is not None and running.process.poll() is None:
-            running.stop()
+    with running(tmp_path / "var", SCALE, START) as started:
+        yield started
 
 
 def wilhelmina(booking_id: str, start: datetime) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.events import Booking
-from tests.e2e.platform import Platform
+from tests.e2e.platform import Platform, running
 from tests.support.bookings import booking_request
 
 pytestmark = pytest.mark.e2e
@@ -31,12 +31,8 @@ def booking_body(booking_id: str, patient_id: str, start: datetime) -> dict[str,
 
 @pytest.fixture
 def platform(tmp_path: Path) -> Iterator[Platform]:
-    running = Platform(tmp_path / "var", SCALE, START).start()
-    try:
-        yield running
-    finally:
-        if running.process is not None and running.process.poll() is None:
-            running.stop()
+    with running(tmp_path / "var", SCALE, START) as started:
+        yield started
 
 
 def test_booking_becomes_texts_on_time_and_a_cancelled_booking_sends_none(
