@@ -39,11 +39,14 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
-# Two test processes (pytest-xdist): most tests wait on brokers and processes, not
-# the CPU; each process starts its own broker, and every test has its own topics,
-# database schema and ports.
+# Unit and integration tests in two processes (pytest-xdist): most wait on brokers
+# and processes, not the CPU; each process starts its own broker, and every test
+# has its own topics, database schema and ports. The end-to-end tests run alone
+# after them: they time whole platforms against a sped-up clock, and one beside
+# another test's load was seen seconds late.
 test: lint typecheck browser
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 tests/unit tests/integration tests/faults
+	$(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
