@@ -147,6 +147,7 @@ class Deliverer:
         self._pool = pool
         self._least_step = max(FIRST_STEP, side_by_side)
         self._step = self._least_step
+        self._pace: float | None = None
         self._erased = erased
         self._ledger = ledger
         self._bookings = bookings
@@ -238,13 +239,19 @@ class Deliverer:
         return crashed, lost
 
     def _resize(self, handed: int, took: float) -> None:
-        """The next step: what was handed over in ``took`` seconds, scaled to
-        :data:`CLAIM_AHEAD_SECONDS` (at most four times as many, since they may have
-        gone out in a provider's burst)."""
+        """The next step: about :data:`CLAIM_AHEAD_SECONDS` of hand-overs at the pace
+        seen so far, and at most twice as many as this one.
+
+        The pace is this step's averaged with the one before (halving the weight of
+        older steps), so a step that went out in a provider's burst after a pause does
+        not double the next one.
+        """
         if handed < self._step and took < CLAIM_AHEAD_SECONDS:
             return  # the tail of a batch: too few to tell
-        fits = int(handed * CLAIM_AHEAD_SECONDS / max(took, 0.001))
-        self._step = max(self._least_step, min(4 * max(handed, 1), fits))
+        pace = handed / max(took, 0.001)
+        self._pace = pace if self._pace is None else (self._pace + pace) / 2
+        fits = int(self._pace * CLAIM_AHEAD_SECONDS)
+        self._step = max(self._least_step, min(2 * max(handed, 1), fits))
 
     def _claim_step(
         self, jobs: Sequence[Job], step: list[int], outcomes: dict[int, Outcome]

@@ -196,7 +196,8 @@ BOTH = (Channel.SMS, Channel.EMAIL)
 AT_STAKE = 48
 """What a killed replica may leave claimed: two steps of its batch (the one being handed
 over and the one claimed behind it), each of the pool's 16 or a quarter second of texts
-with their emails, and room for a step grown while the replica sent alone."""
+with their emails (16 to 21 here), and room for a step grown while the replica sent
+alone."""
 
 
 @pytest.fixture

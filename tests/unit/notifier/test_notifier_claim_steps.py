@@ -36,18 +36,28 @@ class PacedSms:
     """Answers after ``takes`` seconds, as behind a rate limit; counts the claims open then
     and notes when each message was handed over."""
 
-    def __init__(self, ledger: DeliveryLedger, takes: float, slow: str = "") -> None:
+    def __init__(
+        self,
+        ledger: DeliveryLedger,
+        takes: float,
+        slow: str = "",
+        quick: frozenset[str] = frozenset(),
+    ) -> None:
         self.claimed_at_send: list[int] = []
         self.runs: dict[str, tuple[float, float]] = {}
         self._ledger = ledger
         self._takes = takes
         self._slow = slow
+        self._quick = quick
         self._lock = threading.Lock()
 
     def send(self, to: str, body: str, due: ReminderDue) -> SendResult:
         began = time.monotonic()
         claimed = self._ledger.count_by_state().get("sending", 0)
-        time.sleep(self._takes * (10 if due.reminder_id == self._slow else 1))
+        if due.reminder_id == self._slow:
+            time.sleep(self._takes * 10)
+        else:
+            time.sleep(self._takes / (2 if due.reminder_id in self._quick else 1))
         with self._lock:
             self.claimed_at_send.append(claimed)
             self.runs[due.reminder_id] = (began, time.monotonic())
@@ -92,6 +102,18 @@ def test_a_slow_provider_has_only_a_step_of_the_batch_claimed_at_a_time(
     ledger.close()
     assert {o.status.state for o in outcomes} == {DeliveryState.SENT}
     assert max(sms.claimed_at_send) <= FIRST_STEP
+
+
+def test_one_step_gone_out_in_a_burst_does_not_double_the_next(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    ledger = DeliveryLedger(f"sqlite:///{tmp_path}/ledger.db")
+    burst = frozenset(f"r-{i}" for i in range(24, 32))  # the fourth step, twice as fast
+    sms = PacedSms(ledger, takes=0.03, quick=burst)
+    deliverer(ledger, sms, tmp_path, defaults_dir).deliver_all([job(i) for i in range(64)])
+    ledger.close()
+    # Sized from that step alone, the next would be 16; from the pace so far, 12.
+    assert max(sms.claimed_at_send) <= FIRST_STEP * 3 // 2
 
 
 def test_a_fast_provider_has_the_batch_claimed_in_few_steps_and_the_next_batch_in_one(
