@@ -64,8 +64,14 @@ def throughput(stack: Stack, events: int) -> Figure:
     )
 
 
-def memory(stack: Stack, idle: float, pending: int, start_pending: int) -> Figure:
-    """Worker RSS once ``pending`` reminders wait (attended bookings far ahead added)."""
+def memory(
+    stack: Stack, idle: float, pending: int, start_pending: int, judged: bool = True
+) -> Figure:
+    """Worker RSS once ``pending`` reminders wait (attended bookings far ahead added).
+
+    Below a million the target is judged on a projection (``judged``): only when no
+    larger load of the same run measures a million for real.
+    """
     more = max(0, (pending - start_pending) // ATTENDED_PENDING)
     load = stack.load(future_bookings(more, f"mem{pending}", stack.clock.now(), attended=True))
     time.sleep(2)
@@ -80,8 +86,8 @@ def memory(stack: Stack, idle: float, pending: int, start_pending: int) -> Figur
         "MB RSS",
         idle,
         "idle-MB",
-        target=f"<= {MEMORY_MB} MB RSS with a million pending",
-        met=at_million <= MEMORY_MB,
+        target=f"<= {MEMORY_MB} MB RSS with a million pending" if judged else "",
+        met=at_million <= MEMORY_MB if judged else None,
         extra={
             "pending": held,
             "growth_MB_per_million": round(per_million),
@@ -137,7 +143,8 @@ def run(bootstrap: str, var_dir: Path, events: int, pending: list[int]) -> list[
         idle = idle_rss(bootstrap, var_dir)
         held = events * TREATMENT_PENDING
         for target in pending:
-            figures.append(memory(stack, idle, target, held))
+            judged = target == max(pending)
+            figures.append(memory(stack, idle, target, held, judged))
             held = int(figures[-1].extra["pending"])
         figures.append(recovery(stack, held))
         return figures

@@ -28,6 +28,7 @@ from faust.types import AppT, TableT
 from services.reminders.batches import BATCH_MAX
 from services.reminders.changelog import held_changelog_table
 from services.reminders.faust_patches import (
+    SHARED_STORE,
     one_by_one,
     use_checked_recovery,
     use_worker_transport,
@@ -217,19 +218,15 @@ class PatientTable(MutableMapping[str, bytes]):
         return self._table.values()
 
 
-ROCKSDB_OPTIONS = {
-    "write_buffer_size": 4 * 1024**2,
-    "max_write_buffer_number": 2,
-    "block_cache_size": 32 * 1024**2,
-    "block_cache_compressed_size": 8 * 1024**2,
-}
-"""Faust's defaults (64 MB buffers, a 2 GB block cache) are sized for far bigger tables."""
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 1024**2, "max_write_buffer_number": 2}
+"""Faust's defaults (64 MB buffers) are sized for far bigger tables; the block cache is
+shared by every partition (``store.py``)."""
 
 
 def _app_options(settings: ReminderSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         "broker": f"kafka://{settings.bootstrap_servers}",
-        "store": "rocksdb://" if settings.worker_store == "rocksdb" else "memory://",
+        "store": f"{SHARED_STORE}://" if settings.worker_store == "rocksdb" else "memory://",
         "datadir": str(settings.data_dir),
         "web_host": settings.worker_web_host,
         "web_bind": settings.worker_web_host,

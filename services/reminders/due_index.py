@@ -4,6 +4,11 @@ Derived state, kept in memory: every entry can be rebuilt from the patients
 table (each plan records its partition and each pending reminder its bucket),
 so keeping it costs no changelog writes. A tick pops the buckets that are due
 from a heap, so its cost follows what is due, not what is pending.
+
+Most buckets list one patient (reminders at a booking's own time of day), a few
+list thousands (every protocol's 10:00): a bucket holds its one key as the
+string itself and becomes a set at its second, which halves the index's memory
+with a million pending.
 """
 
 from __future__ import annotations
@@ -11,12 +16,19 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable
 
+Keys = str | set[str]
+"""A bucket's patient keys: one key, or a set of two or more."""
+
+
+def _each(keys: Keys) -> Iterable[str]:
+    return (keys,) if isinstance(keys, str) else keys
+
 
 class DueIndex:
     """Patient keys by (partition, bucket); buckets come out in time order."""
 
     def __init__(self) -> None:
-        self._buckets: dict[int, dict[int, set[str]]] = {}
+        self._buckets: dict[int, dict[int, Keys]] = {}
         self._heaps: dict[int, list[int]] = {}
         self.partitions: frozenset[int] = frozenset()
 
@@ -30,9 +42,12 @@ class DueIndex:
         buckets = self._buckets.setdefault(partition, {})
         keys = buckets.get(bucket)
         if keys is None:
-            keys = buckets[bucket] = set()
+            buckets[bucket] = key
             heapq.heappush(self._heaps.setdefault(partition, []), bucket)
-        keys.add(key)
+        elif isinstance(keys, set):
+            keys.add(key)
+        elif keys != key:
+            buckets[bucket] = {keys, key}
 
     def take_due(self, partition: int, last_bucket: int) -> list[str]:
         """Remove and return the keys of every bucket up to ``last_bucket``, each once."""
@@ -40,7 +55,7 @@ class DueIndex:
         buckets = self._buckets.get(partition, {})
         taken: dict[str, None] = {}
         while heap and heap[0] <= last_bucket:
-            for key in sorted(buckets.pop(heapq.heappop(heap), ())):
+            for key in sorted(_each(buckets.pop(heapq.heappop(heap), set()))):
                 taken[key] = None
         return list(taken)
 
@@ -58,7 +73,7 @@ class DueIndex:
             while stack:
                 i = stack.pop()
                 if i < len(heap) and heap[i] <= last_bucket:
-                    found.update(dict.fromkeys(buckets[heap[i]]))
+                    found.update(dict.fromkeys(_each(buckets[heap[i]])))
                     stack += (2 * i + 1, 2 * i + 2)
         return list(found)
 
@@ -67,4 +82,8 @@ class DueIndex:
         return min((heap[0] for heap in self._heaps.values() if heap), default=None)
 
     def __len__(self) -> int:
-        return sum(len(keys) for buckets in self._buckets.values() for keys in buckets.values())
+        return sum(
+            1 if isinstance(keys, str) else len(keys)
+            for buckets in self._buckets.values()
+            for keys in buckets.values()
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from services.reminders.batches import one_by_one
 from services.reminders.recovery import use_checked_recovery
+from services.reminders.store import SCHEME as SHARED_STORE
 from services.reminders.transport import use_worker_transport
 
 PINNED = {"faust-streaming": "0.15.3", "aiokafka": "0.14.0"}
@@ -22,6 +23,15 @@ PATCHES = (
     "batches.py one_by_one sets faust.streams._current_event (private) for each event of a batch",
     "recovery.py CheckedRecovery._build_offsets extends faust.tables.recovery.Recovery, "
     "and use_checked_recovery replaces app.tables._recovery (private)",
+    "store.py SharedBudgetOptions.as_options restates the block-based table options of "
+    "faust.stores.rocksdb.RocksDBOptions.as_options, and registers in faust.stores.STORES",
 )
 
-__all__ = ["PATCHES", "PINNED", "one_by_one", "use_checked_recovery", "use_worker_transport"]
+__all__ = [
+    "PATCHES",
+    "PINNED",
+    "SHARED_STORE",
+    "one_by_one",
+    "use_checked_recovery",
+    "use_worker_transport",
+]

@@ -19,7 +19,10 @@ def test_listed_until_and_first_bucket_agree_with_a_scan(
     index = DueIndex()
     for partition, bucket, key in added:
         index.add(partition, bucket, key)
-    index.take_due(taken_partition, taken_until)
+    taken = index.take_due(taken_partition, taken_until)
     left = [(p, b, k) for p, b, k in added if not (p == taken_partition and b <= taken_until)]
+    gone = {k for p, b, k in added if p == taken_partition and b <= taken_until}
+    assert sorted(taken) == sorted(gone)  # each key once, however many of its buckets
+    assert len(index) == len(set(left))  # a key listed twice in one bucket counts once
     assert sorted(index.listed_until(until)) == sorted({k for _, b, k in left if b <= until})
     assert index.first_bucket() == min((b for _, b, _ in left), default=None)
