@@ -19,23 +19,42 @@ tests/integration/notifier/test_notifier_loop.py shows it).
 The fix empties a read-out slot before each fetch of records, which is what
 the consumer means to do there. Nothing changes on a client without parked
 records.
+
+**A connection closed while it waited to read is closed quietly**
+(``KafkaTCPTransport._sock_recv``, and the SSL transport's).
+
+A connection's read task waits for its socket to be readable, then reads. When
+the client is closed meanwhile (a service stopping on Ctrl-C), the socket is
+already gone by the time the task reads, and kafka-python logs "Error receiving
+network data" with a traceback at ERROR, for a connection that closed as asked.
+A read of a closed transport now returns at once with a connection error, which
+the transport, already closed, ignores; a socket that fails while open is
+reported as before.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kafka import errors
 from kafka.consumer.fetcher import Fetcher
+from kafka.net.transport import KafkaSSLTransport, KafkaTCPTransport
 
 PINNED = {"kafka-python": "3.0.12"}
-PATCHES = ("kafka.consumer.fetcher.Fetcher.fetched_records: a read-out slot is emptied",)
+PATCHES = (
+    "kafka.consumer.fetcher.Fetcher.fetched_records: a read-out slot is emptied",
+    "kafka.net.transport.KafkaTCPTransport._sock_recv and KafkaSSLTransport._sock_recv: "
+    "a transport closed while its read waited returns an error instead of reading None",
+)
 
 _APPLIED = "_clinic_resumes_parked_records"
+_QUIET = "_clinic_reads_closed_quietly"
 
 
 def apply() -> None:
-    """Apply every patch of this module, once per process (the notifier's start)."""
+    """Apply every patch of this module, once per process (each service's start)."""
     resume_parked_fetches()
+    close_reads_quietly()
 
 
 def resume_parked_fetches() -> None:
@@ -52,3 +71,21 @@ def resume_parked_fetches() -> None:
 
     Fetcher.fetched_records = fetched_records_with_slot_emptied
     setattr(Fetcher, _APPLIED, True)
+
+
+def close_reads_quietly() -> None:
+    """Patch kafka-python's transports, once per process, so a read after a close is quiet."""
+    for transport in (KafkaTCPTransport, KafkaSSLTransport):
+        if "_sock_recv" in vars(transport) and not getattr(transport, _QUIET, False):
+            transport._sock_recv = _unless_closed(vars(transport)["_sock_recv"])
+            setattr(transport, _QUIET, True)
+
+
+def _unless_closed(sock_recv: Any) -> Any:
+    def sock_recv_unless_closed(self: Any) -> tuple[bytes, Exception | None]:
+        if self._sock is None:  # closed while the read waited: nothing to read, nothing wrong
+            return b"", errors.KafkaConnectionError("transport closed")
+        result: tuple[bytes, Exception | None] = sock_recv(self)
+        return result
+
+    return sock_recv_unless_closed
