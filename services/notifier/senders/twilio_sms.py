@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import threading
+import urllib.parse
+import urllib.request
 import weakref
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -34,13 +36,14 @@ class _LimitedSession:
     """The aiohttp session with the client's time limits on every request: the twilio
     client passes ``timeout=None``, which aiohttp takes as no limit at all."""
 
-    def __init__(self, session: aiohttp.ClientSession, timeout: float) -> None:
+    def __init__(self, session: aiohttp.ClientSession, timeout: float, proxy: str | None) -> None:
         self._session = session
         # Connecting and each read are bounded; so the wait for an answer is too.
         self._limits = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=timeout)
+        self._proxy = proxy
 
     def request(self, **kwargs: Any) -> Any:
-        return self._session.request(**{**kwargs, "timeout": self._limits})
+        return self._session.request(**{**kwargs, "timeout": self._limits, "proxy": self._proxy})
 
     async def close(self) -> None:
         await self._session.close()
@@ -78,20 +81,18 @@ class TwilioApi:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="twilio", daemon=True)
         self._thread.start()
-        self._client, session = self._run(self._open(account_sid, auth_token, timeout, connections))
+        api = (base_url or API_URL).rstrip("/")
+        opening = self._open(account_sid, auth_token, timeout, connections, _proxy_for(api))
+        self._client, session = self._run(opening)
         # Closed by close(), or when the client is dropped: the session, then the loop.
         self._closer = weakref.finalize(self, _shut_down, self._loop, session)
-        if base_url:
-            self._client.api.base_url = base_url.rstrip("/")
+        self._client.api.base_url = api
 
     async def _open(
-        self, account_sid: str, auth_token: str, timeout: float, connections: int
+        self, account_sid: str, auth_token: str, timeout: float, connections: int, proxy: str | None
     ) -> tuple[Client, aiohttp.ClientSession]:
-        # trust_env: a proxy named in HTTPS_PROXY (and NO_PROXY) is used, as by any client.
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections), trust_env=True
-        )
-        http = _HeaderKeepingHttpClient(_LimitedSession(session, timeout))
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+        http = _HeaderKeepingHttpClient(_LimitedSession(session, timeout, proxy))
         return Client(account_sid, auth_token, http_client=http), session
 
     def create_message(self, **fields: Any) -> tuple[str | None, str | None]:
@@ -119,6 +120,19 @@ class TwilioApi:
 
     def _run(self, work: Coroutine[Any, Any, T]) -> T:
         return asyncio.run_coroutine_threadsafe(work, self._loop).result()
+
+
+API_URL = "https://api.twilio.com"
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY), as any client
+    would use, looked up once: aiohttp's ``trust_env`` looks it up, and reads ~/.netrc,
+    on every request (5% of the notifier's time at 500 texts a second)."""
+    host = urllib.parse.urlsplit(url).hostname or ""
+    if urllib.request.proxy_bypass(host):
+        return None
+    return urllib.request.getproxies().get(urllib.parse.urlsplit(url).scheme)
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:

@@ -85,3 +85,15 @@ def test_nobody_listening_is_retryable() -> None:
     client = twilio_client(SID, "t", "http://127.0.0.1:9", timeout=1)
     with pytest.raises(RetryableSendError, match="unreachable"):
         TwilioSmsSender(client, from_number="+447700900999").send("+447700900123", "Hi", reminder())
+
+
+def test_a_proxy_named_in_the_environment_is_used_unless_no_proxy_names_the_host(
+    server: TwilioServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nobody listens there
+    with pytest.raises(RetryableSendError, match="unreachable"):
+        sender(server, timeout=1).send("+447700900123", "Hi", reminder())
+    assert not server.requests  # it went to the proxy, not to the server
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    sender(server, timeout=1).send("+447700900123", "Hi", reminder())
+    assert len(server.requests) == 1
