@@ -53,11 +53,15 @@ minutes (``max_poll_interval_ms``) after which the group would drop the notifier
 
 
 def poll_records(settings: NotifierSettings) -> int:
-    """Reminders per poll: :data:`POLL_RECORDS`, fewer where the SMS rate could not send
-    them in :data:`POLL_SECONDS` (1 segment a second, Twilio's rate for a long code: 60)."""
-    if settings.sms_provider != "twilio":  # the local sink has no rate to wait for
-        return POLL_RECORDS
-    return max(1, min(POLL_RECORDS, int(settings.sms_rate_per_second * POLL_SECONDS)))
+    """Reminders per poll: :data:`POLL_RECORDS`, fewer where the SMS rate (or the SMTP
+    relay's) could not send them in :data:`POLL_SECONDS` (1 segment a second, Twilio's
+    rate for a long code: 60)."""
+    rates = []  # the local sinks have no rate to wait for
+    if settings.sms_provider == "twilio":
+        rates.append(settings.sms_rate_per_second)
+    if settings.email_provider == "smtp" and settings.email_rate_per_second is not None:
+        rates.append(settings.email_rate_per_second)
+    return max(1, min([POLL_RECORDS, *(int(rate * POLL_SECONDS) for rate in rates)]))
 
 
 def open_consumer(settings: NotifierSettings) -> KafkaConsumer:

@@ -50,6 +50,11 @@ class NotifierSettings(PlatformSettings):
     """
     sms_rate_per_second: float = Field(default=1.0, gt=0)
     sms_burst: int = Field(default=1, ge=1)
+    email_rate_per_second: float | None = Field(default=None, gt=0)
+    """Emails a second the SMTP relay takes (Microsoft 365 takes 30 a minute: 0.5); unset,
+    no limit. Like the SMS rate it holds across every notifier sharing the ledger's
+    database, one bucket per relay (host, port and login)."""
+    email_burst: int = Field(default=1, ge=1)
     notifier_concurrency: int = Field(default=16, ge=1)
     """Messages of different patients handed to the providers side by side (one
     patient's go in order), and the Twilio connections kept open; 1 hands over one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.message import Message
@@ -20,6 +21,8 @@ class Mailbox:
         self.refuse_rcpt = refuse_rcpt
         self.refuse_data = refuse_data
         self.messages: list[tuple[Envelope, Message]] = []
+        self.received_at: list[float] = []
+        """When each message was taken (seconds since the epoch), in order."""
 
     async def handle_RCPT(
         self, server: Any, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -35,6 +38,7 @@ class Mailbox:
         raw = envelope.content or b""
         raw = raw if isinstance(raw, bytes) else raw.encode()
         self.messages.append((envelope, message_from_bytes(raw)))
+        self.received_at.append(time.time())
         return "250 Message accepted"
 
 

@@ -28,10 +28,11 @@ def build_senders(
 
     With ``metrics``, each provider call is timed. With ``rates`` (the buckets in
     the ledger's database), Twilio's rate holds across every notifier sharing
-    it; without, in this process only. Raises ValueError naming the missing
+    it, as does the SMTP relay's when ``CLINIC_EMAIL_RATE_PER_SECOND`` is set; without,
+    in this process only. Raises ValueError naming the missing
     setting for a provider half configured.
     """
-    sms, email = _sms(settings, clock, rates), _email(settings, clock)
+    sms, email = _sms(settings, clock, rates), _email(settings, clock, rates)
     if metrics is None:
         return Senders(sms=sms, email=email)
     return Senders(
@@ -62,14 +63,27 @@ def _sms(settings: NotifierSettings, clock: Clock, rates: RateBuckets | None) ->
 
 def _sms_bucket(settings: NotifierSettings, rates: RateBuckets | None) -> Bucket:
     """One bucket per Twilio sender: the Messaging Service if one is set, else the number."""
+    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number or ""
     rate = Rate(settings.sms_rate_per_second, settings.sms_burst)
+    return _bucket(f"twilio:{settings.twilio_account_sid}:{sender}", rate, rates)
+
+
+def _email_bucket(settings: NotifierSettings, rates: RateBuckets | None) -> Bucket | None:
+    """One bucket per SMTP relay and login, when the relay has a rate."""
+    if settings.email_rate_per_second is None:
+        return None
+    relay = f"smtp:{settings.smtp_host}:{settings.smtp_port}:{settings.smtp_username or ''}"
+    return _bucket(relay, Rate(settings.email_rate_per_second, settings.email_burst), rates)
+
+
+def _bucket(sender: str, rate: Rate, rates: RateBuckets | None) -> Bucket:
+    """``sender``'s bucket: shared through ``rates`` when given, else this process's own."""
     if rates is None:
         return TokenBucket(rate.per_second, rate.burst)
-    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number or ""
-    return SharedTokenBucket(rates, f"twilio:{settings.twilio_account_sid}:{sender}", rate)
+    return SharedTokenBucket(rates, sender, rate)
 
 
-def _email(settings: NotifierSettings, clock: Clock) -> EmailSender:
+def _email(settings: NotifierSettings, clock: Clock, rates: RateBuckets | None) -> EmailSender:
     if settings.email_provider == "local":
         return LocalEmailSender(settings.outbox_dir, clock)
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
@@ -82,4 +96,5 @@ def _email(settings: NotifierSettings, clock: Clock) -> EmailSender:
         starttls=settings.smtp_starttls,
         ca_file=settings.smtp_ca_file,
         timeout=settings.smtp_timeout_seconds,
+        bucket=_email_bucket(settings, rates),
     )

@@ -16,6 +16,7 @@ from services.notifier.exceptions import (
     RetryableSendError,
     SendError,
 )
+from services.notifier.ratelimit import Bucket
 from services.notifier.senders.base import SendResult
 from services.shared.events import ReminderDue
 
@@ -46,6 +47,7 @@ class SmtpEmailSender:
         ca_file: Path | None = None,
         timeout: float = 10.0,
         local_hostname: str | None = None,
+        bucket: Bucket | None = None,
     ) -> None:
         self._host = host
         self._port = port
@@ -56,6 +58,7 @@ class SmtpEmailSender:
         self._ca_file = ca_file
         self._timeout = timeout
         self._local_hostname = local_hostname
+        self._bucket = bucket
 
     def send(
         self,
@@ -67,6 +70,8 @@ class SmtpEmailSender:
         headers: Mapping[str, str] | None = None,
     ) -> SendResult:
         message = self._message(to, subject, text, html, reminder, headers or {})
+        if self._bucket is not None:  # the relay's rate: one token per message
+            self._bucket.take()
         try:
             with smtplib.SMTP(
                 self._host, self._port, self._local_hostname, timeout=self._timeout

@@ -14,6 +14,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.support.notifier_loop import SMS
 from tests.support.processes import Service
 from tests.support.providers import RecordingTwilio
 from tests.support.reminders import patient, reminder
+from tests.support.smtp_server import Mailbox, serve
 
 pytestmark = pytest.mark.integration
 
@@ -172,6 +174,7 @@ def holding(service: Service) -> int:
 
 
 RATE, BURST, TEXTS = 20, 2, 200
+EMAILS = 200
 
 
 def test_two_replicas_send_at_the_set_rate_together(
@@ -189,6 +192,30 @@ def test_two_replicas_send_at_the_set_rate_together(
     assert combined == pytest.approx(RATE, rel=0.10)
     assert sum(shares) == TEXTS and min(shares) >= TEXTS / 4, shares
     assert len({accepted.to for accepted in twilio.accepted}) == TEXTS
+
+
+def test_two_replicas_send_email_at_the_relays_rate_together(
+    replicas: Replicas, broker: EmbeddedBroker, topics: Topics
+) -> None:
+    mailbox = Mailbox()
+    with contextmanager(serve)(mailbox) as port:
+        smtp = {
+            "CLINIC_EMAIL_PROVIDER": "smtp",
+            "CLINIC_SMTP_HOST": "127.0.0.1",
+            "CLINIC_SMTP_PORT": str(port),
+            "CLINIC_SMTP_STARTTLS": "false",
+            "CLINIC_EMAIL_RATE_PER_SECOND": str(RATE),
+            "CLINIC_EMAIL_BURST": str(BURST),
+        }
+        first, second = replicas.start(**smtp), replicas.start(**smtp)
+        eventually(lambda: holding(first) == holding(second) == 2, "both in the group", 60)
+        produce_due(broker.bootstrap, topics.due, range(EMAILS), (Channel.EMAIL,))
+        eventually(lambda: len(mailbox.messages) >= EMAILS, "every email sent", timeout=40)
+    at = sorted(mailbox.received_at)
+    combined = (EMAILS - BURST) / (at[-1] - at[0])
+    print(f"combined email rate {combined:.2f}/s (set {RATE}/s)")
+    assert combined == pytest.approx(RATE, rel=0.10)
+    assert "p0@example.com" in {to for envelope, _ in mailbox.messages for to in envelope.rcpt_tos}
 
 
 PATIENTS = 400

@@ -1,5 +1,5 @@
-"""A poll takes no more reminders than the SMS rate sends in a minute, so that a
-batch behind Twilio's pacing never outlasts the group's poll interval."""
+"""A poll takes no more reminders than the SMS rate (or the SMTP relay's) sends in a minute, so a
+batch behind a provider's pacing never outlasts the group's poll interval."""
 
 from __future__ import annotations
 
@@ -24,3 +24,11 @@ def test_a_very_slow_sender_still_takes_one() -> None:
 
 def test_the_local_sinks_wait_for_no_rate() -> None:
     assert poll_records(NotifierSettings(sms_rate_per_second=1.0)) == POLL_RECORDS
+
+
+def test_a_relay_with_a_rate_bounds_the_poll_as_the_sms_rate_does() -> None:
+    relay = {"email_provider": "smtp", "email_rate_per_second": 0.5}  # 30 a minute
+    assert poll_records(NotifierSettings(**relay)) == 30  # type: ignore[arg-type]
+    texts = NotifierSettings(sms_provider="twilio", sms_rate_per_second=1.0, **relay)  # type: ignore[arg-type]
+    assert poll_records(texts) == 30  # the slower of the two
+    assert poll_records(NotifierSettings(email_provider="smtp")) == POLL_RECORDS  # no rate set
