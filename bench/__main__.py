@@ -8,10 +8,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
+
 from bench import notifier_figure, plan, timing, twilio_figure, worker_figures
 from bench.machine import describe
 from bench.result import Figure
 from services.shared.broker import EmbeddedBroker
+from tests.support.postgres import ADMIN_URL, fresh_database
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
         for figure in timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate):
             show(figure)
         show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified))
+        try:
+            with fresh_database("clinic_bench") as url:
+                show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified, url))
+        except psycopg.OperationalError as exc:  # no PostgreSQL here: said, not measured
+            print(f"end-to-end-postgresql not measured: no PostgreSQL at {ADMIN_URL} ({exc})")
         show(twilio_figure.run(broker.bootstrap, run_dir, sizes.texted))
     return figures
 

@@ -44,15 +44,18 @@ def due_records(count: int, per_patient: int | None = None) -> tuple[list[Record
     return [r for r, _ in kept], sum(n for _, n in kept)
 
 
-def run(bootstrap: str, var_dir: Path, count: int) -> Figure:
-    """Run the notifier loop in this process until the sinks hold every message."""
+def run(bootstrap: str, var_dir: Path, count: int, database_url: str | None = None) -> Figure:
+    """Run the notifier loop in this process until the sinks hold every message; its
+    ledger on the SQLite default, or in the database ``database_url`` names."""
     topics = Topics(f"bench-e2e-{int(time.time())}.")
     records, messages = due_records(count)
+    on = "" if database_url is None else "-" + database_url.split(":", 1)[0].split("+")[0]
     settings = NotifierSettings(
         bootstrap_servers=bootstrap,
         topic_prefix=topics.prefix,
-        var_dir=var_dir / "e2e",
+        var_dir=var_dir / f"e2e{on}",
         default_quiet_hours="",
+        notifier_database_url=database_url,
     )
     with contextlib.suppress(FileExistsError):
         settings.var_dir.mkdir(parents=True)
@@ -61,14 +64,19 @@ def run(bootstrap: str, var_dir: Path, count: int) -> Figure:
     rate = _deliver_all(settings, messages, len(records))
     raw = raw_consume(bootstrap, topics.due, PARTITIONS, len(records))
     return Figure(
-        "end-to-end",
+        f"end-to-end{on}",
         rate,
         "reminders/s",
         raw,
         "raw-consume/s",
         target=f">= {RATIO} of raw",
         met=rate >= RATIO * raw,
-        extra={"reminders": len(records), "messages": messages, "sink": "local jsonl"},
+        extra={
+            "reminders": len(records),
+            "messages": messages,
+            "sink": "local jsonl",
+            "ledger": settings.database_url.split(":", 1)[0],
+        },
     )
 
 

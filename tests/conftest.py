@@ -10,10 +10,7 @@ import pytest
 
 from services.shared.broker import EmbeddedBroker
 from services.shared.topics import Topics, ensure_topics
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "CLINIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from tests.support.postgres import fresh_database
 
 
 @pytest.fixture(scope="session")
@@ -39,16 +36,8 @@ def group_id() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database on the local server, dropped after the session."""
-    import psycopg
-
-    name = f"clinic_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
