@@ -28,9 +28,9 @@ def build_senders(
 
     With ``metrics``, each provider call is timed. With ``rates`` (the buckets in
     the ledger's database), Twilio's rate holds across every notifier sharing
-    it, as does the SMTP relay's when ``CLINIC_EMAIL_RATE_PER_SECOND`` is set; without,
-    in this process only. Raises ValueError naming the missing
-    setting for a provider half configured.
+    it, as does the SMTP relay's when ``CLINIC_EMAIL_RATE_PER_SECOND`` is set;
+    without, in this process only. Raises ValueError naming the missing setting
+    for a provider half configured.
     """
     sms, email = _sms(settings, clock, rates), _email(settings, clock, rates)
     if metrics is None:

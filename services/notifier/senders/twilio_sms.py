@@ -129,10 +129,10 @@ def _proxy_for(url: str) -> str | None:
     """The proxy the environment names for ``url`` (HTTPS_PROXY, NO_PROXY), as any client
     would use, looked up once: aiohttp's ``trust_env`` looks it up, and reads ~/.netrc,
     on every request (5% of the notifier's time at 500 texts a second)."""
-    host = urllib.parse.urlsplit(url).hostname or ""
-    if urllib.request.proxy_bypass(host):
+    parts = urllib.parse.urlsplit(url)
+    if urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return urllib.request.getproxies().get(urllib.parse.urlsplit(url).scheme)
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _shut_down(loop: asyncio.AbstractEventLoop, session: aiohttp.ClientSession) -> None:
