@@ -25,7 +25,8 @@ from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.events import PatientReplied, ReplyIntent, encode
 from tests.integration.booking.conftest import NOW
-from tests.support.booking_service import BOOKING, wait_until
+from tests.support.booking_service import BOOKING
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 SECRET = "a-clinic-shared-secret"

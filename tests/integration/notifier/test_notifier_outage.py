@@ -30,20 +30,13 @@ from tests.support.processes import Service
 from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
 from tests.support.reminders import patient, reminder
 from tests.support.twilio_server import Answer
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
 PATIENTS = 6
 STEP = timedelta(minutes=5)
 """The longest wait between two attempts (CLINIC_BACKOFF_MAX_SECONDS): every step retries all."""
-
-
-def eventually(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        time.sleep(0.05)
 
 
 def due_for(i: int, channel: Channel) -> ReminderDue:
@@ -118,7 +111,7 @@ def outage(
     for _ in range(steps):
         wanted = attempts() + PATIENTS
         clock.advance(STEP)
-        eventually(partial(at_least, attempts, wanted), "each deferred message retried")
+        wait_until(partial(at_least, attempts, wanted), "each deferred message retried", 20)
         assert states(settings).get("pending", 0) == PATIENTS
 
 
@@ -132,18 +125,18 @@ def test_half_an_hour_of_twilio_503_sends_every_text_once_afterwards(
         for i in range(PATIENTS):
             due = due_for(i, Channel.SMS)
             produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
-        eventually(lambda: states(settings).get("pending") == PATIENTS, "all deferred")
+        wait_until(lambda: states(settings).get("pending") == PATIENTS, "all deferred", 20)
 
         # The partition is not held: an email due meanwhile goes out at once.
         mail = due_for(99, Channel.EMAIL)
         produce(settings.bootstrap_servers, settings.topics.due, mail.key, encode(mail))
         outbox = settings.outbox_dir / "email.jsonl"
-        eventually(outbox.exists, "the email due during the outage sent")
+        wait_until(outbox.exists, "the email due during the outage sent", 20)
 
         outage(clock, lambda: len(twilio.requests), 7, settings)  # 35 minutes of 503
         twilio.up()
         clock.advance(STEP)
-        eventually(lambda: states(settings).get("sent") == PATIENTS + 1, "all sent after it")
+        wait_until(lambda: states(settings).get("sent") == PATIENTS + 1, "all sent after it", 20)
         clock.advance(timedelta(hours=1))
         time.sleep(1.0)  # a few sweeps: nothing is left to try
 
@@ -170,11 +163,11 @@ def test_half_an_hour_of_smtp_421_sends_every_email_once_afterwards(
         for i in range(PATIENTS):
             due = due_for(i, Channel.EMAIL)
             produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
-        eventually(lambda: states(settings).get("pending") == PATIENTS, "all deferred")
+        wait_until(lambda: states(settings).get("pending") == PATIENTS, "all deferred", 20)
         outage(clock, lambda: mailbox.refusals, 7, settings)
         mailbox.refuse_everyone = None
         clock.advance(STEP)
-        eventually(lambda: states(settings).get("sent") == PATIENTS, "all sent after it")
+        wait_until(lambda: states(settings).get("sent") == PATIENTS, "all sent after it", 20)
         clock.advance(timedelta(hours=1))
         time.sleep(1.0)
 
@@ -192,11 +185,11 @@ def test_an_outage_past_a_reminders_last_useful_moment_fails_it_once_with_the_re
     due = reminder(channels=(Channel.SMS,), stale_at=NOW + timedelta(minutes=12))
     with loop_running(settings, clock):
         produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
-        eventually(lambda: states(settings).get("pending") == 1, "deferred")
+        wait_until(lambda: states(settings).get("pending") == 1, "deferred", 20)
         for _ in range(4):
             clock.advance(STEP)
             time.sleep(0.7)
-        eventually(lambda: states(settings).get("failed") == 1, "given up")
+        wait_until(lambda: states(settings).get("failed") == 1, "given up", 20)
     twilio.up()
     ledger = DeliveryLedger(settings.database_url)
     row = ledger.get(due.reminder_id, Channel.SMS)
@@ -247,18 +240,18 @@ def test_a_notifier_killed_during_the_outage_resumes_the_retries_after_its_resta
                 **{**due_for(i, Channel.SMS).model_dump(), "due_at": clock.now(), "stale_at": None}
             )
             produce(broker.bootstrap, topics.due, due.key, encode(due))
-        eventually(lambda: states(settings).get("pending") == PATIENTS, "all deferred", 30)
-        eventually(lambda: len(twilio.requests) >= 2 * PATIENTS, "retried before the kill")
-        eventually(lambda: states(settings) == {"pending": PATIENTS}, "between two attempts")
+        wait_until(lambda: states(settings).get("pending") == PATIENTS, "all deferred", 30)
+        wait_until(lambda: len(twilio.requests) >= 2 * PATIENTS, "retried before the kill", 20)
+        wait_until(lambda: states(settings) == {"pending": PATIENTS}, "between two attempts", 20)
         notifier.kill()
         time.sleep(2.0)  # twenty platform minutes with no notifier, the provider still down
         tried = len(twilio.requests)
         notifier.start(env)
         notifier.wait_line("notifier ready")
-        eventually(lambda: len(twilio.requests) >= tried + PATIENTS, "retries resumed")
+        wait_until(lambda: len(twilio.requests) >= tried + PATIENTS, "retries resumed", 20)
         assert states(settings).keys() <= {"pending", "sending", "unknown"}
         twilio.up()
-        eventually(lambda: "pending" not in states(settings), "all tried after it", 30)
+        wait_until(lambda: "pending" not in states(settings), "all tried after it", 30)
         time.sleep(1.0)
     finally:
         notifier.stop()

@@ -11,9 +11,8 @@ import json
 import os
 import re
 import signal
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.support.processes import Service
 from tests.support.providers import RecordingTwilio
 from tests.support.reminders import patient, reminder
 from tests.support.smtp_server import Mailbox, serve
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -158,14 +158,6 @@ def produce_due(bootstrap: str, topic: str, numbers: range, channels: tuple[Chan
         producer.close()
 
 
-def eventually(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout:.0f}s")
-        time.sleep(0.05)
-
-
 def holding(service: Service) -> int:
     """How many partitions the replica said it holds after its latest rebalance."""
     assert service.running, f"{service.name} exited:\n{service.tail()}"
@@ -182,9 +174,9 @@ def test_two_replicas_send_at_the_set_rate_together(
 ) -> None:
     rate = {"CLINIC_SMS_RATE_PER_SECOND": str(RATE), "CLINIC_SMS_BURST": str(BURST)}
     first, second = replicas.start(**rate), replicas.start(**rate)
-    eventually(lambda: holding(first) == holding(second) == 2, "both in the group", 60)
+    wait_until(lambda: holding(first) == holding(second) == 2, "both in the group", 60)
     produce_due(broker.bootstrap, topics.due, range(TEXTS), (Channel.SMS,))
-    eventually(lambda: len(twilio.accepted) >= TEXTS, "every text sent", timeout=40)
+    wait_until(lambda: len(twilio.accepted) >= TEXTS, "every text sent", timeout=40)
     at = sorted(accepted.at for accepted in twilio.accepted)
     combined = (TEXTS - BURST) / (at[-1] - at[0])
     shares = [sent_by(first), sent_by(second)]
@@ -208,9 +200,9 @@ def test_two_replicas_send_email_at_the_relays_rate_together(
             "CLINIC_EMAIL_BURST": str(BURST),
         }
         first, second = replicas.start(**smtp), replicas.start(**smtp)
-        eventually(lambda: holding(first) == holding(second) == 2, "both in the group", 60)
+        wait_until(lambda: holding(first) == holding(second) == 2, "both in the group", 60)
         produce_due(broker.bootstrap, topics.due, range(EMAILS), (Channel.EMAIL,))
-        eventually(lambda: len(mailbox.messages) >= EMAILS, "every email sent", timeout=40)
+        wait_until(lambda: len(mailbox.messages) >= EMAILS, "every email sent", timeout=40)
     at = sorted(mailbox.received_at)
     combined = (EMAILS - BURST) / (at[-1] - at[0])
     print(f"combined email rate {combined:.2f}/s (set {RATE}/s)")
@@ -244,24 +236,24 @@ def test_every_message_goes_out_once_across_a_rebalance_and_a_kill(
     paced = {"CLINIC_SMS_RATE_PER_SECOND": "40", "CLINIC_SMS_BURST": "4"}
     wave = PATIENTS // 2  # five seconds of texts
     first = replicas.start(**paced)
-    eventually(lambda: holding(first) == 4, "the first replica in the group", 60)
+    wait_until(lambda: holding(first) == 4, "the first replica in the group", 60)
     produce_due(broker.bootstrap, topics.due, range(wave), BOTH)
-    eventually(lambda: len(twilio.accepted) >= 20, "the first replica delivering")
+    wait_until(lambda: len(twilio.accepted) >= 20, "the first replica delivering")
     second = replicas.start(**paced)
     second.wait_line("notifier: consuming")  # next, it asks to join the group
     assert len(twilio.accepted) < wave, "the second joins while the first delivers"
     # The first rejoins at its next poll, once its batch (the whole first wave) is out.
-    eventually(lambda: holding(first) == holding(second) == 2, "the partitions shared", 60)
+    wait_until(lambda: holding(first) == holding(second) == 2, "the partitions shared", 60)
     produce_due(broker.bootstrap, topics.due, range(wave, PATIENTS), BOTH)
-    eventually(lambda: len(twilio.accepted) >= wave + 60, "both busy with the second wave")
+    wait_until(lambda: len(twilio.accepted) >= wave + 60, "both busy with the second wave")
     first.kill()  # with some 70 texts of its half of the wave still to send
-    eventually(lambda: holding(second) == 4, "the survivor holding every partition", 60)
+    wait_until(lambda: holding(second) == 4, "the survivor holding every partition", 60)
 
     def settled() -> bool:
         counts = ledger.count_by_state()
         return set(counts) <= SETTLED and sum(counts.values()) == 2 * PATIENTS
 
-    eventually(settled, "every delivery settled", 60)
+    wait_until(settled, "every delivery settled", 60)
     rows = ledger.get_many((due_id(i), channel) for i in range(PATIENTS) for channel in BOTH)
     texts = Counter(accepted.to for accepted in twilio.accepted)
     emails = replicas.emails()

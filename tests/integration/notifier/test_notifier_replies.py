@@ -17,8 +17,9 @@ from services.shared.clock import ManualClock
 from services.shared.database import make_engine
 from services.shared.events import BookingEvent, BookingEventType, Channel, decode
 from services.shared.topics import Topics
-from tests.support.booking_service import BOOKING, RunningBookings, booking_service, wait_until
+from tests.support.booking_service import BOOKING, RunningBookings, booking_service
 from tests.support.notifier_http import CLINIC_NUMBER, JANE, NOW, Running, run, settings_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -22,9 +22,10 @@ from services.shared.clock import ManualClock
 from services.shared.database import make_engine
 from services.shared.topics import Topics
 from tests.integration.ops_web.browser import headless_chromium, serving
-from tests.support.booking_service import BOOKING, RunningBookings, booking_service, wait_until
+from tests.support.booking_service import BOOKING, RunningBookings, booking_service
 from tests.support.notifier_http import CLINIC_NUMBER, JANE, NOW, Running, run, settings_for
 from tests.support.ops_auth import ADMIN, log_in_browser, make_auth
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.integration
 DOCS_IMAGES = Path(__file__).resolve().parents[3] / "docs" / "images"
