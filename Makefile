@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install browser run test lint typecheck unit integration e2e clean
+.PHONY: install browser postgres kafka-jars kafka run test lint typecheck unit integration e2e clean
 
 install: $(STAMP)
 
@@ -19,6 +19,29 @@ $(STAMP): pyproject.toml
 # The ops console's tests drive Debian's Chromium headless.
 browser:
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The tests' PostgreSQL: the project's own server on 127.0.0.1:55432, installed from
+# Debian's packages if missing and started if down (deploy/local/postgres.sh).
+postgres:
+	bash deploy/local/postgres.sh start
+
+# Apache Kafka's broker and its runtime dependencies from Maven Central, copied once into
+# .cache/ (Maven keeps its own copy in ~/.m2): the tests, the bench and `make kafka` run it.
+KAFKA_VERSION := $(shell sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' deploy/kafka/pom.xml)
+KAFKA_LIBS := .cache/kafka-$(KAFKA_VERSION)/libs
+KAFKA_JAR := $(KAFKA_LIBS)/kafka_2.13-$(KAFKA_VERSION).jar
+
+kafka-jars: $(KAFKA_JAR)
+
+$(KAFKA_JAR): deploy/kafka/pom.xml
+	rm -rf $(KAFKA_LIBS).partial
+	mvn -q -B -Dstyle.color=never -f deploy/kafka/pom.xml dependency:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(CURDIR)/$(KAFKA_LIBS).partial
+	rm -rf $(KAFKA_LIBS) && mv $(KAFKA_LIBS).partial $(KAFKA_LIBS)
+
+# One Apache Kafka broker on 127.0.0.1:9092 that keeps its data in var/kafka (README).
+kafka: install kafka-jars
+	$(BIN)/clinic-reminders kafka
 
 run: install
 	$(BIN)/clinic-reminders run
@@ -44,7 +67,7 @@ e2e: install
 # has its own topics, database schema and ports. The end-to-end tests run alone
 # after them: they time whole platforms against a sped-up clock, and one beside
 # another test's load was seen seconds late.
-test: lint typecheck browser
+test: lint typecheck browser postgres kafka-jars
 	$(BIN)/pytest -q -n 2 tests/unit tests/integration tests/faults
 	$(BIN)/pytest -q tests/e2e
 
@@ -54,16 +77,16 @@ clean:
 # Benchmarks (bench/, results in docs/benchmarks.md): quick is under two minutes.
 .PHONY: bench bench-quick
 
-bench: install
+bench: install postgres kafka-jars
 	$(BIN)/python -m bench full
 
-bench-quick: install
+bench-quick: install postgres kafka-jars
 	$(BIN)/python -m bench quick
 
 # Fault tests (tests/faults/, docs/faults.md): the long run. FAULT_SEED replays one.
 .PHONY: chaos
 
-chaos: install
+chaos: install postgres kafka-jars
 	FAULT_BOOKINGS=$${FAULT_BOOKINGS:-120} FAULT_HOURS=$${FAULT_HOURS:-120} \
 	FAULT_WORKER_KILLS=$${FAULT_WORKER_KILLS:-3} FAULT_NOTIFIER_KILLS=$${FAULT_NOTIFIER_KILLS:-3} \
 	FAULT_TWILIO_BURSTS=$${FAULT_TWILIO_BURSTS:-12} FAULT_SMTP_OUTAGES=$${FAULT_SMTP_OUTAGES:-3} \

@@ -8,20 +8,55 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker
 from services.shared.topics import Topics, ensure_topics
 from tests.support.postgres import fresh_database
 
+BROKERS = ("tansu", "apache-kafka")
+"""The two engines: the embedded default, and the one production runs."""
+
 
 @pytest.fixture(scope="session")
-def broker() -> Iterator[EmbeddedBroker]:
-    """One real Kafka-protocol broker (Tansu) for the session, on a free loopback port."""
+def tansu() -> Iterator[EmbeddedBroker]:
+    """One embedded broker (Tansu) for the session, on a free loopback port."""
     with EmbeddedBroker() as running:
         yield running
 
 
+@pytest.fixture(scope="session")
+def apache_kafka() -> Iterator[ApacheKafka]:
+    """One Apache Kafka broker (KRaft) for the session, on free loopback ports."""
+    with ApacheKafka() as running:
+        yield running
+
+
 @pytest.fixture
-def topics(broker: EmbeddedBroker) -> Topics:
+def broker(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> EmbeddedBroker | ApacheKafka:
+    """The test's broker: Tansu, or each in turn in a module marked ``both_brokers``.
+
+    On Apache Kafka the services run with the production settings
+    (``CLINIC_ON_TANSU=false``), set in this process's environment for the test's
+    length, so every service process a test starts inherits them.
+    """
+    if getattr(request, "param", "tansu") == "apache-kafka":
+        monkeypatch.setenv("CLINIC_ON_TANSU", "false")
+        kafka: ApacheKafka = request.getfixturevalue("apache_kafka")
+        return kafka
+    embedded: EmbeddedBroker = request.getfixturevalue("tansu")
+    return embedded
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_brokers`` runs once on each engine."""
+    if metafunc.definition.get_closest_marker("both_brokers") and "broker" in metafunc.fixturenames:
+        metafunc.parametrize("broker", BROKERS, indirect=True)
+
+
+@pytest.fixture
+def topics(broker: EmbeddedBroker | ApacheKafka) -> Topics:
     """This test's own set of topics, created with 4 partitions."""
     own = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
     ensure_topics(broker.bootstrap, own.all(), partitions=4)

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "services.cli.ops",
     "services.cli.ops_users",
     "services.cli.patient",
+    "services.cli.kafka",
 )
 
 

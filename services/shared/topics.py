@@ -102,6 +102,11 @@ class Topics:
         return {**configs, self.workers: {"cleanup.policy": "compact"}}
 
 
+BROKER_DEFAULT = -1
+"""Replicas of a new topic: the broker's ``default.replication.factor`` (1 on one node,
+3 on the cluster docs/deploy.md describes), so a cluster's topics survive a lost broker."""
+
+
 def ensure_topics(
     bootstrap: str,
     names: list[str],
@@ -135,8 +140,9 @@ def ensure_topics(
         missing = [n for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
+                settings = configs or {}
                 made = [
-                    NewTopic(n, partitions, 1, topic_configs=dict((configs or {}).get(n, {})))
+                    NewTopic(n, partitions, BROKER_DEFAULT, topic_configs=dict(settings.get(n, {})))
                     for n in missing
                 ]
                 admin.create_topics(made)

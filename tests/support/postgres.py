@@ -7,8 +7,8 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-ADMIN_URL = os.environ.get("CLINIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-"""Where to create the databases: the PostgreSQL on this machine, unless told otherwise."""
+ADMIN_URL = os.environ.get("CLINIC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:55432/test")
+"""Where to create the databases: the project's own server (`make postgres`), unless told."""
 
 
 @contextmanager

@@ -26,7 +26,7 @@ GRACE = timedelta(minutes=15)
 CANCEL = domain.StatusChange.CANCEL.change(NOW, "test", GRACE)
 
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 BOOKING: dict[str, Any] = booking_request()
 

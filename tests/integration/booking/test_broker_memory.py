@@ -17,7 +17,7 @@ from services.shared.events import BookingEvent, BookingEventType
 from services.shared.topics import Topics
 from tests.unit.reminders.factories import booking, event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from services.shared.database import make_engine
 from services.shared.events import BookingEvent, BookingEventType, BookingStatus
 from tests.unit.reminders.factories import booking
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 

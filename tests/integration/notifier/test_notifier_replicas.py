@@ -32,7 +32,7 @@ from tests.support.reminders import patient, reminder
 from tests.support.smtp_server import Mailbox, serve
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 SETTLED = {"sent", "unknown"}
 SENT_METRIC = 'clinic_deliveries_total{channel="sms",reason="none",state="sent"}'

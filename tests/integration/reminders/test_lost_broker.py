@@ -26,7 +26,7 @@ from services.shared.topics import Topics, ensure_topics
 from tests.integration.reminders.worker import Worker
 from tests.unit.reminders.factories import booking, event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from services.shared.topics import Topics
 from tests.integration.reminders.worker import DueReader, Worker, publish
 from tests.unit.reminders.factories import booking, event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 REGISTRY = ProtocolRegistry.builtin()
 

@@ -24,7 +24,7 @@ from services.shared.topics import Topics, ensure_topics
 from tests.integration.reminders.worker import Worker, publish
 from tests.unit.reminders.factories import booking, event
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 REGISTRY = ProtocolRegistry.builtin()
 

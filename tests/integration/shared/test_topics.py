@@ -8,7 +8,7 @@ from kafka.admin import KafkaAdminClient
 from services.shared.broker import EmbeddedBroker
 from services.shared.topics import Topics, ensure_topics
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
 def test_every_topic_is_made_with_its_settings_and_a_second_call_changes_nothing(
