@@ -225,7 +225,8 @@ shared by every partition (``store.py``)."""
 
 def _app_options(settings: ReminderSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
-        "broker": f"kafka://{settings.bootstrap_servers}",
+        # Faust's list of brokers is URLs joined by ";", not Kafka's "host:port,host:port".
+        "broker": ";".join(f"kafka://{a.strip()}" for a in settings.bootstrap_servers.split(",")),
         "store": f"{SHARED_STORE}://" if settings.worker_store == "rocksdb" else "memory://",
         "datadir": str(settings.data_dir),
         "web_host": settings.worker_web_host,

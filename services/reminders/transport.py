@@ -139,9 +139,11 @@ class ExactEndsConsumer(EagerConsumer):
 
 
 def broker_address(app: Any) -> str:
-    """``host:port`` of the broker ``app`` consumes from, for a plain kafka-python client."""
-    url = app.conf.broker_consumer[0]
-    return f"{url.host}:{url.port or 9092}"
+    """``host:port,...`` of every broker ``app`` knows, for a plain kafka-python client.
+
+    All of them: on a cluster the first may be the one that is down.
+    """
+    return ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker_consumer)
 
 
 class EagerTransport(driver.Transport):

@@ -18,6 +18,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -188,6 +189,32 @@ class ApacheKafka:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"Apache Kafka: fewer than {count} brokers within {timeout:.0f}s")
+
+    def leaders(self, topics: list[str]) -> Counter[int]:
+        """How many partitions of ``topics`` each node leads now."""
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        try:
+            described = admin.describe_topics(topics)
+        finally:
+            admin.close()
+        return Counter(
+            int(p["leader_id"]) for t in described for p in t["partitions"] if p["leader_id"] >= 0
+        )
+
+    def active_controller(self) -> int:
+        """The node id of the KRaft quorum's leader, as ``kafka-metadata-quorum`` reports it."""
+        shown = subprocess.run(
+            [java(), "-Xmx128m", "-cp", f"{kafka_libs()}/*",
+             "org.apache.kafka.tools.MetadataQuorumCommand",
+             "--bootstrap-server", self.bootstrap, "describe", "--status"],
+            check=True, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        found = re.search(r"^LeaderId:\s+(\d+)", shown.stdout, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"no LeaderId in the quorum's status: {shown.stdout!r}")
+        return int(found.group(1))
 
     def _restore_ports(self) -> None:
         """On a kept data folder, the ports of the last start: clients and peers know them."""

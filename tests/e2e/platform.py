@@ -21,16 +21,29 @@ from services.shared.broker import free_port
 
 
 class Platform:
-    """``clinic-reminders run`` in a subprocess, with its own ports, var dir and clock."""
+    """``clinic-reminders run`` in a subprocess, with its own ports, var dir and clock.
 
-    def __init__(self, var_dir: Path, scale: float, clock_start: datetime) -> None:
+    On the embedded broker by default; given ``bootstrap``, on that broker
+    (Apache Kafka) with the production settings, as docs/deploy.md runs it.
+    """
+
+    def __init__(
+        self,
+        var_dir: Path,
+        scale: float,
+        clock_start: datetime,
+        bootstrap: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.var_dir = var_dir
+        self.broker = "external" if bootstrap else "embedded"
         self.booking_url = f"http://127.0.0.1:{free_port()}"
         self.notifier_url = f"http://127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "CLINIC_VAR_DIR": str(var_dir),
-            "CLINIC_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "CLINIC_BOOTSTRAP_SERVERS": bootstrap or f"127.0.0.1:{free_port()}",
+            "CLINIC_ON_TANSU": "false" if bootstrap else "true",
             "CLINIC_BOOKING_PORT": self.booking_url.rsplit(":", 1)[1],
             "CLINIC_NOTIFIER_HTTP_PORT": self.notifier_url.rsplit(":", 1)[1],
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
@@ -38,12 +51,13 @@ class Platform:
             "CLINIC_TIME_SCALE": str(scale),
             "CLINIC_CLOCK_START": clock_start.isoformat(),
             "PYTHONUNBUFFERED": "1",
+            **(env or {}),
         }
         self.lines: list[str] = []
         self.process: subprocess.Popen[str] | None = None
 
     def start(self, timeout: float = 90.0) -> Platform:
-        command = [sys.executable, "-m", "services.cli", "run", "--broker", "embedded"]
+        command = [sys.executable, "-m", "services.cli", "run", "--broker", self.broker]
         self.process = subprocess.Popen(
             command,
             env=self.env,
@@ -84,6 +98,19 @@ class Platform:
             assert time.monotonic() < deadline, f"platform clock never reached {instant}"
             time.sleep(0.1)
 
+    def worker_view(self, path: str) -> dict[str, Any]:
+        """GET one of the reminders worker's JSON views, with the token in the var dir."""
+        token = (self.var_dir / "worker-web.token").read_text().strip()
+        port = self.env["CLINIC_WORKER_WEB_PORT"]
+        response = httpx.get(
+            f"http://127.0.0.1:{port}{path}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+        body: dict[str, Any] = response.json()
+        return body
+
     def sent(self, channel: str) -> list[dict[str, Any]]:
         path = self.var_dir / "outbox" / f"{channel}.jsonl"
         if not path.exists():
@@ -115,6 +142,17 @@ class Platform:
             except OSError:
                 continue
         return left
+
+    def kill_everything(self) -> None:
+        """What a lost machine does: every process of the platform killed at once."""
+        for pid in self.processes_left():
+            os.kill(pid, signal.SIGKILL)
+        assert self.process is not None
+        self.process.wait()
+        deadline = time.monotonic() + 10
+        while self.processes_left() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.processes_left() == []
 
     def output(self) -> str:
         return "\n".join(self.lines[-80:])

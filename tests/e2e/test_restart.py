@@ -8,8 +8,6 @@ local state: the platform must notice and rebuild each plan from the booking sto
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -47,7 +45,7 @@ def test_plans_survive_ctrl_c_and_kill_9_and_nothing_goes_out_twice(tmp_path: Pa
     later = next(r for r in before if r.due_at > stopped_at)
     second.wait_until(later.due_at + timedelta(hours=3), timeout=120)
     second.wait_for_line(f"[{later.milestone}]", timeout=20)
-    _kill_the_whole_tree(second)
+    second.kill_everything()
 
     third = Platform(var, SCALE, START).start()
     start = datetime.fromisoformat(booked["booking"]["start"])
@@ -76,15 +74,3 @@ def _stop_cleanly(platform: Platform) -> None:
     stopping = platform.lines[next(i for i, x in enumerate(platform.lines) if "stopping" in x) :]
     assert not [line for line in stopping if "ERROR" in line], platform.output()
     assert "broker" in stopping[-1], stopping[-1]
-
-
-def _kill_the_whole_tree(platform: Platform) -> None:
-    """What a lost machine does: every process of the platform killed at once."""
-    for pid in platform.processes_left():
-        os.kill(pid, signal.SIGKILL)
-    assert platform.process is not None
-    platform.process.wait()
-    deadline = time.monotonic() + 10
-    while platform.processes_left() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert platform.processes_left() == []

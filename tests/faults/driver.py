@@ -69,6 +69,13 @@ class Driver:
             "twilio-down": lambda _: self._twilio_down(),
             "twilio-up": self._twilio_up,
             "restart-broker": lambda _: self._restart_broker(),
+            "kill-leader": lambda _: self.say(f"killed node {self.platform.kill_busiest_leader()}"),
+            "kill-controller": lambda _: self.say(
+                f"killed node {self.platform.kill_active_controller()}"
+            ),
+            "start-brokers": lambda _: self.say(
+                f"started nodes {self.platform.start_stopped_brokers()}"
+            ),
         }
         actions[step.action](step.arg)
 

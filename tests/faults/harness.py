@@ -1,8 +1,11 @@
 """The platform split into its three services, each its own process, with real providers.
 
-The broker runs on a fixed port so that it can be stopped (losing everything)
-and started again where every service expects it. Durable truth lives outside
-it: the booking store and the delivery ledger, both in files (or PostgreSQL).
+On the embedded broker, the broker runs on a fixed port so that it can be
+stopped (losing everything) and started again where every service expects it.
+Durable truth lives outside it: the booking store and the delivery ledger, both
+in files (or PostgreSQL). On a three-node Apache Kafka cluster (replication
+factor 3, ``min.insync.replicas=2``) nodes are killed one at a time instead, and
+the services must carry on through the failover without a restart.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from services.notifier.settings import NotifierSettings
 from services.ops.kafka_state import group_lag, open_admin, topic_states
+from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ScaledClock
 from services.shared.events import NotificationStatus, decode
@@ -77,11 +81,17 @@ class FaultPlatform:
         smtp_port: int,
         booking_db: str | None = None,
         ledger_db: str | None = None,
+        broker: str = "tansu",
     ) -> None:
         var_dir.mkdir(parents=True, exist_ok=True)
         self.var_dir = var_dir
         self.clock = clock
-        self.broker = EmbeddedBroker(free_port(), log_path=var_dir / "broker.log")
+        self.cluster = (
+            ApacheKafka(size=3, data_dir=var_dir / "kafka", partitions=PARTITIONS)
+            if broker == "cluster"
+            else None
+        )
+        self.broker = self.cluster or EmbeddedBroker(free_port(), log_path=var_dir / "broker.log")
         self.topics = Topics("")
         self.booking_db = booking_db or f"sqlite:///{var_dir / 'booking.db'}"
         self.ledger_db = ledger_db or f"sqlite:///{var_dir / 'notifier.db'}"
@@ -103,6 +113,7 @@ class FaultPlatform:
             "CLINIC_VAR_DIR": str(self.var_dir),
             "CLINIC_PARTITIONS": str(PARTITIONS),
             "CLINIC_BOOKING_DATABASE_URL": self.booking_db,
+            "CLINIC_ON_TANSU": "false" if self.cluster else "true",
         }
 
     def booking_env(self) -> dict[str, str]:
@@ -173,6 +184,29 @@ class FaultPlatform:
         self.tap.start()
         self.restart_worker(fresh=True)
         self.restart_notifier()
+
+    def kill_busiest_leader(self) -> int:
+        """SIGKILL the node that leads the most partitions of the platform's topics."""
+        assert self.cluster is not None
+        node, _ = self.cluster.leaders(self.topics.all()).most_common(1)[0]
+        self.cluster.kill_node(node)
+        return node
+
+    def kill_active_controller(self) -> int:
+        """SIGKILL the KRaft quorum's leader (the active controller)."""
+        assert self.cluster is not None
+        node = self.cluster.active_controller()
+        self.cluster.kill_node(node)
+        return node
+
+    def start_stopped_brokers(self) -> list[int]:
+        """Start every killed node again on its own ports and data."""
+        assert self.cluster is not None
+        stopped = [node.node_id for node in self.cluster.nodes if not node.running]
+        for node_id in stopped:
+            self.cluster.start_node(node_id)
+        self.cluster.wait_for_brokers(len(self.cluster.nodes))
+        return stopped
 
     def resync(self) -> str:
         """``clinic-reminders resync`` against the booking store; returns its output."""

@@ -28,6 +28,10 @@ class Size:
     twilio_bursts: int = 4
     smtp_outages: int = 1
     twilio_outages: int = 1
+    broker: str = "tansu"
+    """``tansu``: the embedded broker, lost whole once; ``cluster``: three Apache Kafka
+    nodes, of which the busiest leader, and later the active controller, are killed
+    and started again."""
 
     @classmethod
     def from_environment(cls) -> Size:
@@ -43,6 +47,7 @@ class Size:
             twilio_bursts=int(env.get("FAULT_TWILIO_BURSTS", "4")),
             smtp_outages=int(env.get("FAULT_SMTP_OUTAGES", "1")),
             twilio_outages=int(env.get("FAULT_TWILIO_OUTAGES", "1")),
+            broker=env.get("FAULT_BROKER", "tansu"),
         )
 
 
@@ -125,9 +130,22 @@ def story(size: Size, now: datetime) -> Story:
         start = at(0.1, 0.7)
         lasts = timedelta(hours=max(1.0, size.hours * 0.15))  # past the old 8 s of retries
         told.steps += [Step(start, "twilio-down"), Step(start + lasts, "twilio-up", lasts)]
-    told.steps.append(Step(at(0.6, 0.68), "restart-broker"))
+    told.steps += _broker_faults(size, at)
     told.steps.sort(key=lambda step: step.at)
     return told
+
+
+def _broker_faults(size: Size, at: Any) -> list[Step]:
+    if size.broker == "cluster":
+        # One node down at a time: what a cluster of three is built to ride through
+        # (two of three keep the quorum and min.insync.replicas=2).
+        return [
+            Step(at(0.25, 0.3), "kill-leader"),
+            Step(at(0.35, 0.4), "start-brokers"),
+            Step(at(0.45, 0.5), "kill-controller"),
+            Step(at(0.6, 0.68), "start-brokers"),
+        ]
+    return [Step(at(0.6, 0.68), "restart-broker")]
 
 
 def _clinic_changes(told: Story, rng: random.Random, at: Any, end: datetime) -> None:

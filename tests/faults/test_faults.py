@@ -47,7 +47,9 @@ def test_faults_lose_nothing_and_send_nothing_twice(
 ) -> None:
     print(describe(size), flush=True)
     clock = ScaledClock(scale=size.scale, start=START)
-    platform = FaultPlatform(tmp_path / "var", clock, twilio.base_url, smtp.port)
+    platform = FaultPlatform(
+        tmp_path / "var", clock, twilio.base_url, smtp.port, broker=size.broker
+    )
     steps = (tmp_path / "steps.log").open("a")
 
     def say(line: str) -> None:

@@ -165,25 +165,23 @@ def settled(
 
 
 @pytest.fixture(scope="module")
-def platform(
-    broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Platform]:
+def platform(tansu: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     var = tmp_path_factory.mktemp("two-workers")
     topics = Topics(prefix=f"two-{time.monotonic_ns()}.")
-    ensure_topics(broker.bootstrap, topics.all(), 4, configs=topics.configs())
+    ensure_topics(tansu.bootstrap, topics.all(), 4, configs=topics.configs())
     assert {(murmur2(f"dr-jenny:{p}".encode()) & 0x7FFFFFFF) % 4 for p in PATIENTS} == {0, 1, 2, 3}
     clock = ScaledClock(scale=1.0, start=START)
-    first = Worker(broker.bootstrap, topics, var, clock, worker_id="1")
-    second = Worker(broker.bootstrap, topics, var, clock, worker_id="2")
+    first = Worker(tansu.bootstrap, topics, var, clock, worker_id="1")
+    second = Worker(tansu.bootstrap, topics, var, clock, worker_id="2")
     DeliveryLedger(f"sqlite:///{var}/notifier.db").close()
     now = clock.now()
     events = book(f"sqlite:///{var}/booking.db", topics, now)
     counts = expected(events, now)
-    running = Platform(broker.bootstrap, topics, var, clock, first, second, *counts)
+    running = Platform(tansu.bootstrap, topics, var, clock, first, second, *counts)
     settings = running.settings()
     try:
         first.start().wait_ready()
-        publish(broker.bootstrap, topics.bookings, events)
+        publish(tansu.bootstrap, topics.bookings, events)
         settled(settings, running, workers=1, strict=False)
         second.start()
         settled(settings, running, workers=2)
@@ -195,7 +193,7 @@ def platform(
 
 def test_status_adds_up_both_workers_and_was_never_wrong_while_partitions_moved(
     platform: Platform,
-    broker: EmbeddedBroker,
+    tansu: EmbeddedBroker,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -205,7 +203,7 @@ def test_status_adds_up_both_workers_and_was_never_wrong_while_partitions_moved(
     ports = [w.env["CLINIC_WORKER_WEB_PORT"] for w in (platform.first, platform.second)]
     assert unread is None and addresses == [f"http://127.0.0.1:{port}" for port in ports]
     for name, value in {
-        "CLINIC_BOOTSTRAP_SERVERS": broker.bootstrap,
+        "CLINIC_BOOTSTRAP_SERVERS": tansu.bootstrap,
         "CLINIC_TOPIC_PREFIX": platform.topics.prefix,
         "CLINIC_VAR_DIR": str(platform.var_dir),
         "CLINIC_WORKER_WEB_PORT": platform.first.env["CLINIC_WORKER_WEB_PORT"],
@@ -265,7 +263,7 @@ def test_the_console_shows_the_whole_count_and_a_plan_from_the_worker_it_was_not
 
 
 def test_a_dead_workers_part_is_unknown_until_the_other_takes_it_over_and_a_stop_unregisters(
-    platform: Platform, broker: EmbeddedBroker
+    platform: Platform, tansu: EmbeddedBroker
 ) -> None:
     settings = platform.settings()
     look = settled(settings, platform, workers=2)
@@ -287,5 +285,5 @@ def test_a_dead_workers_part_is_unknown_until_the_other_takes_it_over_and_a_stop
     assert plan["down"] == {} and plan["plan"]["pending"], plan
 
     platform.first.stop()
-    left = registered(read_all(broker.bootstrap, platform.topics.workers))
+    left = registered(read_all(tansu.bootstrap, platform.topics.workers))
     assert left == [f"http://127.0.0.1:{platform.second.env['CLINIC_WORKER_WEB_PORT']}"]
