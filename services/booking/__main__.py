@@ -29,6 +29,7 @@ from services.booking.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store import BookingStore
+from services.shared import kafka_patches
 from services.shared.clock import ScaledClock
 from services.shared.logs import configure_logging
 from services.shared.metrics import PlatformMetrics
@@ -41,6 +42,7 @@ def main() -> int:
     """Run until SIGINT or SIGTERM; 0 after a clean stop, 2 on bad configuration."""
     configure_logging("booking", logging.WARNING)
     logging.getLogger("kafka").setLevel(logging.CRITICAL)  # the relay reports broker trouble
+    kafka_patches.apply()
     settings = load_settings(BookingSettings)
     try:
         clock = ScaledClock.from_environment()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -117,11 +118,17 @@ class OutboxRelay:
         return acked
 
     def _send(self, producer: KafkaProducer, records: list[OutboxRecord]) -> int:
+        """Rows acknowledged, in order, within ``timeout_seconds`` for the whole batch.
+
+        One deadline for the batch, not kafka-python's ``flush``: that waits up to
+        its timeout for each batch in turn, and on a cluster whose leader just died
+        the relay was seen stuck in it for minutes while bookings waited.
+        """
         futures = [producer.send(r.topic, key=r.key.encode(), value=r.payload) for r in records]
-        producer.flush(timeout=self._timeout)
+        deadline = time.monotonic() + self._timeout
         for acked, future in enumerate(futures):
             try:
-                future.get(timeout=0.01)
+                future.get(timeout=max(0.01, deadline - time.monotonic()))
             except KafkaError as exc:
                 log.warning("outbox row %s not published: %s", records[acked].id, exc)
                 return acked
@@ -204,4 +211,5 @@ class OutboxRelay:
         except RelayUnavailable:
             raise
         except Exception as exc:
+            self._drop_producer()
             raise RelayUnavailable(f"outbox could not be read or marked: {exc}") from exc

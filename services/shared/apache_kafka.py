@@ -62,8 +62,15 @@ def java() -> str:
 
 
 def cluster_id() -> str:
-    """A new KRaft cluster id: 16 random bytes, URL-safe base64, as StorageTool makes them."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A new KRaft cluster id: 16 random bytes, URL-safe base64, as StorageTool makes them.
+
+    Never one that starts with "-", which the tools read as an option (Kafka's own
+    ``Uuid.randomUuid`` draws again for the same reason).
+    """
+    while True:
+        made = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not made.startswith("-"):
+            return made
 
 
 @dataclass
@@ -160,11 +167,13 @@ class ApacheKafka:
             raise
         return self
 
-    def start_node(self, node_id: int, timeout: float = 90.0) -> None:
-        """Starts one stopped node again on its own ports and data."""
+    def start_node(self, node_id: int, timeout: float | None = 90.0) -> None:
+        """Starts one stopped node again on its own ports and data; waits for its port
+        unless ``timeout`` is None."""
         node = self.node(node_id)
         self._launch(kafka_libs(), node)
-        wait_for_port("127.0.0.1", node.port, timeout)
+        if timeout is not None:
+            wait_for_port("127.0.0.1", node.port, timeout)
 
     def kill_node(self, node_id: int) -> None:
         """SIGKILL: the node dies at once, with no controlled shutdown."""
@@ -206,7 +215,7 @@ class ApacheKafka:
     def active_controller(self) -> int:
         """The node id of the KRaft quorum's leader, as ``kafka-metadata-quorum`` reports it."""
         shown = subprocess.run(
-            [java(), "-Xmx128m", "-cp", f"{kafka_libs()}/*",
+            [java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{kafka_libs()}/*",
              "org.apache.kafka.tools.MetadataQuorumCommand",
              "--bootstrap-server", self.bootstrap, "describe", "--status"],
             check=True, capture_output=True, text=True, timeout=60,
@@ -297,6 +306,12 @@ def _server_properties(node: KafkaNode, voters: str, cluster: ApacheKafka) -> st
         # Kafka's floor is 6 s; the tests kill members and want their partitions moved sooner.
         "group.min.session.timeout.ms": 1000,
         "log.flush.interval.ms": 1000,
+        # A dead node is fenced, and dropped from its partitions' in-sync replicas, in
+        # seconds rather than Kafka's 9 s and 30 s: the tests run the clock at up to an
+        # hour a second, where each real second of failover is an hour of reminders.
+        "broker.session.timeout.ms": 3000,
+        "broker.heartbeat.interval.ms": 500,
+        "replica.lag.time.max.ms": 4000,
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 

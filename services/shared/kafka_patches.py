@@ -30,13 +30,26 @@ network data" with a traceback at ERROR, for a connection that closed as asked.
 A read of a closed transport now returns at once with a connection error, which
 the transport, already closed, ignores; a socket that fails while open is
 reported as before.
+
+**A producer closes even when its last records cannot be sent** (``KafkaProducer.close``).
+
+``close(timeout)`` first flushes, and kafka-python's flush raises
+``KafkaTimeoutError`` when records are still unsent at the timeout: close then
+stops there, never stops its network thread, and hands the error to the caller.
+With an Apache Kafka node gone, the booking relay's producer was left so (its
+thread still retrying) and the booking service's shutdown ended in a traceback.
+A flush that times out inside ``close`` now lets the close go on to stop the
+thread (forcibly after the timeout), as Kafka's own producer does; the records
+not sent are given up, which the outbox relay expects (they stay unpublished
+in the outbox and are sent again by its next producer).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from kafka import errors
+from kafka import KafkaProducer, errors
 from kafka.consumer.fetcher import Fetcher
 from kafka.net.transport import KafkaSSLTransport, KafkaTCPTransport
 
@@ -45,16 +58,20 @@ PATCHES = (
     "kafka.consumer.fetcher.Fetcher.fetched_records: a read-out slot is emptied",
     "kafka.net.transport.KafkaTCPTransport._sock_recv and KafkaSSLTransport._sock_recv: "
     "a transport closed while its read waited returns an error instead of reading None",
+    "kafka.producer.kafka.KafkaProducer.close: a flush that times out does not stop the close",
 )
 
 _APPLIED = "_clinic_resumes_parked_records"
 _QUIET = "_clinic_reads_closed_quietly"
+_CLOSES = "_clinic_closes_after_a_timed_out_flush"
+log = logging.getLogger(__name__)
 
 
 def apply() -> None:
     """Apply every patch of this module, once per process (each service's start)."""
     resume_parked_fetches()
     close_reads_quietly()
+    close_despite_unsent_records()
 
 
 def resume_parked_fetches() -> None:
@@ -89,3 +106,28 @@ def _unless_closed(sock_recv: Any) -> Any:
         return result
 
     return sock_recv_unless_closed
+
+
+def close_despite_unsent_records() -> None:
+    """Patch kafka-python's producer, once per process, so ``close`` always stops it."""
+    if getattr(KafkaProducer, _CLOSES, False):
+        return
+    close = KafkaProducer.close
+
+    def close_even_if_unsent(self: Any, timeout: float | None = None, **kwargs: Any) -> None:
+        flush = self.flush
+
+        def flush_or_give_up(flush_timeout: float | None = None) -> None:
+            try:
+                flush(flush_timeout)
+            except errors.KafkaTimeoutError:
+                log.warning("producer closed with records not sent within %ss", flush_timeout)
+
+        self.flush = flush_or_give_up
+        try:
+            close(self, timeout, **kwargs)
+        finally:
+            del self.flush
+
+    KafkaProducer.close = close_even_if_unsent
+    setattr(KafkaProducer, _CLOSES, True)

@@ -45,8 +45,7 @@ class Driver:
         # Soonest first: at 3,600x a booking three platform hours ahead is three
         # real seconds ahead, less than posting them all can take.
         for body in sorted(story.bookings, key=lambda b: datetime.fromisoformat(b["start"])):
-            self.platform.post("/v1/bookings", body)
-            self.starts[body["booking_id"]] = datetime.fromisoformat(body["start"])
+            self._book_one(body)
         self.say(f"booked {len(story.bookings)}; {story.refused_address} refused for good (550)")
 
     def play(self, steps: list[Step]) -> None:
@@ -58,6 +57,7 @@ class Driver:
 
     def _do(self, step: Step) -> None:
         actions: dict[str, Callable[[Any], None]] = {
+            "book": self._book_one,
             "cancel": self._cancel,
             "reschedule": self._reschedule,
             "attended": self._attended,
@@ -78,6 +78,10 @@ class Driver:
             ),
         }
         actions[step.action](step.arg)
+
+    def _book_one(self, body: dict[str, Any]) -> None:
+        self.platform.post("/v1/bookings", body)
+        self.starts[body["booking_id"]] = datetime.fromisoformat(body["start"])
 
     def _attended(self, booking_id: str) -> None:
         self.platform.post(f"/v1/bookings/{booking_id}/attended")

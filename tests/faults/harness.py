@@ -188,6 +188,7 @@ class FaultPlatform:
     def kill_busiest_leader(self) -> int:
         """SIGKILL the node that leads the most partitions of the platform's topics."""
         assert self.cluster is not None
+        self.cluster.wait_for_brokers(len(self.cluster.nodes))
         node, _ = self.cluster.leaders(self.topics.all()).most_common(1)[0]
         self.cluster.kill_node(node)
         return node
@@ -195,17 +196,19 @@ class FaultPlatform:
     def kill_active_controller(self) -> int:
         """SIGKILL the KRaft quorum's leader (the active controller)."""
         assert self.cluster is not None
+        self.cluster.wait_for_brokers(len(self.cluster.nodes))
         node = self.cluster.active_controller()
         self.cluster.kill_node(node)
         return node
 
     def start_stopped_brokers(self) -> list[int]:
-        """Start every killed node again on its own ports and data."""
+        """Start every killed node again on its own ports and data, without waiting for it
+        to join (a JVM's start is seconds, hours of the run's clock): the next step that
+        kills a node waits for the whole cluster first."""
         assert self.cluster is not None
         stopped = [node.node_id for node in self.cluster.nodes if not node.running]
         for node_id in stopped:
-            self.cluster.start_node(node_id)
-        self.cluster.wait_for_brokers(len(self.cluster.nodes))
+            self.cluster.start_node(node_id, timeout=None)
         return stopped
 
     def resync(self) -> str:

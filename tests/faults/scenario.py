@@ -131,6 +131,8 @@ def story(size: Size, now: datetime) -> Story:
         lasts = timedelta(hours=max(1.0, size.hours * 0.15))  # past the old 8 s of retries
         told.steps += [Step(start, "twilio-down"), Step(start + lasts, "twilio-up", lasts)]
     told.steps += _broker_faults(size, at)
+    if size.broker == "cluster":
+        _bookings_during(told, size, rng, at)
     told.steps.sort(key=lambda step: step.at)
     return told
 
@@ -146,6 +148,15 @@ def _broker_faults(size: Size, at: Any) -> list[Step]:
             Step(at(0.6, 0.68), "start-brokers"),
         ]
     return [Step(at(0.6, 0.68), "restart-broker")]
+
+
+def _bookings_during(told: Story, size: Size, rng: random.Random, at: Any) -> None:
+    """On the cluster, a second stream of bookings made while its nodes die and return."""
+    first = len(told.bookings)
+    for i in range(first, first + size.bookings // 2):
+        when = at(0.05, 0.7)
+        body = booking(i, when, size.hours * 0.3, rng)
+        told.steps.append(Step(when, "book", body))
 
 
 def _clinic_changes(told: Story, rng: random.Random, at: Any, end: datetime) -> None:
