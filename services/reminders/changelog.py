@@ -98,6 +98,23 @@ class HeldChangelogTable(faust.Table):  # type: ignore[type-arg]
             else:
                 self.send_changelog(partition, key, value)
 
+    def _verify_source_topic_partitions(self, source_topic: str) -> None:
+        """Faust's co-partitioning check, taken only when both counts are known.
+
+        While an Apache Kafka node is down the consumer's metadata can list the
+        changelog with no partitions for a moment; Faust took that for a mismatch
+        and the booking being planned was dead-lettered (seen on a three-node
+        cluster losing its controller). A count of 0 is not known yet: the check
+        waits for a later write, as Faust's own does for a topic it has not seen.
+        """
+        consumer = self.app.consumer
+        known = (
+            consumer.topic_partitions(source_topic),
+            consumer.topic_partitions(self.changelog_topic_name),
+        )
+        if all(known):
+            super()._verify_source_topic_partitions(source_topic)
+
     def _partition_of(self, key: Any) -> int:
         partition = self.partition_for_key(key)
         if partition is None:  # only with use_partitioner, which this table never sets

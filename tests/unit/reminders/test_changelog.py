@@ -82,3 +82,22 @@ def test_records_not_handed_over_when_sending_stops_are_released_through_faust()
     table.release_held()
     assert released == [(0, "c", b"3"), (2, "d", None)]
     assert table.held == 0
+
+
+@pytest.mark.parametrize(("source", "changelog"), [(4, 0), (0, 4), (None, 4), (4, None)])
+def test_a_partition_count_not_known_yet_is_no_mismatch(
+    source: int | None, changelog: int | None
+) -> None:
+    table, _ = table_with(Producer())
+    counts = {"clinic.bookings.v1": source, table.changelog_topic_name: changelog}
+    table.app.consumer = SimpleNamespace(topic_partitions=counts.get)  # type: ignore[assignment,misc]
+    table._verify_source_topic_partitions("clinic.bookings.v1")
+    assert "clinic.bookings.v1" not in table._verified_source_topics_for_partitions
+
+
+def test_a_real_mismatch_is_still_refused() -> None:
+    table, _ = table_with(Producer())
+    counts = {"clinic.bookings.v1": 4, table.changelog_topic_name: 2}
+    table.app.consumer = SimpleNamespace(topic_partitions=counts.get)  # type: ignore[assignment,misc]
+    with pytest.raises(faust.exceptions.PartitionsMismatch):
+        table._verify_source_topic_partitions("clinic.bookings.v1")
