@@ -68,8 +68,8 @@ e2e: install
 # after them: they time whole platforms against a sped-up clock, and one beside
 # another test's load was seen seconds late.
 test: lint typecheck browser postgres kafka-jars
-	$(BIN)/pytest -q -n 2 tests/unit tests/integration
-	$(BIN)/pytest -q tests/e2e tests/faults
+	$(BIN)/pytest -q -n 2 tests/unit tests/integration tests/faults
+	$(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -85,6 +85,7 @@ def run(tmp_path: Path, size: Size, twilio: RecordingTwilio, smtp: SmtpServer) -
     return result
 
 
+@pytest.mark.integration
 def test_a_cluster_losing_its_busiest_leader_then_its_controller_loses_nothing(
     tmp_path: Path, twilio: RecordingTwilio, smtp: SmtpServer
 ) -> None:
@@ -92,7 +93,7 @@ def test_a_cluster_losing_its_busiest_leader_then_its_controller_loses_nothing(
     busiest leader dies and comes back, then the active controller. No service restarts."""
     seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
     quiet = dict(worker_kills=0, notifier_kills=0, twilio_bursts=0, smtp_outages=0)
-    size = Size(seed=seed, broker="cluster", twilio_outages=0, **quiet)
+    size = Size(seed=seed, bookings=24, hours=40, broker="cluster", twilio_outages=0, **quiet)
     assert_nothing_lost(run(tmp_path, size, twilio, smtp), size)
 
 

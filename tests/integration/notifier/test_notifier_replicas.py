@@ -32,7 +32,7 @@ from tests.support.reminders import patient, reminder
 from tests.support.smtp_server import Mailbox, serve
 from tests.support.waiting import wait_until
 
-pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
+pytestmark = pytest.mark.integration
 
 SETTLED = {"sent", "unknown"}
 SENT_METRIC = 'clinic_deliveries_total{channel="sms",reason="none",state="sent"}'
@@ -228,6 +228,7 @@ def ledger(postgres_schema_url: str) -> Iterator[DeliveryLedger]:
     opened.close()
 
 
+@pytest.mark.both_brokers
 def test_every_message_goes_out_once_across_a_rebalance_and_a_kill(
     replicas: Replicas,
     twilio: RecordingTwilio,

@@ -17,11 +17,12 @@ from services.shared.topics import Topics
 from tests.integration.reminders.worker import DueReader, Worker, publish
 from tests.unit.reminders.factories import booking, event
 
-pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
+pytestmark = pytest.mark.integration
 
 REGISTRY = ProtocolRegistry.builtin()
 
 
+@pytest.mark.both_brokers
 def test_two_workers_split_the_partitions_and_emit_each_reminder_once(
     broker: EmbeddedBroker, topics: Topics, tmp_path: Path
 ) -> None:
