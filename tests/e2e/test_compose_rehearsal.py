@@ -1,0 +1,167 @@
+"""docker-compose.yml rehearsed: its services as the file starts them, on Kafka and PostgreSQL.
+
+Each service runs its compose command with exactly the environment the file
+and the deployer's ``.env`` give it (deploy/env.example, filled in as
+docs/deploy.md says); only the host names are mapped to the loopback servers
+standing in for the containers. The file's own healthchecks must pass, and the
+README's first booking must reach the patient through the providers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import psycopg
+import pytest
+
+from services.ops.web.auth.passwords import hash_password
+from services.ops.web.auth.users import Role, User, write_users
+from services.shared.apache_kafka import ApacheKafka, java, kafka_libs
+from tests.support.compose import ROOT, ComposeFile, read_env_file
+from tests.support.postgres import ADMIN_URL
+from tests.support.processes import Service
+from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
+
+pytestmark = pytest.mark.e2e
+
+APPLICATION = ("booking", "reminders", "notifier", "ops")
+API_KEY = "k" * 40
+SECRETS = {
+    "POSTGRES_PASSWORD": "rehearsal-postgres-password",
+    "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
+    "CLINIC_SMTP_PASSWORD": "",
+    "CLINIC_SMTP_USERNAME": "",
+    "CLINIC_BOOKING_API_KEYS": '{"dr-jenny": "' + API_KEY + '"}',
+    "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
+    "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
+    "CLINIC_ERASURE_SECRET": "e" * 40,
+    "CLINIC_OPS_COOKIE_SECURE": "false",
+}
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    """A database owned by the compose file's ``clinic`` user, as the postgres image makes it."""
+    name = f"compose_{int(time.time() * 1000)}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'clinic'").fetchone():
+            conn.execute("CREATE ROLE clinic LOGIN PASSWORD 'rehearsal-postgres-password'")
+        conn.execute(f'CREATE DATABASE "{name}" OWNER clinic')
+    yield name
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_compose_services_pass_their_healthchecks_and_deliver_the_first_booking(
+    apache_kafka: ApacheKafka, database: str, tmp_path: Path
+) -> None:
+    postgres = ADMIN_URL.removeprefix("postgresql://").split("@", 1)[1].rsplit("/", 1)[0]
+    mailbox = Mailbox()
+    with RecordingTwilio() as twilio, SmtpServer(mailbox) as smtp:
+        env = {
+            **read_env_file(ROOT / "deploy" / "env.example"),
+            **SECRETS,
+            "CLINIC_SMTP_HOST": "127.0.0.1",
+            "CLINIC_SMTP_PORT": str(smtp.port),
+        }
+        compose = ComposeFile(
+            env,
+            hosts={"kafka:9092": apache_kafka.bootstrap, "postgres:5432/clinic":
+                   f"{postgres}/{database}"},
+            data_root=tmp_path,
+        )  # fmt: skip
+        _healthy(_kafka_check(compose, apache_kafka), "kafka")
+        _healthy(_postgres_check(compose, postgres), "postgres")
+        users = Path(compose.environment("ops")["CLINIC_OPS_USERS_FILE"])
+        write_users(users, {"admin": User("admin", Role.ADMIN, hash_password("x" * 20))})
+        services = _start(compose, tmp_path, twilio.base_url)
+        try:
+            for name in APPLICATION:
+                _healthy(compose.healthcheck(name), name, services[name])
+            start = datetime.now(UTC) + timedelta(days=5)
+            booked = httpx.post(
+                f"http://127.0.0.1:{compose.published('booking')[0]}/v1/bookings",
+                headers={"X-API-Key": API_KEY},
+                json=_readme_booking(start),
+                timeout=10,
+            )
+            assert booked.status_code == 201, booked.text
+            # Due at once: the consultation fee note, by email (the rest comes days later).
+            deadline = time.monotonic() + 60
+            while not mailbox.received and time.monotonic() < deadline:
+                time.sleep(0.2)
+            sent = [m.to for m in mailbox.received]
+            assert sent == [("jane@example.com",)], services["notifier"].tail()
+            assert twilio.accepted == []
+        finally:
+            for service in services.values():
+                service.stop()
+
+
+def _start(compose: ComposeFile, tmp_path: Path, twilio_url: str) -> dict[str, Service]:
+    started: dict[str, Service] = {}
+    for name in APPLICATION:
+        env = compose.environment(name)
+        if name == "notifier":  # the one setting production leaves to Twilio's own address
+            env["CLINIC_TWILIO_API_BASE_URL"] = twilio_url
+        command = compose.command(name)
+        service = Service(name, command[-1], tmp_path / f"{name}.log")
+        service.start(env)
+        started[name] = service
+    return started
+
+
+def _kafka_check(compose: ComposeFile, kafka: ApacheKafka) -> list[str]:
+    """The file's kafka-broker-api-versions.sh, which is this tool class on its class path."""
+    shell = compose.service("kafka")["healthcheck"]["test"][1]
+    assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in shell
+    tool = "org.apache.kafka.tools.BrokerApiVersionsCommand"
+    return [java(), "-cp", f"{kafka_libs()}/*", tool, "--bootstrap-server", kafka.bootstrap]
+
+
+def _postgres_check(compose: ComposeFile, address: str) -> list[str]:
+    """The file's pg_isready, pointed at the loopback server (the container's own socket)."""
+    shell = compose.service("postgres")["healthcheck"]["test"][1]
+    program, *args = shell.split()
+    assert program == "pg_isready", shell
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_isready"))
+    host, port = address.split(":")
+    return [str(found[-1]) if found else program, "-h", host, "-p", port, *args]
+
+
+def _healthy(check: list[str], name: str, service: Service | None = None) -> None:
+    """Runs ``check`` as compose would, every second, until it passes (60 tries)."""
+    for _ in range(60):
+        if subprocess.run(check, capture_output=True, timeout=30, check=False).returncode == 0:
+            return
+        assert service is None or service.running, f"{name} exited:\n{service.tail()}"
+        time.sleep(1)
+    raise AssertionError(f"{name}: its healthcheck never passed")
+
+
+def _daytime_zone() -> str:
+    """A patient's time zone where it is day now: no quiet hours hold the first text back."""
+    zones = ("Europe/London", "America/New_York", "America/Los_Angeles", "Pacific/Auckland",
+             "Asia/Tokyo", "Asia/Kolkata", "Pacific/Honolulu")  # fmt: skip
+    return next(z for z in zones if 9 <= datetime.now(ZoneInfo(z)).hour < 19)
+
+
+def _readme_booking(start: datetime) -> dict[str, object]:
+    return {
+        "clinic_id": "dr-jenny",
+        "booking_id": "bk-1001",
+        "patient": {
+            "id": "p-42", "first_name": "Jane", "phone": "+447700900123",
+            "email": "jane@example.com", "locale": "en-GB", "timezone": _daytime_zone(),
+            "consent": {"sms": True, "email": True},
+        },
+        "treatment": "microsclerotherapy", "kind": "treatment", "session_number": 1,
+        "start": start.replace(hour=10, minute=0, second=0, microsecond=0).isoformat(),
+        "duration_minutes": 45,
+    }  # fmt: skip
