@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import psycopg
@@ -13,6 +15,8 @@ import psycopg
 from bench import notifier_figure, plan, timing, twilio_figure, worker_figures
 from bench.machine import describe
 from bench.result import Figure
+from bench.stack import Stack
+from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker
 from tests.support.postgres import ADMIN_URL, fresh_database
 
@@ -85,7 +89,35 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
         except psycopg.OperationalError as exc:  # no PostgreSQL here: said, not measured
             print(f"end-to-end-postgresql not measured: no PostgreSQL at {ADMIN_URL} ({exc})")
         show(twilio_figure.run(broker.bootstrap, run_dir, sizes.texted))
+    for figure in _on_apache_kafka(sizes, run_dir):
+        show(figure)
     return figures
+
+
+def _on_apache_kafka(sizes: Sizes, run_dir: Path) -> Iterator[Figure]:
+    """The worker's throughput and recovery and the end-to-end figure again, on one Apache
+    Kafka node with the production settings (``CLINIC_ON_TANSU=false``, normal batching)."""
+    before = os.environ.get("CLINIC_ON_TANSU")
+    os.environ["CLINIC_ON_TANSU"] = "false"  # the workers the stack starts inherit it
+    try:
+        with ApacheKafka(data_dir=run_dir / "apache-kafka") as kafka:
+            stack = Stack(kafka.bootstrap, "worker-kafka", run_dir)
+            try:
+                yield _on_kafka(worker_figures.throughput(stack, sizes.events))
+                held = sizes.events * worker_figures.TREATMENT_PENDING
+                yield _on_kafka(worker_figures.recovery(stack, held))
+            finally:
+                stack.close()
+            yield _on_kafka(notifier_figure.run(kafka.bootstrap, run_dir, sizes.notified))
+    finally:
+        if before is None:
+            os.environ.pop("CLINIC_ON_TANSU", None)
+        else:
+            os.environ["CLINIC_ON_TANSU"] = before
+
+
+def _on_kafka(figure: Figure) -> Figure:
+    return replace(figure, name=f"{figure.name}-kafka")
 
 
 if __name__ == "__main__":

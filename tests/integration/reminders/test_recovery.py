@@ -17,6 +17,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
+from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ScaledClock
 from services.shared.offsets import read_true_ends, true_ends
@@ -42,6 +43,10 @@ def test_true_ends_count_every_record_of_a_batch(broker: EmbeddedBroker, topics:
     consumer.close()
     assert reported <= 50
     assert read_true_ends(broker.bootstrap, {tp: reported}) == {tp: 50}
+    if isinstance(broker, ApacheKafka):
+        # Apache Kafka reports the true end: there the worker runs without the correction
+        # (CLINIC_ON_TANSU=false), and the recovery tests below rebuild every plan so.
+        assert reported == 50
 
 
 def test_a_new_worker_rebuilds_every_plan_from_the_changelog_alone(
