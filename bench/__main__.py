@@ -108,7 +108,7 @@ def _on_apache_kafka(sizes: Sizes, run_dir: Path) -> Iterator[Figure]:
                 yield _on_kafka(worker_figures.recovery(stack, held))
             finally:
                 stack.close()
-            yield _on_kafka(notifier_figure.run(kafka.bootstrap, run_dir, sizes.notified))
+            yield _on_kafka(notifier_figure.run(kafka.bootstrap, kafka.data_dir, sizes.notified))
     finally:
         if before is None:
             os.environ.pop("CLINIC_ON_TANSU", None)
