@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from services.notifier.delivery import Deliverer, Job, Outcome, Source
@@ -135,9 +136,18 @@ class NotifierLoop:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
         while not stop.is_set():
             self._resume_due_partitions()
-            batch = self._consumer.poll(
-                timeout_ms=self._poll_timeout_ms, max_records=self._poll_records
-            )
+            try:
+                batch = self._consumer.poll(
+                    timeout_ms=self._poll_timeout_ms, max_records=self._poll_records
+                )
+            except KafkaError as exc:
+                if not exc.retriable:
+                    raise
+                # kafka-python lets a lost connection out of poll while it looks for the
+                # group's coordinator (seen when an Apache Kafka node died): poll again.
+                log.warning("poll failed (%s); polling again in 1s", exc)
+                stop.wait(1.0)
+                continue
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             self._wait_for_bookings(batch)
             self._process(batch)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
+from kafka.errors import KafkaConnectionError
 
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ManualClock
@@ -140,3 +143,28 @@ def test_when_quiet_hours_end_every_held_partition_is_delivered(
         clock.advance(timedelta(hours=9, minutes=1))
         sent = {decode(NotificationStatus, r).reminder_id for r in statuses.wait_for(len(night))}
     assert sent == {r.reminder_id for r in night}
+
+
+def test_a_connection_lost_in_a_poll_is_polled_again_not_the_end_of_the_notifier(
+    settings: NotifierSettings,
+    clock: ManualClock,
+    statuses: TopicReader,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kafka-python lets a lost connection out of ``poll`` while it looks for the group's
+    coordinator (an Apache Kafka node had died); the loop used to end there."""
+    poll = KafkaConsumer.poll
+    failed: list[bool] = []
+
+    def poll_failing_once(self: KafkaConsumer, *args: Any, **kwargs: Any) -> Any:
+        if self.config["group_id"] == settings.consumer_group and not failed:
+            failed.append(True)
+            raise KafkaConnectionError("111 ECONNREFUSED")
+        return poll(self, *args, **kwargs)
+
+    monkeypatch.setattr(KafkaConsumer, "poll", poll_failing_once)
+    with loop_running(settings, clock):
+        due = reminder(channels=(Channel.SMS,))
+        produce(settings.bootstrap_servers, settings.topics.due, due.key, encode(due))
+        [raw] = statuses.wait_for(1)
+    assert failed and decode(NotificationStatus, raw).state is DeliveryState.SENT
