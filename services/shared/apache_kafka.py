@@ -21,9 +21,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from services.shared.broker import die_with_parent, free_port, wait_for_port
+from services.shared.broker import LocalServer, die_with_parent, free_port, wait_for_port
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 POM = _CHECKOUT / "deploy" / "kafka" / "pom.xml"
@@ -113,7 +112,7 @@ class KafkaNode:
         self.process = None
 
 
-class ApacheKafka:
+class ApacheKafka(LocalServer):
     """Starts and stops Apache Kafka in KRaft mode: ``size`` combined broker-controllers.
 
     With one node it stands in for the compose file's broker; with three it is a
@@ -265,17 +264,6 @@ class ApacheKafka:
             preexec_fn=die_with_parent if self._tied else None,
         )  # fmt: skip
         log.close()
-
-    def __enter__(self) -> ApacheKafka:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _server_properties(node: KafkaNode, voters: str, cluster: ApacheKafka) -> str:
