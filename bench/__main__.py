@@ -100,7 +100,7 @@ def _on_apache_kafka(sizes: Sizes, run_dir: Path) -> Iterator[Figure]:
     before = os.environ.get("CLINIC_ON_TANSU")
     os.environ["CLINIC_ON_TANSU"] = "false"  # the workers the stack starts inherit it
     try:
-        with ApacheKafka(data_dir=run_dir / "apache-kafka") as kafka:
+        with ApacheKafka(data_dir=run_dir / "apache-kafka", tied=True) as kafka:
             stack = Stack(kafka.bootstrap, "worker-kafka", run_dir)
             try:
                 yield _on_kafka(worker_figures.throughput(stack, sizes.events))

@@ -27,7 +27,7 @@ def tansu() -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="session")
 def apache_kafka() -> Iterator[ApacheKafka]:
     """One Apache Kafka broker (KRaft) for the session, on free loopback ports."""
-    with ApacheKafka() as running:
+    with ApacheKafka(tied=True) as running:  # gone with the test process, however it ends
         yield running
 
 

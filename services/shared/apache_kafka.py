@@ -118,7 +118,9 @@ class ApacheKafka(LocalServer):
     With one node it stands in for the compose file's broker; with three it is a
     cluster with replication factor 3 and ``min.insync.replicas=2``. ``data_dir``
     keeps the data across starts (a fresh temporary folder, removed at stop, if
-    not given); ``port`` fixes the first node's client port (free ports otherwise).
+    not given); ``port`` fixes the first node's client port (free ports otherwise);
+    ``tied``: each node dies with the thread that started it, even if this process
+    is killed outright (as the launcher's embedded broker does).
     """
 
     def __init__(

@@ -39,7 +39,7 @@ def test_kill_9_of_everything_on_apache_kafka_keeps_every_plan_and_resyncs_nothi
     tmp_path: Path,
 ) -> None:
     var, kafka_dir = tmp_path / "var", tmp_path / "kafka"
-    kafka = ApacheKafka(data_dir=kafka_dir).start()
+    kafka = ApacheKafka(data_dir=kafka_dir, tied=True).start()
     try:
         first = Platform(var, SCALE, START, kafka.bootstrap, NO_QUIET_HOURS).start()
         first.post("/v1/bookings", booking_body("bk-d1", "p-d1", first.now() + timedelta(hours=28)))
@@ -48,7 +48,7 @@ def test_kill_9_of_everything_on_apache_kafka_keeps_every_plan_and_resyncs_nothi
         first.kill_everything()
         kafka.kill()
 
-        kafka = ApacheKafka(data_dir=kafka_dir).start()
+        kafka = ApacheKafka(data_dir=kafka_dir, tied=True).start()
         second = Platform(var, SCALE, START, kafka.bootstrap, NO_QUIET_HOURS).start()
         after = second.worker_view(PLAN)
         # Due once the platform is back: what came due while it was starting is late on any broker.

@@ -87,7 +87,7 @@ class FaultPlatform:
         self.var_dir = var_dir
         self.clock = clock
         self.cluster = (
-            ApacheKafka(size=3, data_dir=var_dir / "kafka", partitions=PARTITIONS)
+            ApacheKafka(size=3, data_dir=var_dir / "kafka", partitions=PARTITIONS, tied=True)
             if broker == "cluster"
             else None
         )
