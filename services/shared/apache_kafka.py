@@ -230,9 +230,8 @@ class ApacheKafka(LocalServer):
         """On a kept data folder, the ports of the last start: clients and peers know them."""
         for node in self.nodes:
             if node.config_path.exists():
-                props = _read_properties(node.config_path)
-                node.port = int(props["listeners"].split(",")[0].rsplit(":", 1)[1])
-                node.controller_port = int(props["listeners"].split(",")[1].rsplit(":", 1)[1])
+                listeners = _read_properties(node.config_path)["listeners"].split(",")
+                node.port, node.controller_port = (int(u.rsplit(":", 1)[1]) for u in listeners)
 
     def _cluster_id(self) -> str:
         path = self.data_dir / "cluster.id"
@@ -249,11 +248,13 @@ class ApacheKafka(LocalServer):
             (node.data_dir / "log4j2.properties").write_text(_LOG4J)
 
     def _format(self, libs: Path, node: KafkaNode, ident: str) -> None:
-        subprocess.run(
+        done = subprocess.run(
             [java(), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
              "--cluster-id", ident, "--config", str(node.config_path), "--ignore-formatted"],
-            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
         )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"StorageTool could not format {node.data_dir}: {done.stderr}")
 
     def _launch(self, libs: Path, node: KafkaNode) -> None:
         log = open(node.data_dir / "server.out", "ab")  # noqa: SIM115

@@ -26,9 +26,12 @@ _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::([?-])([^}]*))?\}")
 
 def read_env_file(path: Path) -> dict[str, str]:
     """``KEY=value`` lines, as compose reads an env file (comments and blanks skipped)."""
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
-    return {key.strip(): value for key, *rest in pairs if key.strip() and not key.startswith("#")
-            for value in rest}  # fmt: skip
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        key, equals, value = line.partition("=")
+        if equals and not key.lstrip().startswith("#"):
+            values[key.strip()] = value
+    return values
 
 
 def interpolate(text: str, values: Mapping[str, str]) -> str:
