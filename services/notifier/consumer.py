@@ -37,6 +37,8 @@ from services.shared.topics import Topics
 log = logging.getLogger(__name__)
 SERVICE = "notifier"
 RETRY_SWEEP_SECONDS = 0.5
+RETRY_PAGE = 50
+"""Due retries taken per turn of the loop; a full page is followed by another at once."""
 """How often (real seconds) the loop looks for deferred deliveries that are due."""
 
 
@@ -166,7 +168,10 @@ class NotifierLoop:
             for reminder, outcome in self._deliverer.close_interrupted(self._started_at):
                 self._send(self._topics.status, reminder.key, encode(outcome.status))
         due: list[Delivering] = []
-        for retry in self._deliverer.due_retries():
+        retries = self._deliverer.due_retries(RETRY_PAGE)
+        if len(retries) == RETRY_PAGE:
+            self._next_sweep = 0.0  # more are due: the next turn of the loop takes them
+        for retry in retries:
             try:
                 reminder = decode(ReminderDue, retry.reminder_json)
             except InvalidEvent as exc:  # kept by an older release: never stop the loop

@@ -350,7 +350,8 @@ class Deliverer:
         self._ledger.record_dropped(reminder, channel, reason, self._now())
 
     def due_retries(self, limit: int = 50) -> list[Retry]:
-        """Deferred deliveries whose next attempt is due now, soonest first."""
+        """Deferred deliveries whose next attempt is due now, those of use for the least
+        time first (see :meth:`DeliveryLedger.due_retries`)."""
         return self._ledger.due_retries(self._now(), limit)
 
     def fail_unreadable(self, retry: Retry, reason: str) -> None:
@@ -488,8 +489,14 @@ class Deliverer:
         return self._outcome(reminder, row)
 
     def _give_up(self, reminder: ReminderDue, known: Delivery) -> Outcome:
+        """Fail a retry taken up only after its last useful moment (the notifier was
+        stopped, or behind), saying when its next try was due and when it came."""
         until = known.retry_until.isoformat() if known.retry_until else "now"
-        reason = f"gave up after {known.attempts} attempts, of no use after {until}: {known.reason}"
+        due = known.next_attempt_at.isoformat() if known.next_attempt_at else "at once"
+        reason = (
+            f"gave up after {known.attempts} attempts, of no use after {until}: {known.reason};"
+            f" its next try, due {due}, was taken up only at {self._now().isoformat()}"
+        )
         row = self._ledger.record(reminder, known.channel, LedgerState.FAILED, reason, self._now())
         return self._outcome(reminder, row)
 

@@ -459,7 +459,11 @@ class DeliveryLedger:
         return self._must_get(reminder.reminder_id, channel)
 
     def due_retries(self, now: datetime, limit: int = 50) -> list[Retry]:
-        """The ``pending`` rows whose next attempt is due by ``now``, soonest first."""
+        """The ``pending`` rows whose next attempt is due by ``now``, earliest deadline first.
+
+        After an outage, or at the end of quiet hours, many are due at once: those whose
+        last useful moment (``retry_until``) comes soonest go first.
+        """
         query = (
             select(
                 deliveries.c.payload,
@@ -473,7 +477,7 @@ class DeliveryLedger:
                 deliveries.c.next_attempt_at <= now,
                 deliveries.c.payload.is_not(None),
             )
-            .order_by(deliveries.c.next_attempt_at)
+            .order_by(deliveries.c.retry_until.asc().nulls_last(), deliveries.c.next_attempt_at)
             .limit(limit)
         )
         with self._engine.connect() as conn:

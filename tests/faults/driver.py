@@ -6,8 +6,10 @@ earlier step such as a restart took real time).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,39 +23,97 @@ from tests.support.twilio_server import Answer
 
 SMTP_BUSY = "421 4.3.2 Service not available, try again later"
 SMTP_GONE = "550 5.1.1 Mailbox unavailable"
+BROKER_FAULTS = frozenset({"restart-broker", "kill-leader", "kill-controller", "start-brokers"})
+
+
+TOLERANCE_SECONDS = 1.5
+"""How late (real seconds; platform hours at x3600) a step may run before the run fails."""
 
 
 class Driver:
+    """Keeps to the story: each step is done, or handed to the thread that does it, on time.
+
+    Restarts do not hold the story up: a killed worker or notifier is started again
+    at once and a watcher notes when it is ready (the time it was down, which the
+    count needs). Broker faults run one after another on a thread of their own (a
+    cluster loses one node at a time), each at its time or once the one before it
+    is done. A step that begins more than ``tolerance`` late is a drift: the run
+    fails, naming it.
+    """
+
     def __init__(
         self,
         platform: FaultPlatform,
         twilio: RecordingTwilio,
         mailbox: Mailbox,
         say: Callable[[str], None] = print,
+        tolerance: float = TOLERANCE_SECONDS,
     ) -> None:
         self.platform = platform
         self.twilio = twilio
         self.mailbox = mailbox
         self.say = say
+        self.tolerance = timedelta(seconds=tolerance * platform.clock.scale)
         self.starts: dict[str, datetime] = {}
         self.resynced_at: datetime | None = None
         self.sms_outages: list[tuple[datetime, datetime]] = []
-        """When Twilio answered 503 to everything, as it happened (steps can run late)."""
+        """When Twilio answered 503 to everything, as it happened (overlapping outages merged)."""
+        self.downtime: dict[str, list[tuple[datetime, datetime]]] = {"worker": [], "notifier": []}
+        """From each kill (or stop) of a service to the moment it was ready again."""
+        self.drifted: list[str] = []
+        self.latest = timedelta(0)
+        self.problems: list[str] = []
+        self.drained_at: datetime | None = None
+        self._outages_open = 0
+        self._down_since: datetime | None = None
+        self._services = threading.Lock()
+        """Held while a service is killed and started, or stopped for the broker's restart."""
+        self._brokers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker-faults")
+        self._broker_jobs: list[Future[None]] = []
+        self._broker_free_at: datetime | None = None
+        self._watchers: list[threading.Thread] = []
 
     def book(self, story: Story) -> None:
         self.mailbox.refuse[story.refused_address] = SMTP_GONE
         # Soonest first: at 3,600x a booking three platform hours ahead is three
         # real seconds ahead, less than posting them all can take.
-        for body in sorted(story.bookings, key=lambda b: datetime.fromisoformat(b["start"])):
-            self._book_one(body)
+        # Side by side, as a clinic's front desks do: the story's first steps come early.
+        soonest = sorted(story.bookings, key=lambda b: datetime.fromisoformat(b["start"]))
+        with ThreadPoolExecutor(max_workers=8) as desks:
+            list(desks.map(self._book_one, soonest))
         self.say(f"booked {len(story.bookings)}; {story.refused_address} refused for good (550)")
 
     def play(self, steps: list[Step]) -> None:
         for step in steps:
             time.sleep(self.platform.clock.real_seconds_until(step.at))
-            late = self.platform.now() - step.at
-            self.say(f"{step.at:%a %H:%M} (+{late.total_seconds() / 3600:.1f}h) {step.action}")
+            if step.action in BROKER_FAULTS:
+                self._broker_jobs.append(self._brokers.submit(self._broker_fault, step))
+                continue
+            self._begin(step, step.at)
             self._do(step)
+
+    def _begin(self, step: Step, due: datetime) -> None:
+        """Log the step with how late it runs; a drift past the tolerance is kept."""
+        late = self.platform.now() - due
+        self.latest = max(self.latest, late)
+        self.say(f"{step.at:%a %H:%M} (+{late.total_seconds() / 3600:.1f}h) {step.action}")
+        if late > self.tolerance:
+            self.drifted.append(
+                f"{step.action} planned {step.at:%a %H:%M} ran {late.total_seconds() / 3600:.1f}"
+                f" platform hours late (tolerance {self.tolerance.total_seconds() / 3600:.1f})"
+            )
+
+    def _broker_fault(self, step: Step) -> None:
+        """On the broker thread: at the step's time, or when the fault before it is done."""
+        due = max(step.at, self._broker_free_at or step.at)
+        self._begin(step, due)
+        try:
+            self._do(step)
+        except Exception as exc:  # kept and failed at the end: the story goes on
+            self.problems.append(f"{step.action}: {exc!r}")
+            raise
+        finally:
+            self._broker_free_at = self.platform.now()
 
     def _do(self, step: Step) -> None:
         actions: dict[str, Callable[[Any], None]] = {
@@ -67,7 +127,7 @@ class Driver:
             "smtp-421-on": lambda _: setattr(self.mailbox, "refuse_everyone", SMTP_BUSY),
             "smtp-421-off": lambda _: setattr(self.mailbox, "refuse_everyone", None),
             "twilio-down": lambda _: self._twilio_down(),
-            "twilio-up": self._twilio_up,
+            "twilio-up": lambda _: self._twilio_up(),
             "restart-broker": lambda _: self._restart_broker(),
             "kill-leader": lambda _: self.say(f"killed node {self.platform.kill_busiest_leader()}"),
             "kill-controller": lambda _: self.say(
@@ -103,67 +163,115 @@ class Driver:
         self.twilio.burst(*[Answer(429, retry_after=1)] * limited, *[Answer(500)] * broken)
 
     def _twilio_down(self) -> None:
-        self.twilio.down(Answer(503))
-        self.sms_outages.append((self.platform.now(), self.platform.now()))
+        """Twilio answers 503 to everything until every outage begun has ended."""
+        self._outages_open += 1
+        if self._outages_open == 1:
+            self.twilio.down(Answer(503))
+            self._down_since = self.platform.now()
 
-    def _twilio_up(self, lasts: timedelta) -> None:
-        """End the outage once it has lasted ``lasts``, however late its start ran."""
-        down, _ = self.sms_outages[-1]
-        time.sleep(self.platform.clock.real_seconds_until(down + lasts))
+    def _twilio_up(self) -> None:
+        self._outages_open -= 1
+        if self._outages_open > 0:
+            self.say("an outage ended inside another: Twilio still answers 503")
+            return
         self.twilio.up()
-        self.sms_outages[-1] = (down, self.platform.now())
-        self.say(f"twilio answered 503 from {down:%a %H:%M} to {self.platform.now():%a %H:%M}")
+        assert self._down_since is not None
+        window = (self._down_since, self.platform.now())
+        self.sms_outages.append(window)
+        self.say(f"twilio answered 503 from {window[0]:%a %H:%M} to {window[1]:%a %H:%M}")
 
     def _kill_and_restart(self, which: str) -> None:
-        service = self.platform.worker if which == "worker" else self.platform.notifier
-        service.kill()
-        if which == "worker":
-            self.platform.restart_worker()
-        else:
-            self.platform.restart_notifier()
+        """SIGKILL, start again at once; a watcher notes when it is ready."""
+        with self._services:
+            self.platform.service(which).kill()
+            killed_at = self.platform.now()
+            self.platform.launch(which)
+            wanted = self.platform.service(which).starts
+        watcher = threading.Thread(target=self._watch, args=(which, killed_at, wanted), daemon=True)
+        watcher.start()
+        self._watchers.append(watcher)
+
+    def _watch(self, which: str, since: datetime, wanted: int, timeout: float = 120.0) -> None:
+        began = time.monotonic()
+        while not self.platform.ready(which, since=wanted):
+            if time.monotonic() - began > timeout:
+                self.problems.append(f"{which} killed at {since:%a %H:%M}: not ready in {timeout}s")
+                return
+            time.sleep(0.1)
+        self._was_down(which, since, began)
+
+    def _was_down(self, which: str, since: datetime, began: float) -> None:
+        back = self.platform.now()
+        self.downtime[which].append((since, back))
+        self.say(
+            f"{which} ready again {time.monotonic() - began:.1f} s after it went "
+            f"(down {since:%a %H:%M} to {back:%a %H:%M})"
+        )
 
     def _restart_broker(self) -> None:
-        self.platform.restart_broker()
+        with self._services:
+            stopped_at, began = self.platform.now(), time.monotonic()
+            self.platform.restart_broker()
+        for which in ("worker", "notifier"):
+            self._was_down(which, stopped_at, began)
         self.say(self.platform.resync())
         self.resynced_at = self.platform.now()
 
     def finish(self, end: datetime, margin: timedelta) -> None:
         """Run to ``end`` plus ``margin``, stop faults, let the notifier drain, stop services."""
+        for job in self._broker_jobs:
+            job.result(timeout=300)
+        self._brokers.shutdown()
+        for watcher in self._watchers:
+            watcher.join(timeout=150)
         self.twilio.clear_answers()
-        self.twilio.up()
+        if self._outages_open:
+            self._outages_open = 1
+            self._twilio_up()
         self.mailbox.refuse_everyone = None
         time.sleep(self.platform.clock.real_seconds_until(end + margin))
         self.platform.worker.stop()
         self._drain()
         self.platform.notifier.stop()
+        self.drained_at = self.platform.now()
 
     def _drain(self, timeout: float = 180.0) -> None:
-        """Wait until the notifier has committed every due reminder it was given.
+        """Wait until the notifier has committed every due reminder it was given, and tried
+        every retry already due.
 
         It commits a poll's reminders once each has an outcome (sent, failed,
-        skipped, or unknown when it was killed mid-send), so nothing it took is
-        still in its hands then. At an hour a second, a resync just before quiet
-        hours can leave it behind at the end of the window: late, not lost.
+        skipped, pending a retry, or unknown when it was killed mid-send), so
+        nothing it took is still in its hands then. At an hour a second, a resync
+        just before quiet hours can leave it behind at the end of the window: late,
+        not lost. A retry held past the end (quiet hours) stays pending: the count
+        reports it with its reason.
         """
         began = time.monotonic()
-        backlog = self.platform.due_backlog()
+        backlog = self.platform.due_backlog() + self.platform.overdue_retries()
         while backlog and time.monotonic() < began + timeout:
             time.sleep(0.5)
-            backlog = self.platform.due_backlog()
+            backlog = self.platform.due_backlog() + self.platform.overdue_retries()
         took = time.monotonic() - began
-        self.say(f"drain: {backlog} due reminders not yet taken by the notifier after {took:.0f} s")
+        self.say(
+            f"drain: {backlog} due reminders or retries not yet taken by the notifier "
+            f"after {took:.0f} s"
+        )
 
     def count(self, cut: datetime, margin: timedelta) -> Tally:
         store = BookingStore(self.platform.booking_db)
         try:
-            due = expected(store, cut, margin, self.resynced_at, self.sms_outages)
+            due = expected(
+                store, cut, margin, self.resynced_at, self.sms_outages, self.downtime["notifier"]
+            )
         finally:
             store.close()
         ledger = read_ledger(self.platform.ledger_db)
         counts, unexplained = provider_counts(
             self.twilio.accepted, self.mailbox.received, ledger, due
         )
-        result = tally(due, ledger, counts, unexplained, self.platform.tap.statuses, margin)
+        result = tally(
+            due, ledger, counts, unexplained, self.platform.tap.statuses, margin, self.drained_at
+        )
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)
         return result

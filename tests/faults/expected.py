@@ -28,9 +28,11 @@ hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
 it as deferred, not missing, if nothing else became of it.
 
 A provider outage: an SMS pair that stopped being of use (see
-:func:`services.notifier.retry.useful_until`) while Twilio answered 503 may
-rightly have been given up; it is optional. Every other pair caught in an
-outage is required: it must go out once the provider is back.
+:func:`services.notifier.retry.useful_until`) while it could not be sent may
+rightly have been given up; it is optional. It could not be sent while Twilio
+answered 503, and from there on while the notifier was down, and until the
+quiet hours the outage ended in were over (the retries wait for them). Every
+other pair caught in an outage is required: it must go out once it can.
 """
 
 from __future__ import annotations
@@ -79,9 +81,10 @@ def expected(
     margin: timedelta,
     resynced_at: datetime | None = None,
     sms_outages: Iterable[tuple[datetime, datetime]] = (),
+    notifier_down: Iterable[tuple[datetime, datetime]] = (),
 ) -> ExpectedSet:
     """Every pair due by ``cut`` according to each booking's recorded history."""
-    outages = list(sms_outages)
+    outages = unsendable(sms_outages, notifier_down)
     registry = ProtocolRegistry.builtin()
     result = ExpectedSet({}, {}, {})
     for latest in store.iter_bookings():
@@ -111,12 +114,47 @@ def expected(
     return result
 
 
-def _outlived(due: Due, outages: list[tuple[datetime, datetime]], margin: timedelta) -> bool:
-    """Whether ``due`` stopped being worth a retry while an outage lasted."""
+Window = tuple[datetime, datetime]
+
+
+def unsendable(outages: Iterable[Window], notifier_down: Iterable[Window]) -> list[Window]:
+    """The stretches in which an SMS caught by an outage could not go out.
+
+    Each outage, widened by every stretch of the notifier being down that overlaps
+    it (or overlaps what it was widened by already): retries wait for both.
+    """
+    down = sorted(notifier_down)
+    widened = []
+    for begin, end in sorted(outages):
+        grew = True
+        while grew:
+            touching = [(went, back) for went, back in down if went <= end and back >= begin]
+            first = min([begin, *(went for went, _ in touching)])
+            last = max([end, *(back for _, back in touching)])
+            grew = (first, last) != (begin, end)
+            begin, end = first, last
+        widened.append((begin, end))
+    merged: list[Window] = []
+    for begin, end in sorted(widened):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((begin, end))
+    return merged
+
+
+def _outlived(due: Due, stretches: list[Window], margin: timedelta) -> bool:
+    """Whether ``due`` stopped being worth a retry before it could be sent again.
+
+    A stretch that ends inside the patient's quiet hours lasts until they end: the
+    notifier holds its retries until then.
+    """
     until = useful_until(due.fires_at, due.stale_at, due.booking.start)
-    return any(
-        due.fires_at <= over and down - margin <= until <= over + margin for down, over in outages
-    )
+    for down, over in stretches:
+        over = _held_until(due.booking, over)
+        if due.fires_at <= over and down - margin <= until <= over + margin:
+            return True
+    return False
 
 
 def _falls_due(

@@ -15,13 +15,17 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from kafka import KafkaConsumer, TopicPartition
+from sqlalchemy import create_engine, func, select
 
+from services.notifier.ledger import deliveries
 from services.notifier.settings import NotifierSettings
 from services.ops.kafka_state import group_lag, open_admin, topic_states
 from services.shared.apache_kafka import ApacheKafka
@@ -32,6 +36,11 @@ from services.shared.topics import Topics, ensure_topics
 from tests.support.processes import Service
 
 PARTITIONS = 4
+READY = {"worker": "reminders worker ready", "notifier": "notifier ready"}
+"""The line each restartable service prints once it has its partitions."""
+SESSION_TIMEOUT_MS = 3000
+"""How soon the group drops a killed worker or notifier, letting its restart in: every
+real second of it is a platform hour at x3600 (production keeps its defaults)."""
 TWILIO_SID = "AC" + "f" * 32
 
 
@@ -120,15 +129,19 @@ class FaultPlatform:
         return {**self.env(), "CLINIC_BOOKING_PORT": self.booking_url.rsplit(":", 1)[1]}
 
     def worker_env(self) -> dict[str, str]:
-        return {**self.env(), "CLINIC_WORKER_WEB_PORT": str(free_port())}
+        return {
+            **self.env(),
+            "CLINIC_WORKER_WEB_PORT": str(free_port()),
+            "CLINIC_SESSION_TIMEOUT_SECONDS": str(SESSION_TIMEOUT_MS / 1000),
+        }
 
     def notifier_env(self) -> dict[str, str]:
         return {
             **self.env(),
             "CLINIC_NOTIFIER_DATABASE_URL": self.ledger_db,
             "CLINIC_NOTIFIER_HTTP_PORT": "0",
-            "CLINIC_SESSION_TIMEOUT_MS": "6000",
-            "CLINIC_HEARTBEAT_INTERVAL_MS": "500",
+            "CLINIC_SESSION_TIMEOUT_MS": str(SESSION_TIMEOUT_MS),
+            "CLINIC_HEARTBEAT_INTERVAL_MS": str(SESSION_TIMEOUT_MS // 6),
             "CLINIC_SMS_PROVIDER": "twilio",
             "CLINIC_TWILIO_ACCOUNT_SID": TWILIO_SID,
             "CLINIC_TWILIO_AUTH_TOKEN": "fault-token",
@@ -154,19 +167,43 @@ class FaultPlatform:
         self.worker.start(self.worker_env())
         self.notifier.start(self.notifier_env())
         self.booking.wait_line("booking service on")
-        self.worker.wait_line("reminders worker ready")
-        self.notifier.wait_line("notifier ready")
+        self.worker.wait_line(READY["worker"])
+        self.notifier.wait_line(READY["notifier"])
 
     def restart_worker(self, fresh: bool = False) -> None:
         """Start the worker again; ``fresh`` drops its local state (tables on disk)."""
         if fresh:
             shutil.rmtree(self.var_dir / "reminders", ignore_errors=True)
-        self.worker.start(self.worker_env())
-        self.worker.wait_line("reminders worker ready")
+        self.launch("worker")
+        self.worker.wait_line(READY["worker"])
 
     def restart_notifier(self) -> None:
-        self.notifier.start(self.notifier_env())
-        self.notifier.wait_line("notifier ready")
+        self.launch("notifier")
+        self.notifier.wait_line(READY["notifier"])
+
+    def service(self, which: str) -> Service:
+        return self.worker if which == "worker" else self.notifier
+
+    def launch(self, which: str) -> None:
+        """Start the worker or the notifier process without waiting for it to be ready."""
+        env = self.worker_env() if which == "worker" else self.notifier_env()
+        self.service(which).start(env)
+
+    def ready(self, which: str, since: int) -> bool:
+        """Whether start ``since`` of the service, or a later one, said it is ready."""
+        return self.service(which).printed(READY[which], since=since)
+
+    def overdue_retries(self) -> int:
+        """Deferred deliveries in the ledger whose next attempt is already due."""
+        engine = create_engine(self.ledger_db)
+        query = select(func.count()).where(
+            deliveries.c.state == "pending", deliveries.c.next_attempt_at <= self.now()
+        )
+        try:
+            with engine.connect() as conn:
+                return int(conn.execute(query).scalar_one())
+        finally:
+            engine.dispose()
 
     def restart_broker(self) -> None:
         """Stop the broker (all topics, offsets and groups gone), start it on the same port.
@@ -175,15 +212,17 @@ class FaultPlatform:
         the empty broker; the booking service keeps running (its relay waits).
         """
         self.tap.stop()
-        self.worker.stop()
-        self.notifier.stop()
+        both = ["worker", "notifier"]
+        _side_by_side(lambda which: self.service(which).stop(), both)
         self.broker.stop()
         self.broker.start()
         self.broker_restarts += 1
         ensure_topics(self.broker.bootstrap, self.topics.all(), PARTITIONS)
         self.tap.start()
-        self.restart_worker(fresh=True)
-        self.restart_notifier()
+        shutil.rmtree(self.var_dir / "reminders", ignore_errors=True)
+        self.launch("worker")
+        self.launch("notifier")
+        _side_by_side(lambda which: self.service(which).wait_line(READY[which]), both)
 
     def kill_busiest_leader(self) -> int:
         """SIGKILL the node that leads the most partitions of the platform's topics."""
@@ -251,3 +290,10 @@ class FaultPlatform:
             service.stop()
         self.tap.stop()
         self.broker.stop()
+
+
+def _side_by_side(action: Callable[[str], None], services: list[str]) -> None:
+    """``action`` for each service at the same time; the first error is raised."""
+    with ThreadPoolExecutor(max_workers=len(services)) as pool:
+        for done in [pool.submit(action, which) for which in services]:
+            done.result()

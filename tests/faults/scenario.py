@@ -28,6 +28,8 @@ class Size:
     twilio_bursts: int = 4
     smtp_outages: int = 1
     twilio_outages: int = 1
+    overlapping: bool = False
+    """Each Twilio outage after the first begins while the one before it lasts."""
     broker: str = "tansu"
     """``tansu``: the embedded broker, lost whole once; ``cluster``: three Apache Kafka
     nodes, of which the busiest leader, and later the active controller, are killed
@@ -36,9 +38,8 @@ class Size:
     @classmethod
     def from_environment(cls) -> Size:
         env = os.environ
-        seed = int(env.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
         return cls(
-            seed=seed,
+            seed=seed_from_environment(),
             bookings=int(env.get("FAULT_BOOKINGS", "30")),
             hours=float(env.get("FAULT_HOURS", "54")),
             scale=float(env.get("FAULT_SCALE", "3600")),
@@ -47,8 +48,14 @@ class Size:
             twilio_bursts=int(env.get("FAULT_TWILIO_BURSTS", "4")),
             smtp_outages=int(env.get("FAULT_SMTP_OUTAGES", "1")),
             twilio_outages=int(env.get("FAULT_TWILIO_OUTAGES", "1")),
+            overlapping=env.get("FAULT_OVERLAPPING_OUTAGES", "") == "1",
             broker=env.get("FAULT_BROKER", "tansu"),
         )
+
+
+def seed_from_environment() -> int:
+    """``FAULT_SEED``, or a new one (printed by the run, to replay it)."""
+    return int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,8 @@ class Story:
     steps: list[Step] = field(default_factory=list)
     refused_address: str = ""
     end: datetime = datetime.min
+    rng: random.Random = field(default_factory=random.Random)
+    """Drew the bookings; draws the rest of the story next (:func:`unfold`)."""
 
 
 def patient(i: int, rng: random.Random) -> dict[str, Any]:
@@ -103,15 +112,23 @@ def booking(i: int, now: datetime, hours: float, rng: random.Random) -> dict[str
 
 
 def story(size: Size, now: datetime) -> Story:
-    """The bookings, the clinic's changes and the faults of one run."""
+    """The bookings of one run; :func:`unfold` draws what happens once they are made."""
     rng = random.Random(size.seed)
     told = Story(bookings=[booking(i, now, size.hours, rng) for i in range(size.bookings)])
     told.refused_address = told.bookings[1]["patient"]["email"]
-    end = now + timedelta(hours=size.hours)
+    told.rng = rng
+    return told
+
+
+def unfold(told: Story, size: Size, begin: datetime) -> None:
+    """The clinic's changes and the faults, over ``size.hours`` from ``begin`` (once the
+    bookings are made: posting 200 takes platform hours at x3600)."""
+    rng = told.rng
+    end = begin + timedelta(hours=size.hours)
     told.end = end
 
     def at(low: float, high: float) -> datetime:
-        return now + timedelta(hours=size.hours * rng.uniform(low, high))
+        return begin + timedelta(hours=size.hours * rng.uniform(low, high))
 
     _clinic_changes(told, rng, at, end)
     for _ in range(size.worker_kills):
@@ -126,15 +143,17 @@ def story(size: Size, now: datetime) -> Story:
         start = at(0.1, 0.7)
         told.steps.append(Step(start, "smtp-421-on"))
         told.steps.append(Step(start + timedelta(hours=size.hours * 0.08), "smtp-421-off"))
-    for _ in range(size.twilio_outages):
-        start = at(0.1, 0.7)
-        lasts = timedelta(hours=max(1.0, size.hours * 0.15))  # past the old 8 s of retries
-        told.steps += [Step(start, "twilio-down"), Step(start + lasts, "twilio-up", lasts)]
+    lasts = timedelta(hours=max(1.0, size.hours * 0.15))  # past the old 8 s of retries
+    start = end
+    for i in range(size.twilio_outages):
+        # With ``overlapping``, each after the first begins while the one before lasts.
+        inside = size.overlapping and i > 0
+        start = start + lasts * rng.uniform(0.3, 0.7) if inside else at(0.1, 0.7)
+        told.steps += [Step(start, "twilio-down"), Step(start + lasts, "twilio-up")]
     told.steps += _broker_faults(size, at)
     if size.broker == "cluster":
         _bookings_during(told, size, rng, at)
     told.steps.sort(key=lambda step: step.at)
-    return told
 
 
 def _broker_faults(size: Size, at: Any) -> list[Step]:

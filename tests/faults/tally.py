@@ -5,7 +5,9 @@ provider accepted it more than once (whatever the ledger says), and otherwise
 takes the ledger's word: failed, skipped or unknown, each with its reason. A
 pair the worker skipped (stale, or moot after a booking change) shows only on
 the status topic (its ledger row, if a retry had begun, stays ``pending``).
-Anything else that was expected is *missing*.
+A retry whose next attempt comes only after the notifier was stopped (held
+for quiet hours past the end) is *pending at the end*, with its reason. Anything
+else that was expected is *missing*, a retry overdue at the end among them.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class Row:
     booking_id: str
     created_at: datetime | None = None
     """The first attempt (or the first outcome recorded)."""
+    next_attempt_at: datetime | None = None
 
 
 @dataclass
@@ -47,6 +50,10 @@ class Tally:
     failed: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
     unknown: Counter[str] = field(default_factory=Counter)
+    pending: Counter[str] = field(default_factory=Counter)
+    """A retry still waiting when the run ended, its next attempt after it (quiet hours)."""
+    held: list[str] = field(default_factory=list)
+    """Those retries, each with its next attempt and its last failure."""
     duplicates: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
@@ -66,6 +73,12 @@ class Tally:
     quiet hours or a restart until then): no time was left to try again."""
     provider_sms: int = 0
     provider_email: int = 0
+    drifted: list[str] = field(default_factory=list)
+    """Steps of the story that ran later than the driver's tolerance (asserted none)."""
+    problems: list[str] = field(default_factory=list)
+    """A restart that never came back, a broker fault that failed (asserted none)."""
+    latest: timedelta = timedelta(0)
+    """How late the latest step ran."""
 
     def table(self) -> str:
         lines = [
@@ -79,6 +92,8 @@ class Tally:
                 lines.append(f"{title + ': ' + reason:<58.58} {count:>6}")
         for reason, count in sorted(self.unknown.items()):
             lines.append(f"{'unknown: ' + reason:<58.58} {count:>6}")
+        for reason, count in sorted(self.pending.items()):
+            lines.append(f"{'pending at the end: ' + reason:<58.58} {count:>6}")
         lines += [
             f"{'duplicates (a provider accepted a pair twice)':<58} {len(self.duplicates):>6}",
             f"{'missing (due, no provider record, no outcome)':<58} {len(self.missing):>6}",
@@ -93,6 +108,8 @@ class Tally:
             f"{self.gave_up_late:>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
+            f"{'latest step (platform hours behind its time)':<58} "
+            f"{self.latest.total_seconds() / 3600:>6.2f}",
         ]
         return "\n".join(lines)
 
@@ -113,6 +130,7 @@ def read_ledger(url: str) -> dict[Key, Row]:
             r["provider_id"],
             r["booking_id"],
             stored_utc(r["created_at"]),
+            stored_utc(r["next_attempt_at"]) if r["next_attempt_at"] else None,
         )
         for r in rows
     }
@@ -177,7 +195,9 @@ def tally(
     unexplained: list[str],
     statuses: Iterable[NotificationStatus],
     margin: timedelta = timedelta(0),
+    ended: datetime | None = None,
 ) -> Tally:
+    """What became of each expected pair; ``ended`` is when the notifier was stopped."""
     result = Tally(unexplained=unexplained)
     skips = {
         (s.reminder_id, s.channel): s.reason
@@ -188,7 +208,7 @@ def tally(
         if times > 1:
             result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
     for key, due in expected.required.items():
-        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due, margin)
+        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due, margin, ended)
     for key in expected.optional:
         if counts[key]:
             result.optional_sent += 1
@@ -211,6 +231,7 @@ def _judge(
     skip: str | None,
     due: Due,
     margin: timedelta,
+    ended: datetime | None,
 ) -> None:
     if times >= 1:
         result.sent += 1
@@ -236,6 +257,20 @@ def _judge(
         result.skipped["worker: " + short(skip) + " (ledger pending)"] += 1
     elif row is None and due.deferred_to is not None:
         result.deferred += 1
+    elif _held_past(row, ended):
+        assert row is not None and row.next_attempt_at is not None
+        result.pending[short(row.reason)] += 1
+        result.held.append(
+            f"{key[0]}/{key[1].value} {due.milestone}: next try {row.next_attempt_at:%a %H:%M},"
+            f" after {row.reason}"
+        )
     else:
         state = row.state if row else "no ledger row"
         result.missing.append(f"{key[0]}/{key[1].value} {due.milestone}: {state}")
+
+
+def _held_past(row: Row | None, ended: datetime | None) -> bool:
+    """A retry whose next attempt was due only after the notifier was stopped."""
+    if row is None or row.state != "pending" or row.next_attempt_at is None:
+        return False
+    return ended is not None and row.next_attempt_at > ended

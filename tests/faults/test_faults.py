@@ -7,8 +7,6 @@ missing. ``FAULT_SEED`` replays a run; ``make chaos`` runs a bigger one.
 
 from __future__ import annotations
 
-import os
-import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +16,7 @@ import pytest
 from services.shared.clock import ScaledClock
 from tests.faults.driver import Driver, describe
 from tests.faults.harness import FaultPlatform
-from tests.faults.scenario import Size, story
+from tests.faults.scenario import Size, seed_from_environment, story, unfold
 from tests.faults.tally import Tally
 from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
 
@@ -71,11 +69,15 @@ def run(tmp_path: Path, size: Size, twilio: RecordingTwilio, smtp: SmtpServer) -
         platform.start()
         told = story(size, platform.now())
         driver.book(told)
+        unfold(told, size, platform.now())
         driver.play(told.steps)
         end = max(told.end, clock.now())
         margin = timedelta(seconds=2.5 * size.scale)
         driver.finish(end, margin)
         result = driver.count(end, margin)
+        result.drifted = driver.drifted
+        result.problems = driver.problems
+        result.latest = driver.latest
     finally:
         platform.stop()
         statuses = "\n".join(s.model_dump_json() for s in platform.tap.statuses)
@@ -91,16 +93,36 @@ def test_a_cluster_losing_its_busiest_leader_then_its_controller_loses_nothing(
 ) -> None:
     """Three Apache Kafka nodes under a steady stream of bookings and due reminders: the
     busiest leader dies and comes back, then the active controller. No service restarts."""
-    seed = int(os.environ.get("FAULT_SEED") or random.SystemRandom().randrange(1, 10**6))
-    quiet = dict(worker_kills=0, notifier_kills=0, twilio_bursts=0, smtp_outages=0)
-    size = Size(seed=seed, bookings=24, hours=40, broker="cluster", twilio_outages=0, **quiet)
+    size = Size(
+        seed=seed_from_environment(),
+        bookings=24,
+        hours=40,
+        broker="cluster",
+        worker_kills=0,
+        notifier_kills=0,
+        twilio_bursts=0,
+        smtp_outages=0,
+        twilio_outages=0,
+    )
+    assert_nothing_lost(run(tmp_path, size, twilio, smtp), size)
+
+
+@pytest.mark.integration
+def test_two_overlapping_twilio_outages_among_kills_and_a_lost_broker_lose_nothing(
+    tmp_path: Path, twilio: RecordingTwilio, smtp: SmtpServer
+) -> None:
+    """The in-suite story (30 bookings, 54 platform hours, a kill of each service, the
+    broker lost whole) with a second Twilio outage beginning inside the first."""
+    size = Size(seed=seed_from_environment(), twilio_outages=2, overlapping=True)
     assert_nothing_lost(run(tmp_path, size, twilio, smtp), size)
 
 
 def assert_nothing_lost(result: Tally, size: Size) -> None:
     found = result.duplicates + result.missing + result.unexplained + result.not_current
-    for line in found + result.gave_up:
+    for line in result.problems + result.drifted + found + result.gave_up + result.held:
         print("  ", line, flush=True)
+    assert result.problems == [], f"the story could not be played (seed {size.seed})"
+    assert result.drifted == [], f"steps ran later than the tolerance (seed {size.seed})"
     assert result.duplicates == [], f"sent twice (seed {size.seed})"
     assert result.missing == [], f"lost (seed {size.seed})"
     assert result.unexplained == [], f"provider records no ledger row explains (seed {size.seed})"

@@ -13,8 +13,9 @@ from pathlib import Path
 class Service:
     """``python -m services.<module>`` with its output appended to ``log_path``.
 
-    Every start appends to the same log, so ``wait_line(text, starts=n)`` waits
-    for the n-th occurrence of a line: the one the latest start printed.
+    Every start appends to the same log after a line that marks it, so
+    ``wait_line(text)`` waits for what the latest start prints, even when an
+    earlier start was killed before it printed it.
     """
 
     def __init__(self, name: str, module: str, log_path: Path) -> None:
@@ -28,7 +29,7 @@ class Service:
     def start(self, env: Mapping[str, str]) -> Service:
         assert not self.running, f"{self.name} is already running"
         with open(self.log_path, "ab") as log:
-            log.write(f"=== start {self.starts + 1} of {self.name}\n".encode())
+            log.write(self._marker(self.starts + 1).encode())
             log.flush()
             self.process = subprocess.Popen(
                 [sys.executable, "-m", self.module],
@@ -50,15 +51,27 @@ class Service:
         return self.process is not None and self.process.poll() is None
 
     def wait_line(self, text: str, timeout: float = 90.0, count: int | None = None) -> None:
-        """Block until ``text`` appears ``count`` times (default: once per start)."""
-        wanted = self.starts if count is None else count
+        """Block until the latest start printed ``text`` (or, given ``count``, until the
+        whole log holds it ``count`` times)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log_path.read_text(errors="replace").count(text) >= wanted:
+            if self.printed(text, count):
                 return
             assert self.running, f"{self.name} exited:\n{self.tail()}"
             time.sleep(0.1)
         raise TimeoutError(f"{self.name}: no {text!r} in {timeout}s:\n{self.tail()}")
+
+    def printed(self, text: str, count: int | None = None, since: int | None = None) -> bool:
+        """Whether start ``since`` (default: the latest) or one after it printed ``text``;
+        with ``count``, whether the whole log holds it that often."""
+        log = self.log_path.read_text(errors="replace")
+        if count is not None:
+            return log.count(text) >= count
+        marker = self._marker(self.starts if since is None else since)
+        return text in log[log.rfind(marker) :] if marker in log else False
+
+    def _marker(self, start: int) -> str:
+        return f"=== start {start} of {self.name}\n"
 
     def kill(self) -> None:
         """SIGKILL: no clean-up, no commit, no flush; what a crash does."""

@@ -372,3 +372,38 @@ def test_a_booking_cancelled_while_a_retry_waits_is_not_sent(
     row = h.ledger.get(reminder().reminder_id, Channel.SMS)
     assert row is not None and row.state.value == "skipped"
     assert row.reason == "booking cancelled at 2026-11-30T10:00:10+00:00"
+
+
+def test_due_retries_come_those_of_use_for_the_least_time_first(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    h = Harness(tmp_path, defaults_dir, ScriptedSms(*[RetryableSendError("HTTP 503")] * 3))
+    lasting = [
+        reminder(reminder_id=f"bk-1001:r{i}:1", stale_at=NOW + timedelta(hours=hours))
+        for i, hours in enumerate((9, 2, 5))
+    ]
+    for due in lasting:
+        h.deliverer.deliver(due, Channel.SMS)
+    h.clock.advance(timedelta(minutes=10))  # every retry due at once, as after an outage
+    order = [retry.reminder_id for retry in h.deliverer.due_retries()]
+    assert order == ["bk-1001:r1:1", "bk-1001:r2:1", "bk-1001:r0:1"]
+
+
+def test_a_retry_taken_up_after_its_last_useful_moment_says_when_it_was_due(
+    tmp_path: Path, defaults_dir: Path
+) -> None:
+    sms = ScriptedSms(RetryableSendError("HTTP 503"))
+    h = Harness(tmp_path, defaults_dir, sms)
+    due = reminder(stale_at=NOW + timedelta(minutes=30))
+    h.deliverer.deliver(due, Channel.SMS)
+    next_try = h.next_attempt(due)
+    h.clock.set(NOW + timedelta(hours=2))  # the notifier was stopped meanwhile
+    [retry] = h.deliverer.due_retries()
+    state = h.deliverer.deliver(ReminderDue.model_validate_json(retry.reminder_json), Channel.SMS)
+    row = h.ledger.get(due.reminder_id, Channel.SMS)
+    assert state.status.state is DeliveryState.FAILED and len(sms.sent) == 1
+    assert row is not None and row.reason == (
+        "gave up after 1 attempts, of no use after 2026-11-30T10:30:00+00:00: HTTP 503;"
+        f" its next try, due {next_try.isoformat()}, was taken up only at"
+        " 2026-11-30T12:00:00+00:00"
+    )
