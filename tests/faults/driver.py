@@ -221,7 +221,6 @@ class Driver:
         """Run to ``end`` plus ``margin``, stop faults, let the notifier drain, stop services."""
         for job in self._broker_jobs:
             job.result(timeout=300)
-        self._brokers.shutdown()
         for watcher in self._watchers:
             watcher.join(timeout=150)
         self.twilio.clear_answers()
@@ -256,6 +255,11 @@ class Driver:
             f"drain: {backlog} due reminders or retries not yet taken by the notifier "
             f"after {took:.0f} s"
         )
+
+    def close(self) -> None:
+        """End the broker faults' thread, once the platform is stopped: a node started
+        from it (``tied``) dies with it."""
+        self._brokers.shutdown(wait=True)
 
     def count(self, cut: datetime, margin: timedelta) -> Tally:
         store = BookingStore(self.platform.booking_db)

@@ -80,6 +80,7 @@ def run(tmp_path: Path, size: Size, twilio: RecordingTwilio, smtp: SmtpServer) -
         result.latest = driver.latest
     finally:
         platform.stop()
+        driver.close()
         statuses = "\n".join(s.model_dump_json() for s in platform.tap.statuses)
         (tmp_path / "statuses.jsonl").write_text(statuses)
     print(describe(size), flush=True)

@@ -12,12 +12,14 @@ import base64
 import contextlib
 import json
 import re
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs
 
 MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
@@ -56,6 +58,11 @@ class _State:
 
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # a notifier opens a connection per message in flight at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the fault run's notifier) is no server error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class TwilioServer:
