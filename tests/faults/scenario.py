@@ -130,7 +130,7 @@ def unfold(told: Story, size: Size, begin: datetime) -> None:
     def at(low: float, high: float) -> datetime:
         return begin + timedelta(hours=size.hours * rng.uniform(low, high))
 
-    _clinic_changes(told, rng, at, end)
+    _clinic_changes(told, rng, at, begin, end)
     for _ in range(size.worker_kills):
         told.steps.append(Step(at(0.12, 0.55), "kill-worker"))
     for _ in range(size.notifier_kills):
@@ -178,8 +178,12 @@ def _bookings_during(told: Story, size: Size, rng: random.Random, at: Any) -> No
         told.steps.append(Step(when, "book", body))
 
 
-def _clinic_changes(told: Story, rng: random.Random, at: Any, end: datetime) -> None:
-    """Cancel and move a few bookings; mark treatments that end in the run attended."""
+def _clinic_changes(
+    told: Story, rng: random.Random, at: Any, begin: datetime, end: datetime
+) -> None:
+    """Cancel and move a few bookings; mark treatments that end in the run attended (those
+    that ended while the bookings were being made stay as booked: aftercare is planned at
+    booking, attendance assumed)."""
     candidates = list(range(2, len(told.bookings)))
     rng.shuffle(candidates)
     count = max(1, len(told.bookings) // 10)
@@ -195,5 +199,5 @@ def _clinic_changes(told: Story, rng: random.Random, at: Any, end: datetime) -> 
     for i in candidates[2 * count :]:
         body = told.bookings[i]
         ends = datetime.fromisoformat(body["start"]) + timedelta(minutes=50)
-        if body["kind"] == "treatment" and ends < end:
+        if body["kind"] == "treatment" and begin < ends < end:
             told.steps.append(Step(ends, "attended", body["booking_id"]))
