@@ -7,6 +7,12 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from services.booking.retention import BookingRetention
+from services.shared.safe_start import (
+    MIN_KEY_CHARACTERS,
+    example_values,
+    on_loopback,
+    short_keys,
+)
 from services.shared.settings import PlatformSettings
 
 DEFAULT_TREATMENTS = frozenset({"microsclerotherapy"})
@@ -29,8 +35,9 @@ class BookingSettings(PlatformSettings):
     """``CLINIC_BOOKING_*`` variables on top of the platform's own.
 
     ``booking_api_keys`` maps a clinic id to its API key (JSON in the variable,
-    e.g. ``{"dr-jenny": "s3cret"}``). Left empty, the API is open: any caller
-    may act for any clinic, which suits the embedded demo on loopback only.
+    e.g. ``{"dr-jenny": "<32+ characters>"}``). Left empty, the API is open: any
+    caller may act for any clinic, which suits the embedded demo on loopback only;
+    the service refuses to start so beyond loopback (:meth:`refusals`).
     """
 
     booking_host: str = "127.0.0.1"
@@ -75,6 +82,20 @@ class BookingSettings(PlatformSettings):
             self.retention_idempotency_days,
             self.retention_callbacks_days,
         )
+
+    def refusals(self) -> list[str]:
+        found = super().refusals()
+        if not self.booking_api_keys and not on_loopback(self.booking_host):
+            found.append(
+                f"CLINIC_BOOKING_API_KEYS is empty while the booking API listens on "
+                f"{self.booking_host}: anyone who reaches it would act for every clinic; "
+                f"set a key of {MIN_KEY_CHARACTERS}+ characters per clinic (docs/deploy.md)"
+            )
+        found += short_keys("CLINIC_BOOKING_API_KEYS", self.booking_api_keys)
+        found += example_values(
+            {f"CLINIC_BOOKING_API_KEYS[{c}]": k for c, k in self.booking_api_keys.items()}
+        )
+        return found
 
     booking_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000)
     broker_memory_check_seconds: float = Field(default=10.0, gt=0, le=3600)

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 
 from services.notifier.retention import NotifierRetention
+from services.shared.safe_start import example_values, on_loopback
 from services.shared.settings import PlatformSettings
 
 MIN_SECRET_CHARACTERS = 16
@@ -22,8 +23,8 @@ class NotifierSettings(PlatformSettings):
     The HTTP side (``/healthz``, ``/metrics``, Twilio's inbound and status
     webhooks) listens on ``notifier_http_host:notifier_http_port``. Webhooks
     must carry a valid ``X-Twilio-Signature`` made with ``twilio_auth_token``;
-    with no token set (the local default) they are accepted unsigned, so set
-    one wherever the port can be reached from outside.
+    with no token set (the local default) they are accepted unsigned, which the
+    notifier allows on loopback only (:meth:`refusals`).
     """
 
     notifier_database_url: str | None = None
@@ -127,6 +128,30 @@ class NotifierSettings(PlatformSettings):
         if value is not None and len(value.get_secret_value()) < MIN_SECRET_CHARACTERS:
             raise ValueError(f"must be at least {MIN_SECRET_CHARACTERS} characters")
         return value
+
+    def refusals(self) -> list[str]:
+        found = super().refusals()
+        unsigned = not self.twilio_auth_token.get_secret_value()
+        if unsigned and self.sms_provider == "twilio":
+            found.append(
+                "CLINIC_TWILIO_AUTH_TOKEN is empty with CLINIC_SMS_PROVIDER=twilio: "
+                "Twilio would refuse every message and its webhooks could not be checked"
+            )
+        elif unsigned and not on_loopback(self.notifier_http_host):
+            found.append(
+                f"CLINIC_TWILIO_AUTH_TOKEN is empty while the notifier listens on "
+                f"{self.notifier_http_host}: anyone who reaches it could post unsigned "
+                "STOPs and delivery reports"
+            )
+        return found + example_values(
+            {
+                "CLINIC_TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+                "CLINIC_TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+                "CLINIC_TWILIO_MESSAGING_SERVICE_SID": self.twilio_messaging_service_sid,
+                "CLINIC_SMTP_PASSWORD": self.smtp_password,
+                "CLINIC_UNSUBSCRIBE_SECRET": self.unsubscribe_secret,
+            }
+        )
 
     @property
     def database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
+from services.shared.safe_start import example_values
 from services.shared.settings import PlatformSettings
 from services.shared.web_token import read_token, token_path
 
@@ -23,6 +24,11 @@ class OpsSettings(PlatformSettings):
     """One reminders worker's views; every other worker is found on the workers topic."""
     worker_web_token: SecretStr | None = None
     """The worker views' token; unset: the one the worker keeps under ``var_dir``, if any."""
+
+    def refusals(self) -> list[str]:
+        return super().refusals() + example_values(
+            {"CLINIC_WORKER_WEB_TOKEN": self.worker_web_token}
+        )
 
     @property
     def reminders_group(self) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
+from services.shared.safe_start import example_values, short_token
 from services.shared.settings import PlatformSettings
 from services.shared.web_token import read_or_create_token, token_path
 
@@ -31,6 +32,10 @@ class ReminderSettings(PlatformSettings):
     max_lateness_days: float = Field(default=7, gt=0)
     """A reminder with no staleness rule of its own is skipped once this late."""
     session_timeout_seconds: float = Field(default=6.0, ge=1)
+
+    def refusals(self) -> list[str]:
+        found = super().refusals() + short_token("CLINIC_WORKER_WEB_TOKEN", self.worker_web_token)
+        return found + example_values({"CLINIC_WORKER_WEB_TOKEN": self.worker_web_token})
 
     @property
     def app_id(self) -> str:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.shared.clinics import DEFAULT_QUIET_HOURS, ClinicDirectory, QuietHours
 from services.shared.erasure import ErasureKeys, erasure_keys
+from services.shared.safe_start import example_values
 from services.shared.topics import Topics
 
 
@@ -86,17 +87,29 @@ class PlatformSettings(BaseSettings):
     def sqlite_url(self, name: str) -> str:
         return f"sqlite:///{(self.var_dir / name).resolve()}"
 
+    def refusals(self) -> list[str]:
+        """Why this configuration must not start (:mod:`services.shared.safe_start`);
+        each service adds its own to these."""
+        return example_values({"CLINIC_ERASURE_SECRET": self.erasure_secret})
+
 
 S = TypeVar("S", bound=BaseSettings)
 
 
 def load_settings(cls: type[S]) -> S:
-    """Build ``cls`` from the environment, or exit 2 naming each bad variable."""
+    """Build ``cls`` from the environment, or exit 2 naming each bad variable, and each
+    unsafe one (``refusing to start: ...``, see :mod:`services.shared.safe_start`)."""
     try:
-        return cls()
+        settings = cls()
     except ValidationError as exc:
         prefix = str(cls.model_config.get("env_prefix", ""))
         for err in exc.errors():
             name = prefix + "_".join(str(p) for p in err["loc"]).upper()
             print(f"configuration error: {name}: {err['msg']}", file=sys.stderr)
         raise SystemExit(2) from exc
+    refusals = settings.refusals() if isinstance(settings, PlatformSettings) else []
+    for refusal in refusals:
+        print(f"refusing to start: {refusal}", file=sys.stderr)
+    if refusals:
+        raise SystemExit(2)
+    return settings

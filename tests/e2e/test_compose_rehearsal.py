@@ -34,6 +34,8 @@ APPLICATION = ("booking", "reminders", "notifier", "ops")
 API_KEY = "k" * 40
 SECRETS = {
     "POSTGRES_PASSWORD": "rehearsal-postgres-password",
+    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "CLINIC_TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
     "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
     "CLINIC_SMTP_PASSWORD": "",
     "CLINIC_SMTP_USERNAME": "",

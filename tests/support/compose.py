@@ -57,20 +57,30 @@ class ComposeFile:
     hosts: dict[str, str]
     """``host:port`` as a service names it -> the loopback address standing in for it."""
     data_root: Path
+    loopback: bool = True
+    """Listen on 127.0.0.1 where the file says 0.0.0.0 (false: keep it, for a start that
+    is refused before it listens)."""
     spec: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
-        text = (ROOT / "docker-compose.yml").read_text()
-        self.spec = yaml.safe_load(interpolate(text, self.env))
+        # As compose does: the YAML first, then ``${...}`` in its strings (a JSON value
+        # stays a string).
+        self.spec = _interpolated(
+            yaml.safe_load((ROOT / "docker-compose.yml").read_text()), self.env
+        )
 
     def service(self, name: str) -> dict[str, Any]:
         found: dict[str, Any] = self.spec["services"][name]
         return found
 
     def environment(self, name: str) -> dict[str, str]:
-        """What the container would see: the env file, then the service's own environment."""
+        """What the container would see: the env file if the service names one, then the
+        service's own environment."""
         service = self.service(name)
-        given = {**self.env, **{k: str(v) for k, v in service.get("environment", {}).items()}}
+        given = {
+            **(self.env if "env_file" in service else {}),
+            **{k: str(v) for k, v in service.get("environment", {}).items()},
+        }
         return {key: self._mapped(name, value) for key, value in given.items()}
 
     def command(self, name: str) -> list[str]:
@@ -84,7 +94,8 @@ class ComposeFile:
         return [sys.executable, *test[2:]] if test[1] == "python" else test[1:]
 
     def published(self, name: str) -> list[int]:
-        return [int(str(port).split(":")[0]) for port in self.service(name).get("ports", [])]
+        """The first host port of each ``ports`` entry (``8081-8082:8081`` gives 8081)."""
+        return [int(_host_port(str(port))) for port in self.service(name).get("ports", [])]
 
     def _mapped(self, name: str, value: str) -> str:
         for address, stand_in in self.hosts.items():
@@ -93,4 +104,20 @@ class ComposeFile:
             folder = self.data_root / name
             folder.mkdir(parents=True, exist_ok=True)
             return str(folder) + value.removeprefix("/data")
-        return "127.0.0.1" if value == "0.0.0.0" else value
+        return "127.0.0.1" if value == "0.0.0.0" and self.loopback else value
+
+
+def _host_port(entry: str) -> str:
+    """``[address:]host[-last]:container`` -> ``host``."""
+    parts = entry.split(":")
+    return (parts[-2] if len(parts) > 1 else parts[0]).split("-")[0]
+
+
+def _interpolated(node: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(node, str):
+        return interpolate(node, values)
+    if isinstance(node, dict):
+        return {key: _interpolated(value, values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_interpolated(item, values) for item in node]
+    return node

@@ -88,11 +88,35 @@ def test_secrets_come_from_the_env_file_and_every_one_is_named_in_the_example(
     example = (ROOT / "deploy" / "env.example").read_text()
     named = set(re.findall(r"^([A-Z_]+)=", example, re.MULTILINE))
     text = (ROOT / "docker-compose.yml").read_text()
-    for variable in re.findall(r"\$\{([A-Z_]+)\}", text):
+    for variable in re.findall(r"\$\{([A-Z_]+)(?::[?-][^}]*)?\}", text):
         assert variable in named, f"{variable} is used but not in deploy/env.example"
-    for name in SETTINGS:
-        assert compose["services"][name]["env_file"] == ".env"
     every = set().union(*(env_names(s) for s in SETTINGS.values()))
     assert {n for n in named if n.startswith("CLINIC_")} <= every
     inline = re.search(r"^\s*[A-Z_]*(PASSWORD|TOKEN)\s*:\s*[^$\s]", text, re.MULTILINE)
     assert not inline, "a secret is written inline"
+
+
+def test_each_service_is_given_its_own_secrets_and_no_one_elses(compose: dict[str, Any]) -> None:
+    """No ``env_file`` hands a service the whole .env: each names what it reads."""
+    for name, service in compose["services"].items():
+        assert "env_file" not in service, f"{name} loads every secret in .env"
+    notifier_only = {
+        "CLINIC_TWILIO_AUTH_TOKEN",
+        "CLINIC_SMTP_PASSWORD",
+        "CLINIC_UNSUBSCRIBE_SECRET",
+    }
+    for name in ("booking", "reminders", "ops"):
+        given = set(compose["services"][name]["environment"])
+        assert not given & notifier_only, f"{name} is given the notifier's secrets"
+    assert "CLINIC_BOOKING_API_KEYS" not in compose["services"]["notifier"]["environment"]
+
+
+def test_only_the_booking_api_and_the_notifiers_webhooks_are_published(
+    compose: dict[str, Any],
+) -> None:
+    published = {name for name, service in compose["services"].items() if service.get("ports")}
+    assert published == {"booking", "notifier"}
+    local = yaml.safe_load((ROOT / "deploy" / "compose.local-ports.yml").read_text())
+    for name, service in local["services"].items():
+        for port in service["ports"]:
+            assert str(port).startswith("127.0.0.1:"), f"{name} published beyond loopback"

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from services.ops.settings import OpsSettings
+from services.shared.safe_start import example_values, short_token
 
 USERS_FILE = "ops-users.yaml"
 PASSWORD_FILE = "ops-password"
@@ -37,6 +38,10 @@ class OpsWebSettings(OpsSettings):
     ops_login_failure_delay_seconds: float = Field(default=1.0, ge=0, le=10)
     ops_api_token: SecretStr | None = None
     """A bearer token that lets scripts read ``GET /api/...`` as a viewer; unset: none does."""
+
+    def refusals(self) -> list[str]:
+        found = super().refusals() + short_token("CLINIC_OPS_API_TOKEN", self.ops_api_token)
+        return found + example_values({"CLINIC_OPS_API_TOKEN": self.ops_api_token})
 
     @property
     def users_path(self) -> Path:

@@ -19,7 +19,7 @@ from services.shared.events import BookingEvent, ReminderDue, decode, encode
 from services.shared.topics import Topics
 from tests.support.processes import Service
 
-WEB_TOKEN = "reminders-views-token-for-tests"
+WEB_TOKEN = "reminders-views-token-for-the-tests"
 
 
 class Worker:

@@ -1,0 +1,72 @@
+"""A production start (the compose file's environment) with an unsafe setting refuses, naming it.
+
+Each service is run with its compose command and exactly the environment the
+file gives it from a deployer's ``.env``: no broker or database is needed, since
+the refusal comes before anything connects or listens.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.compose import ROOT, ComposeFile, read_env_file
+
+FILLED = {
+    "POSTGRES_PASSWORD": "a-postgres-password-of-the-clinic",
+    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "CLINIC_TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
+    "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
+    "CLINIC_SMTP_PASSWORD": "an-smtp-password-of-the-clinic",
+    "CLINIC_BOOKING_API_KEYS": '{"dr-jenny": "' + "k" * 40 + '"}',
+    "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
+    "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
+    "CLINIC_ERASURE_SECRET": "e" * 40,
+}
+"""deploy/env.example filled in as docs/deploy.md says."""
+
+
+def refusals(tmp_path: Path, service: str, **changed: str) -> list[str]:
+    env = {**read_env_file(ROOT / "deploy" / "env.example"), **FILLED, **changed}
+    compose = ComposeFile(env, hosts={}, data_root=tmp_path, loopback=False)
+    done = subprocess.run(
+        compose.command(service),
+        env=compose.environment(service),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    return [line for line in done.stderr.splitlines() if line.startswith("refusing to start: ")]
+
+
+@pytest.mark.parametrize(
+    ("service", "variable", "value", "said"),
+    [
+        ("booking", "CLINIC_BOOKING_API_KEYS", '{"dr-jenny": "change-me"}',
+         "CLINIC_BOOKING_API_KEYS: the key of clinic 'dr-jenny' has 9 characters"),
+        ("booking", "CLINIC_BOOKING_API_KEYS", '{"dr-jenny": "' + "k" * 20 + '"}',
+         "CLINIC_BOOKING_API_KEYS: the key of clinic 'dr-jenny' has 20 characters"),
+        ("booking", "CLINIC_BOOKING_API_KEYS", "{}",
+         "CLINIC_BOOKING_API_KEYS is empty while the booking API listens on 0.0.0.0"),
+        ("notifier", "CLINIC_TWILIO_AUTH_TOKEN", "change-me",
+         "CLINIC_TWILIO_AUTH_TOKEN is still the example value 'change-me'"),
+        ("notifier", "CLINIC_SMTP_PASSWORD", "change-me",
+         "CLINIC_SMTP_PASSWORD is still the example value 'change-me'"),
+        ("notifier", "CLINIC_TWILIO_ACCOUNT_SID", "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+         "CLINIC_TWILIO_ACCOUNT_SID is still the example value"),
+        ("reminders", "CLINIC_WORKER_WEB_TOKEN", "change-me",
+         "CLINIC_WORKER_WEB_TOKEN has 9 characters"),
+        ("ops", "CLINIC_WORKER_WEB_TOKEN", "change-me",
+         "CLINIC_WORKER_WEB_TOKEN is still the example value 'change-me'"),
+    ],
+)  # fmt: skip
+def test_an_unsafe_setting_stops_the_service_with_one_line_naming_it(
+    tmp_path: Path, service: str, variable: str, value: str, said: str
+) -> None:
+    found = refusals(tmp_path, service, **{variable: value})
+    assert any(line.startswith(f"refusing to start: {said}") for line in found), found
