@@ -79,3 +79,42 @@ def test_ordinary_arithmetic_and_loops_still_work(tmp_path: Path, defaults_dir: 
         clinic_folders(tmp_path / "clinics", text), defaults_dir=defaults_dir
     )
     assert rendering.render(reminder(), Channel.SMS).text == "024 1024 ---"
+
+
+BUILDS_TOO_MUCH = {
+    "center filter": "{{ 'x'|center(10**7) }}",
+    "center method": "{{ 'x'.center(10**7) }}",
+    "join of a long list": '{{ (range(10000)|list)|join("x" * 10000) }}',
+    "join method": '{{ ("x" * 10000).join(range(10000)|list) }}',
+    "replace": '{{ ("a" * 10000)|replace("a", "b" * 10000) }}',
+    "printf width": '{{ "%99999999d"|format(1) }}',
+    "percent width": '{{ "%99999999d" % 1 }}',
+    "format method width": '{{ "{:>99999999}".format(1) }}',
+    "indent": '{{ ("a\\n" * 5000)|indent(10000) }}',
+    "output of many small parts": "{% for i in range(10000) %}{{ 'x' * 9000 }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUILDS_TOO_MUCH))
+def test_a_template_that_would_build_a_huge_text_is_refused_before_it_does(
+    tmp_path: Path, defaults_dir: Path, name: str
+) -> None:
+    rendering = TemplateRenderer(
+        clinic_folders(tmp_path / "clinics", BUILDS_TOO_MUCH[name]), defaults_dir=defaults_dir
+    )
+    with pytest.raises(TemplateRenderError) as failed:
+        rendering.render(reminder(), Channel.SMS)
+    message = str(failed.value)
+    assert "clinic/dr-jenny/en-GB/pre-treatment.sms.j2" in message
+    assert "100000" in message, message
+
+
+def test_ordinary_filters_and_methods_still_work(tmp_path: Path, defaults_dir: Path) -> None:
+    text = (
+        "[{{ 'ab'|center(6) }}]{{ [1, 2]|join(', ') }}|{{ 'a-b'|replace('-', '+') }}|"
+        "{{ '%05.1f'|format(2.5) }}|{{ '{:>4}'.format(7) }}|{{ 'x'.rjust(3, '.') }}"
+    )
+    rendering = TemplateRenderer(
+        clinic_folders(tmp_path / "clinics", text), defaults_dir=defaults_dir
+    )
+    assert rendering.render(reminder(), Channel.SMS).text == "[  ab  ]1, 2|a+b|002.5|   7|..x"
