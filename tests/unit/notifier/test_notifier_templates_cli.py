@@ -62,3 +62,20 @@ def test_check_reports_hostile_templates_as_errors_not_tracebacks(
     ):
         [line] = [x for x in out.splitlines() if x.startswith(f"ERROR   {milestone} [en-GB, sms]")]
         assert why in line, line
+
+
+def test_check_with_no_flags_checks_every_clinic_under_the_configured_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As an administrator runs it after setting CLINIC_TEMPLATES_DIR: no --clinic given."""
+    for clinic, text in (("dr-jenny", "Hi {{ patient.first_name }}"), ("dr-amir", "{{ 1/0 }}")):
+        own = tmp_path / clinic / "en-GB"
+        own.mkdir(parents=True)
+        (own / "aftercare-sun.sms.j2").write_text(text)
+    monkeypatch.setenv("CLINIC_TEMPLATES_DIR", str(tmp_path))
+    code = main(["templates", "check"])
+    out = capsys.readouterr().out
+    assert code == 1
+    [line] = [x for x in out.splitlines() if x.startswith("ERROR")]
+    assert "template clinic/dr-amir/en-GB/aftercare-sun.sms.j2" in line and "ZeroDivision" in line
+    assert "2 clinics (dr-amir, dr-jenny): 1 errors" in out.splitlines()[-1]
