@@ -83,6 +83,8 @@ class NotifierSettings(PlatformSettings):
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = True
+    """Upgrade to TLS; a relay beyond loopback that does not offer it gets no login and no
+    message (a retryable failure). False sends in clear, for a relay on a private network."""
     smtp_ca_file: Path | None = None
     """CA certificates to trust for the SMTP server (a clinic's own CA); default: the system's."""
     smtp_from_address: str = "reminders@clinic.example"

@@ -1,4 +1,4 @@
-"""Email through SMTP: STARTTLS when the server offers it, login when configured, multipart."""
+"""Email through SMTP: STARTTLS (required beyond loopback), login when configured, multipart."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.notifier.exceptions import (
 from services.notifier.ratelimit import Bucket
 from services.notifier.senders.base import SendResult
 from services.shared.events import ReminderDue
+from services.shared.safe_start import on_loopback
 
 UNFOLDED_URLS = policy.default.clone(max_line_length=998)
 """Header lines up to RFC 5322's 998 characters. At the default 78, a long
@@ -48,7 +49,12 @@ class SmtpEmailSender:
         timeout: float = 10.0,
         local_hostname: str | None = None,
         bucket: Bucket | None = None,
+        clear_text: bool | None = None,
     ) -> None:
+        """``clear_text``: whether to go on in clear when ``starttls`` is asked for but the
+        relay does not offer it; by default only to a relay on loopback (elsewhere someone
+        on the path can strip the offer and read the login and the message)."""
+        self._clear_text = on_loopback(host) if clear_text is None else clear_text
         self._host = host
         self._port = port
         self._from = from_address
@@ -92,6 +98,12 @@ class SmtpEmailSender:
         if self._starttls and smtp.has_extn("starttls"):
             smtp.starttls(context=ssl.create_default_context(cafile=self._ca_file))
             smtp.ehlo()
+        elif self._starttls and not self._clear_text:
+            raise RetryableSendError(
+                f"SMTP server {self._host}:{self._port} did not offer STARTTLS: not logging in "
+                "or sending in clear (CLINIC_SMTP_STARTTLS=false allows it, e.g. for a relay "
+                "on a private network)"
+            )
         if self._username:
             smtp.login(self._username, self._password or "")
 

@@ -159,3 +159,17 @@ def test_starttls_is_used_and_the_password_only_goes_over_it(
             sender(port).send("jane@example.com", "Hello", "Text", None, reminder())
     assert mailbox.over_tls == [True]
     assert mailbox.messages[0][1]["Subject"] == "Hello"
+
+
+def test_a_relay_that_does_not_offer_starttls_gets_no_login_and_no_message(
+    mailbox: Mailbox, port: int
+) -> None:
+    """Someone on the path can strip the STARTTLS offer: beyond loopback the sender stops."""
+    with pytest.raises(RetryableSendError, match="did not offer STARTTLS: not logging in"):
+        sender(port, clear_text=False).send("jane@example.com", "S", "T", None, reminder())
+    assert mailbox.messages == []
+
+
+def test_a_relay_on_loopback_without_starttls_is_used_in_clear(mailbox: Mailbox, port: int) -> None:
+    sender(port).send("jane@example.com", "S", "T", None, reminder())
+    assert len(mailbox.messages) == 1
