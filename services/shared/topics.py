@@ -8,12 +8,15 @@ co-partitioning the reminders worker relies on.
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import ConfigResource, KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,13 +96,19 @@ class Topics:
         ]
 
     def configs(self) -> dict[str, dict[str, str]]:
-        """Topic settings to create them with: the dead letters' retention, and the workers
-        registry compacted to one record per address."""
+        """Topic settings: the dead letters' retention, the erasure records kept for good
+        (they hold no personal data, and every copy of a patient anywhere, a dead letter
+        among them, must stay hidden as long as it lasts), and the workers registry
+        compacted to one record per address."""
         kept = str(self.dead_letter_days * 24 * 3600 * 1000)
         configs = {
             name: {"retention.ms": kept} for name in (self.bookings_dlq, self.notifications_dlq)
         }
-        return {**configs, self.workers: {"cleanup.policy": "compact"}}
+        return {
+            **configs,
+            self.erasures: {"retention.ms": "-1", "retention.bytes": "-1"},
+            self.workers: {"cleanup.policy": "compact"},
+        }
 
 
 BROKER_DEFAULT = -1
@@ -135,16 +144,28 @@ def ensure_topics(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"no Kafka broker answered at {bootstrap}") from exc
             time.sleep(0.2)
+    settings = configs or {}
     try:
         existing = set(admin.list_topics())
         missing = [n for n in names if n not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                settings = configs or {}
                 made = [
                     NewTopic(n, partitions, BROKER_DEFAULT, topic_configs=dict(settings.get(n, {})))
                     for n in missing
                 ]
                 admin.create_topics(made)
+        _set_configs(admin, {n: settings[n] for n in names if n in existing and n in settings})
     finally:
         admin.close()
+
+
+def _set_configs(admin: KafkaAdminClient, wanted: Mapping[str, Mapping[str, str]]) -> None:
+    """Give topics made earlier (by an older release, or by hand) the settings they lack."""
+    if not wanted:
+        return
+    resources = [ConfigResource("topic", name, configs=dict(c)) for name, c in wanted.items()]
+    try:
+        admin.alter_configs(resources, raise_on_unknown=False)
+    except (KafkaError, ValueError, NotImplementedError) as exc:  # a broker without the API
+        log.warning("topic settings not applied to existing topics (%s): %s", exc, sorted(wanted))
