@@ -91,23 +91,39 @@ KEY_PART = re.compile(f"[{ID_CHARACTERS.replace(':', '')}]{{1,128}}")
 
 def is_identifier(value: object) -> bool:
     """Whether ``value`` can be a booking id at all (a cheap check before a lookup)."""
-    return isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None
+    return isinstance(value, str) and IDENTIFIER.fullmatch(value) is not None and not _dots(value)
 
 
 def is_key_part(value: object) -> bool:
     """Whether ``value`` can be a clinic or patient id at all."""
-    return isinstance(value, str) and KEY_PART.fullmatch(value) is not None
+    return isinstance(value, str) and KEY_PART.fullmatch(value) is not None and not _dots(value)
 
 
-Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=f"^{IDENTIFIER.pattern}$")]
+def _dots(value: str) -> bool:
+    """``.`` and ``..`` (or more dots): a folder's own name or its parent's in a path."""
+    return value.strip(".") == ""
+
+
+def _not_only_dots(value: str) -> str:
+    if _dots(value):
+        raise ValueError("an id of dots only would name a folder or its parent")
+    return value
+
+
+Identifier = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=f"^{IDENTIFIER.pattern}$"),
+    AfterValidator(_not_only_dots),
+]
 KeyPart = Annotated[
     str,
     Field(
         min_length=1,
         max_length=128,
         pattern=f"^{KEY_PART.pattern}$",
-        description="no ':' (it joins clinic and patient in every event's key)",
+        description="no ':' (it joins clinic and patient in every event's key); not dots only",
     ),
+    AfterValidator(_not_only_dots),
 ]
 """A clinic or patient id: an identifier without ``:``, so that ``clinic:patient``
 keys cannot collide across clinics (``acme``/``x:p1`` and ``acme:x``/``p1``)."""

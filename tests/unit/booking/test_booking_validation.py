@@ -191,3 +191,25 @@ def test_a_colon_in_a_clinic_or_patient_id_is_refused_so_tenants_cannot_share_a_
     response = client.post("/v1/bookings", json=body)
     assert response.status_code == 422, response.text
     assert field in _fields(response.json())
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"clinic_id": "."}, "clinic_id"),
+        ({"clinic_id": ".."}, "clinic_id"),
+        ({"booking_id": ".."}, "booking_id"),
+        ({"patient": {"id": "..."}}, "patient.id"),
+    ],
+)
+def test_an_id_of_dots_only_is_refused_so_it_never_names_a_folder(
+    client: TestClient, payload: Payload, change: dict[str, Any], field: str
+) -> None:
+    """A clinic id names its templates' folder: ``..`` would reach the folder above."""
+    body = payload()
+    for key, value in change.items():
+        body[key] = {**body[key], **value} if isinstance(value, dict) else value
+    response = client.post("/v1/bookings", json=body)
+    assert response.status_code == 422, response.text
+    assert field in _fields(response.json())
+    assert "dots only" in response.text
