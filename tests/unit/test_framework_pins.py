@@ -40,3 +40,13 @@ def test_the_installed_and_required_versions_are_the_ones_the_patches_were_writt
             f"pyproject.toml pins {required.get(package)}; {told}"
         )
         assert version(package) == written_for, f"{version(package)} is installed; {told}"
+
+
+def test_jinja2_is_required_at_a_release_without_the_known_sandbox_escapes() -> None:
+    """Clinic templates run in Jinja2's sandbox: releases before 3.1.6 can be escaped."""
+    requirements = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    [jinja] = [r for r in requirements if r.lower().startswith("jinja2")]
+    floor = re.search(r">=\s*([\d.]+)", jinja)
+    assert floor is not None, jinja
+    assert tuple(int(p) for p in floor[1].split(".")) >= (3, 1, 6), jinja
+    assert tuple(int(p) for p in version("jinja2").split(".")[:3]) >= (3, 1, 6)
