@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Delete, Engine, MetaData, create_engine, event, text
@@ -33,10 +35,24 @@ def make_engine(url: str, *, reads_only: bool = False) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True, **pool)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pool)
+    if engine.url.database and engine.url.database != ":memory:":
+        private_file(Path(engine.url.database))
     event.listen(engine, "connect", _sqlite_connect)
     if not reads_only:
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def private_file(path: Path) -> None:
+    """Create ``path`` readable and writable by its owner only (0600), or make it so.
+
+    Patient data lives in it; SQLite makes its ``-wal`` and ``-shm`` files with
+    the database file's mode, so they follow.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)
 
 
 SCHEMA_LOCK = 0x636C696E6963 + 1

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 from services.notifier.exceptions import RetryableSendError
 from services.notifier.senders.base import SendResult
 from services.shared.clock import Clock
+from services.shared.database import private_file
 from services.shared.events import Channel, ReminderDue
 
 SINK_FILES = {Channel.SMS: "sms.jsonl", Channel.EMAIL: "email.jsonl"}
@@ -75,12 +76,9 @@ class JsonlOutbox:
         return SendResult(provider_id=f"local-{channel.value}-{reminder.reminder_id}")
 
     def _write(self, line: str) -> None:
-        try:
-            out = self._path.open("a", encoding="utf-8")
-        except FileNotFoundError:  # the first message, or the folder was removed
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            out = self._path.open("a", encoding="utf-8")
-        with out:
+        if not self._path.exists():  # the first message, or the folder was removed
+            private_file(self._path)
+        with self._path.open("a", encoding="utf-8") as out:
             out.write(line)
 
 
@@ -114,6 +112,7 @@ def erase_lines(path: Path, drop: Callable[[dict[str, Any]], bool]) -> int:
                 kept.append(line)
         if dropped:
             aside = path.with_name(f"{path.name}.erasing")
+            private_file(aside)
             aside.write_text("".join(kept), encoding="utf-8")
             os.replace(aside, path)
         return dropped
