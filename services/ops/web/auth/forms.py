@@ -12,10 +12,23 @@ FORM_LIMIT = 16_384
 
 
 async def form_of(request: Request) -> dict[str, str]:
-    """The fields of an ``application/x-www-form-urlencoded`` body (first of each name)."""
-    body = await request.body()
-    if len(body) > FORM_LIMIT:
+    """The fields of an ``application/x-www-form-urlencoded`` body (first of each name).
+
+    A body past :data:`FORM_LIMIT` gives no fields, and no more of it is read than the
+    limit and one chunk: a console form is never that big, and a huge one must not be
+    held in memory to find out.
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > FORM_LIMIT:
         return {}
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            return {}
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # as ``request.body()`` keeps it: the handler after the guard reads it
     fields: dict[str, str] = {}
     for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
         fields.setdefault(name, value)

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from fastapi import FastAPI
@@ -63,6 +64,35 @@ class CookiePolicy:
         return self.secure if self.secure is not None else request.url.scheme == "https"
 
 
+class TooBusy(Exception):
+    """More password checks are waiting than :class:`Verifying` lets wait."""
+
+
+class Verifying:
+    """At most ``at_once`` password checks run together, and ``waiting`` more wait their turn;
+    past that a login is turned away (:class:`TooBusy`), so that a flood of logins cannot
+    take the console's memory (an argon2 check takes 64 MiB)."""
+
+    def __init__(self, at_once: int = 2, waiting: int = 16) -> None:
+        self._turns = asyncio.Semaphore(at_once)
+        self._room = at_once + waiting
+        self._inside = 0
+
+    async def __aenter__(self) -> None:
+        if self._inside >= self._room:
+            raise TooBusy
+        self._inside += 1
+        try:
+            await self._turns.acquire()
+        except BaseException:
+            self._inside -= 1
+            raise
+
+    async def __aexit__(self, *_: object) -> None:
+        self._turns.release()
+        self._inside -= 1
+
+
 @dataclass
 class Auth:
     """Who may come in, and what the login form needs."""
@@ -74,6 +104,7 @@ class Auth:
     cookies: CookiePolicy
     failure_delay: float
     api_token: str | None = None
+    verifying: Verifying = field(default_factory=Verifying)
 
     def who(self, request: Request) -> Who | None:
         """From the session cookie, else (reads of ``/api/``) from the bearer token."""

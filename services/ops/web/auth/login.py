@@ -2,9 +2,10 @@
 
 The login form carries a token that must match a cookie set with the form (a
 double submit: another site can neither read the cookie nor set it), failed
-logins are counted per client address and answered after a delay, and a
-password is checked against an argon2 hash in constant time whether or not
-the user exists. A login always starts a new session.
+logins are counted per client address and per user name (each try counted
+before its password is checked) and answered after a delay, and a password is
+checked against an argon2 hash in constant time whether or not the user
+exists, a few at a time. A login always starts a new session.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from services.ops.web.auth.forms import form_of, safe_next, same_site, tokens_match
-from services.ops.web.auth.guard import SESSION_COOKIE, Auth, who_is
+from services.ops.web.auth.guard import SESSION_COOKIE, Auth, TooBusy, who_is
 from services.ops.web.auth.passwords import verify_password
 from services.ops.web.auth.users import NAME
 from services.ops.web.pages import Pages
@@ -52,18 +53,22 @@ def add_login_routes(app: FastAPI, auth: Auth, pages: Pages) -> None:
         if not same_site(request) or not tokens_match(fields.get("csrf_token"), sent):
             return form(request, next_, "The login form had expired; please try again.", 403)
         client = request.client.host if request.client else "?"
-        wait = auth.throttle.wait_left(client)
+        name, password = fields.get("username", ""), fields.get("password", "")
+        wait = auth.throttle.take(client, name[:64])
         if wait:
             minutes = max(1, round(wait / 60))
-            text = f"Too many failed logins from here; try again in about {minutes} minute(s)."
+            text = f"Too many failed logins; try again in about {minutes} minute(s)."
             refused = form(request, next_, text, 429)
             refused.headers["Retry-After"] = str(int(wait) + 1)
             return refused
-        name, password = fields.get("username", ""), fields.get("password", "")
         user = auth.users.find(name) if NAME.fullmatch(name) else None
         stored = user.password_hash if user else None
-        if not await run_in_threadpool(verify_password, stored, password):
-            auth.throttle.failed(client)
+        try:
+            async with auth.verifying:  # each check takes 64 MiB: a few at a time
+                right = await run_in_threadpool(verify_password, stored, password)
+        except TooBusy:
+            return form(request, next_, "Too many logins at once; try again shortly.", 503)
+        if not right:
             if user is not None:
                 auth.audit.record(user.name, "login-refused")
             else:
@@ -71,7 +76,7 @@ def add_login_routes(app: FastAPI, auth: Auth, pages: Pages) -> None:
             await asyncio.sleep(auth.failure_delay)
             return form(request, next_, "Wrong user name or password.", 401)
         assert user is not None
-        auth.throttle.succeeded(client)
+        auth.throttle.succeeded(client, name[:64])
         session = auth.sessions.start(user.name)
         auth.audit.record(user.name, "login")
         response = RedirectResponse(next_, status_code=303)
