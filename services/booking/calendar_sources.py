@@ -7,6 +7,8 @@ import urllib.request
 from pathlib import Path
 from typing import Protocol
 
+from services.shared.outbound import opener
+
 MAX_FEED_BYTES = 20 * 1024 * 1024
 
 
@@ -49,7 +51,7 @@ class HttpFeed:
     def read(self) -> bytes:
         request = urllib.request.Request(self.url, headers={"Accept": "text/calendar"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with opener(follow_redirects=True).open(request, timeout=self.timeout) as response:
                 body: bytes = response.read(MAX_FEED_BYTES + 1)
         except urllib.error.HTTPError as exc:
             raise FeedUnavailable(f"the feed answered HTTP {exc.code}") from exc

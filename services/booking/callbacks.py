@@ -28,6 +28,7 @@ from services.booking.callback_queue import CallbackQueue, PendingCallback
 from services.shared.background import Background
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import Clock
+from services.shared.outbound import opener
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,8 @@ class CallbackSender(Background):
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as answer:
+            # Never to a redirect's address: it would get the signed event.
+            with opener(follow_redirects=False).open(request, timeout=self._timeout) as answer:
                 return int(answer.status)
         except urllib.error.HTTPError as exc:
             if exc.code >= 500 or exc.code in (408, 429):

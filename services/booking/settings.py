@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from services.booking.retention import BookingRetention
+from services.shared.outbound import refusal
 from services.shared.safe_start import (
     MIN_KEY_CHARACTERS,
     example_values,
@@ -24,11 +25,19 @@ class CalendarFeedSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     clinic_id: str = Field(min_length=1)
-    url: str = Field(min_length=1, description="an http(s) or webcal URL, or a file path")
+    url: str = Field(min_length=1, description="an https or webcal URL, or a file path")
     mapping: Path | None = None
     """The clinic's calendar mapping file; the documented defaults when None."""
     name: str | None = Field(default=None, min_length=1, max_length=64)
     """Names the feed's state; defaults to a digest of ``url``."""
+
+    @field_validator("url")
+    @classmethod
+    def _https_only(cls, url: str) -> str:
+        """A feed address carries its own secret: never over plain http across a network."""
+        if "://" in url and not url.startswith("file://") and (why := refusal(url)):
+            raise ValueError(why)
+        return url
 
 
 class BookingSettings(PlatformSettings):

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from services.shared.events import Phone
+from services.shared.outbound import refusal
 from services.shared.reply_words import ReplyWords, words_for
 
 LocaleKey = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")]
@@ -123,7 +124,8 @@ class ClinicInfo(BaseModel):
     (``fr``); the platform's (C or 1, R or 2) elsewhere. Twilio's reserved words are refused."""
 
     callback_url: AnyHttpUrl | None = None
-    """Where the booking service POSTs each ``booking.confirmed`` event (signed, retried)."""
+    """Where the booking service POSTs each ``booking.confirmed`` event (signed, retried):
+    https (plain http only to this machine); a redirect is never followed."""
     callback_secret: Annotated[SecretStr, Field(min_length=16)] | None = None
     """The key of the callback's HMAC-SHA256 signature; required with ``callback_url``."""
 
@@ -131,6 +133,8 @@ class ClinicInfo(BaseModel):
     def _callback_is_signed(self) -> ClinicInfo:
         if self.callback_url is not None and self.callback_secret is None:
             raise ValueError("callback_url needs a callback_secret (16 characters or more)")
+        if self.callback_url is not None and (why := refusal(str(self.callback_url))):
+            raise ValueError(f"callback_url {why}")
         return self
 
     def reply_words(self, locale: str) -> ReplyWords:

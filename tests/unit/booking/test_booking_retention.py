@@ -61,5 +61,6 @@ def test_dead_letter_topics_are_created_with_the_retention_of_the_settings() -> 
     assert configs == {
         settings.topics.bookings_dlq: {"retention.ms": ten_days},
         settings.topics.notifications_dlq: {"retention.ms": ten_days},
+        settings.topics.erasures: {"retention.ms": "-1", "retention.bytes": "-1"},
         settings.topics.workers: {"cleanup.policy": "compact"},
     }
