@@ -73,8 +73,6 @@ class BookingSettings(PlatformSettings):
     """The consumer group that records patients' confirmations from ``clinic.replies.v1``."""
     booking_callback_poll_seconds: float = Field(default=1.0, gt=0, le=300)
     """How often queued clinic callbacks are looked for (each clinic's ``callback_url``)."""
-    retention_cancelled_days: int = Field(default=30, ge=1, le=3650)
-    """A cancelled booking is forgotten this long after its cancel."""
     retention_outbox_days: int = Field(default=7, ge=1, le=365)
     """Published outbox rows (copies of events already on the broker)."""
     retention_idempotency_days: int = Field(default=30, ge=1, le=365)

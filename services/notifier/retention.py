@@ -24,6 +24,7 @@ from services.notifier.ledger import LedgerState, deliveries
 from services.notifier.replies import inbox
 from services.notifier.senders.local import SINK_FILES, erase_lines
 from services.shared.database import deleted
+from services.shared.events import BookingStatus
 
 SETTLED = [
     state.value
@@ -47,6 +48,7 @@ class NotifierRetention:
     unread_replies_days: int = 180
     inbound_days: int = 30
     finished_days: int = 400
+    cancelled_days: int = 30
 
     def sweep(self, engine: Engine, outbox_dir: Path, now: datetime) -> Mapping[str, int]:
         """Remove what is past its time at ``now``; counts by kind."""
@@ -69,7 +71,15 @@ class NotifierRetention:
                 ),
                 "bookings seen": deleted(
                     conn,
-                    delete(seen).where(seen.c.start_at < now - timedelta(days=self.finished_days)),
+                    delete(seen).where(
+                        or_(
+                            seen.c.start_at < now - timedelta(days=self.finished_days),
+                            and_(
+                                seen.c.status == BookingStatus.CANCELLED.value,
+                                seen.c.changed_at < now - timedelta(days=self.cancelled_days),
+                            ),
+                        )
+                    ),
                 ),
             }
         counts["local sink lines"] = sum(

@@ -119,6 +119,7 @@ class NotifierSettings(PlatformSettings):
             self.retention_unread_replies_days,
             self.retention_inbound_days,
             self.retention_finished_days,
+            self.retention_cancelled_days,
         )
 
     templates_dir: Path | None = None

@@ -48,6 +48,9 @@ class PlatformSettings(BaseSettings):
     retention_finished_days: int = Field(default=400, ge=395, le=3650)
     """A booking is forgotten this long after its appointment (docs/privacy.md); at least
     13 months, so that the longest plan (a recall 12 months after a course) plays out."""
+    retention_cancelled_days: int = Field(default=30, ge=1, le=3650)
+    """A cancelled booking is forgotten this long after its cancel, by every service that
+    keeps a copy of it (the booking store, the notifier's bookings seen)."""
     retention_sweep_minutes: float = Field(default=60.0, gt=0, le=24 * 60)
     """How often each service removes what is past its retention."""
 

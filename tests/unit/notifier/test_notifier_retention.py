@@ -13,8 +13,15 @@ from services.notifier.registry import ConsentRegistry
 from services.notifier.replies import InboxReply, RepliesInbox, ReplyKind, mark_handled
 from services.notifier.retention import NotifierRetention
 from services.shared.database import make_engine
-from services.shared.events import Channel, ConsentChanged
+from services.shared.events import (
+    BookingEvent,
+    BookingEventType,
+    BookingStatus,
+    Channel,
+    ConsentChanged,
+)
 from tests.support.reminders import reminder
+from tests.unit.reminders.factories import booking, event
 
 NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -68,5 +75,35 @@ def test_a_sweep_forgets_what_is_past_its_time_and_keeps_what_is_in_use(tmp_path
     [kept] = (outbox / "sms.jsonl").read_text().splitlines()
     assert json.loads(kept)["sent_at"] == (NOW - DAY).isoformat()
     for store in (ledger, inbox, log, registry, seen):
+        store.close()
+    engine.dispose()
+
+
+def test_a_cancelled_booking_is_forgotten_as_the_booking_store_forgets_it(tmp_path: Path) -> None:
+    """Not 400 days after its appointment: 30 days after its cancel
+    (``CLINIC_RETENTION_CANCELLED_DAYS``, the same setting for both)."""
+    url = f"sqlite:///{tmp_path}/notifier.db"
+    stores = DeliveryLedger(url), RepliesInbox(url), InboundLog(url)
+    seen = BookingsSeen(url)
+    later = NOW + 100 * DAY
+
+    def cancelled(booking_id: str, days_ago: int) -> BookingEvent:
+        data = booking(booking_id, start=later, status=BookingStatus.CANCELLED)
+        made = event(data, BookingEventType.CANCELLED)
+        return made.model_copy(update={"occurred_at": NOW - days_ago * DAY})
+
+    booked = event(booking("bk-booked", start=later)).model_copy(
+        update={"occurred_at": NOW - 60 * DAY}
+    )
+    seen.record([cancelled("bk-old-cancel", 31), cancelled("bk-new-cancel", 29), booked], {})
+    engine = make_engine(url)
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    counts = NotifierRetention(cancelled_days=30).sweep(engine, outbox, NOW)
+    assert counts["bookings seen"] == 1
+    assert seen.latest("dr-jenny", "bk-old-cancel") is None
+    assert seen.latest("dr-jenny", "bk-new-cancel") is not None
+    assert seen.latest("dr-jenny", "bk-booked") is not None
+    for store in (*stores, seen):
         store.close()
     engine.dispose()
