@@ -27,17 +27,18 @@ is emitted again at the resync; when that second arrival falls (after quiet
 hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
 it as deferred, not missing, if nothing else became of it.
 
-A provider outage: an SMS pair that stopped being of use (see
+A provider outage: a pair that stopped being of use (see
 :func:`services.notifier.retry.useful_until`) while it could not be sent may
-rightly have been given up; it is optional. It could not be sent while Twilio
-answered 503, and from there on while the notifier was down, and until the
-quiet hours the outage ended in were over (the retries wait for them). Every
-other pair caught in an outage is required: it must go out once it can.
+rightly have been given up; it is optional. It could not be sent while its
+provider refused everything (Twilio 503 for SMS, SMTP 421 for email), and from
+there on while the notifier was down, and until the quiet hours the outage
+ended in were over (the retries wait for them). Every other pair caught in an
+outage is required: it must go out once it can.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -47,6 +48,8 @@ from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, pl
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.clinics import QuietHours, quiet_until
 from services.shared.events import Booking, BookingEvent, Channel
+
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -80,11 +83,12 @@ def expected(
     cut: datetime,
     margin: timedelta,
     resynced_at: datetime | None = None,
-    sms_outages: Iterable[tuple[datetime, datetime]] = (),
-    notifier_down: Iterable[tuple[datetime, datetime]] = (),
+    outages: Mapping[Channel, Iterable[Window]] | None = None,
+    notifier_down: Iterable[Window] = (),
 ) -> ExpectedSet:
     """Every pair due by ``cut`` according to each booking's recorded history."""
-    outages = unsendable(sms_outages, notifier_down)
+    down = list(notifier_down)
+    stretches = {c: unsendable((outages or {}).get(c, ()), down) for c in Channel}
     registry = ProtocolRegistry.builtin()
     result = ExpectedSet({}, {}, {})
     for latest in store.iter_bookings():
@@ -104,7 +108,7 @@ def expected(
                 again = _held_until(due.booking, resynced_at)
                 if again > cut - margin:
                     due = replace(due, deferred_to=again)
-            outlived = due.channel is Channel.SMS and _outlived(due, outages, margin)
+            outlived = _outlived(due, stretches[due.channel], margin)
             if near_edge or stale or lost or outlived or due.fires_at > cut - margin:
                 result.optional.setdefault(key, due)
             else:
@@ -112,9 +116,6 @@ def expected(
     for key in result.required:
         result.optional.pop(key, None)
     return result
-
-
-Window = tuple[datetime, datetime]
 
 
 def unsendable(outages: Iterable[Window], notifier_down: Iterable[Window]) -> list[Window]:
