@@ -302,8 +302,17 @@ class Driver:
         counts, unexplained = provider_counts(
             self.twilio.accepted, self.mailbox.received, ledger, due
         )
+        down = self.downtime["notifier"]
+        blocked = {c: sorted([*self.outages[c], *down]) for c in Channel}
         result = tally(
-            due, ledger, counts, unexplained, self.platform.tap.statuses, margin, self.drained_at
+            due,
+            ledger,
+            counts,
+            unexplained,
+            self.platform.tap.statuses,
+            margin,
+            self.drained_at,
+            blocked,
         )
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)

@@ -41,6 +41,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.booking.store import BookingStore
 from services.notifier.retry import useful_until
@@ -207,3 +208,34 @@ def _with_booked_at(event: BookingEvent) -> Booking:
     if booking.booked_at is None:
         return booking.model_copy(update={"booked_at": event.occurred_at})
     return booking
+
+
+def longest_chance(
+    begin: datetime, end: datetime, blocked: Iterable[Window], booking: Booking
+) -> timedelta:
+    """The longest stretch between ``begin`` and ``end`` in which a retry could go out: no
+    outage of its provider, the notifier up, and outside the patient's quiet hours."""
+    stops = sorted(w for w in blocked if w[1] > begin and w[0] < end)
+    longest, at = timedelta(0), begin
+    while at < end:
+        held = _held_until(booking, at)
+        if held > at:  # quiet hours: nothing goes out until they end
+            at = held
+            continue
+        inside = [over for down, over in stops if down <= at < over]
+        if inside:
+            at = max(inside)
+            continue
+        quiet = _next_quiet(booking, at)
+        upcoming = [down for down, _ in stops if down > at]
+        until = min([end, quiet, *upcoming])
+        longest, at = max(longest, until - at), until
+    return longest
+
+
+def _next_quiet(booking: Booking, after: datetime) -> datetime:
+    """When the patient's next quiet hours begin (the platform's default ones)."""
+    zone = ZoneInfo(booking.patient.timezone)
+    local = after.astimezone(zone)
+    start = datetime.combine(local.date(), QuietHours().start, tzinfo=zone)
+    return start if start > local else start + timedelta(days=1)
