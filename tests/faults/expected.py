@@ -146,7 +146,8 @@ def unsendable(outages: Iterable[Window], notifier_down: Iterable[Window]) -> li
 
 
 def _outlived(due: Due, stretches: list[Window], margin: timedelta) -> bool:
-    """Whether ``due`` stopped being worth a retry before it could be sent again.
+    """Whether ``due`` came due while it could not be sent and stopped being worth a retry
+    before it could be again (one that came due earlier had its chance: it is required).
 
     A stretch that ends inside the patient's quiet hours lasts until they end: the
     notifier holds its retries until then.
@@ -154,7 +155,8 @@ def _outlived(due: Due, stretches: list[Window], margin: timedelta) -> bool:
     until = useful_until(due.fires_at, due.stale_at, due.booking.start)
     for down, over in stretches:
         over = _held_until(due.booking, over)
-        if due.fires_at <= over and down - margin <= until <= over + margin:
+        caught = down - margin <= due.fires_at <= over
+        if caught and down - margin <= until <= over + margin:
             return True
     return False
 
