@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.booking.store import BookingStore
+from services.shared.events import Channel
 from tests.faults.expected import expected
 from tests.faults.harness import FaultPlatform
 from tests.faults.scenario import Size, Step, Story
@@ -58,16 +59,19 @@ class Driver:
         self.tolerance = timedelta(seconds=tolerance * platform.clock.scale)
         self.starts: dict[str, datetime] = {}
         self.resynced_at: datetime | None = None
-        self.sms_outages: list[tuple[datetime, datetime]] = []
-        """When Twilio answered 503 to everything, as it happened (overlapping outages merged)."""
+        self.outages: dict[Channel, list[tuple[datetime, datetime]]] = {c: [] for c in Channel}
+        """When Twilio answered 503, or the SMTP server 421, to everything, as it happened
+        (overlapping outages merged)."""
         self.downtime: dict[str, list[tuple[datetime, datetime]]] = {"worker": [], "notifier": []}
         """From each kill (or stop) of a service to the moment it was ready again."""
         self.drifted: list[str] = []
         self.latest = timedelta(0)
         self.problems: list[str] = []
         self.drained_at: datetime | None = None
-        self._outages_open = 0
-        self._down_since: datetime | None = None
+        self._open: dict[Channel, int] = {c: 0 for c in Channel}
+        """Outages begun and not yet ended, per channel."""
+        self._since: dict[Channel, datetime] = {}
+        """Since when each channel's provider refuses everything."""
         self._services = threading.Lock()
         """Held while a service is killed and started, or stopped for the broker's restart."""
         self._brokers = ThreadPoolExecutor(max_workers=1, thread_name_prefix="broker-faults")
@@ -139,10 +143,10 @@ class Driver:
             "kill-worker": lambda _: self._kill_and_restart("worker"),
             "kill-notifier": lambda _: self._kill_and_restart("notifier"),
             "twilio-burst": self._burst,
-            "smtp-421-on": lambda _: setattr(self.mailbox, "refuse_everyone", SMTP_BUSY),
-            "smtp-421-off": lambda _: setattr(self.mailbox, "refuse_everyone", None),
-            "twilio-down": lambda _: self._twilio_down(),
-            "twilio-up": lambda _: self._twilio_up(),
+            "smtp-421-on": lambda _: self._outage_begins(Channel.EMAIL),
+            "smtp-421-off": lambda _: self._outage_ends(Channel.EMAIL),
+            "twilio-down": lambda _: self._outage_begins(Channel.SMS),
+            "twilio-up": lambda _: self._outage_ends(Channel.SMS),
             "restart-broker": lambda _: self._restart_broker(),
             "kill-leader": lambda _: self.say(f"killed node {self.platform.kill_busiest_leader()}"),
             "kill-controller": lambda _: self.say(
@@ -177,23 +181,32 @@ class Driver:
         limited, broken = arg
         self.twilio.burst(*[Answer(429, retry_after=1)] * limited, *[Answer(500)] * broken)
 
-    def _twilio_down(self) -> None:
-        """Twilio answers 503 to everything until every outage begun has ended."""
-        self._outages_open += 1
-        if self._outages_open == 1:
-            self.twilio.down(Answer(503))
-            self._down_since = self.platform.now()
+    def _outage_begins(self, channel: Channel) -> None:
+        """The provider refuses everything (Twilio 503, SMTP 421) until every outage begun on
+        it has ended."""
+        self._open[channel] += 1
+        if self._open[channel] == 1:
+            self._refuse(channel, True)
+            self._since[channel] = self.platform.now()
 
-    def _twilio_up(self) -> None:
-        self._outages_open -= 1
-        if self._outages_open > 0:
-            self.say("an outage ended inside another: Twilio still answers 503")
+    def _outage_ends(self, channel: Channel) -> None:
+        self._open[channel] -= 1
+        if self._open[channel] > 0:
+            self.say(f"a {channel.value} outage ended inside another: still refused")
             return
-        self.twilio.up()
-        assert self._down_since is not None
-        window = (self._down_since, self.platform.now())
-        self.sms_outages.append(window)
-        self.say(f"twilio answered 503 from {window[0]:%a %H:%M} to {window[1]:%a %H:%M}")
+        self._refuse(channel, False)
+        window = (self._since.pop(channel), self.platform.now())
+        self.outages[channel].append(window)
+        provider = "twilio answered 503" if channel is Channel.SMS else "smtp answered 421"
+        self.say(f"{provider} from {window[0]:%a %H:%M} to {window[1]:%a %H:%M}")
+
+    def _refuse(self, channel: Channel, refusing: bool) -> None:
+        if channel is Channel.EMAIL:
+            self.mailbox.refuse_everyone = SMTP_BUSY if refusing else None
+        elif refusing:
+            self.twilio.down(Answer(503))
+        else:
+            self.twilio.up()
 
     def _kill_and_restart(self, which: str) -> None:
         """SIGKILL, start again at once; a watcher notes when it is ready."""
@@ -240,10 +253,10 @@ class Driver:
         for watcher in self._watchers:
             watcher.join(timeout=150)
         self.twilio.clear_answers()
-        if self._outages_open:
-            self._outages_open = 1
-            self._twilio_up()
-        self.mailbox.refuse_everyone = None
+        for channel, still in self._open.items():
+            if still:
+                self._open[channel] = 1
+                self._outage_ends(channel)
         time.sleep(self.platform.clock.real_seconds_until(end + margin))
         self.platform.worker.stop()
         self._drain()
@@ -281,7 +294,7 @@ class Driver:
         store = BookingStore(self.platform.booking_db)
         try:
             due = expected(
-                store, cut, margin, self.resynced_at, self.sms_outages, self.downtime["notifier"]
+                store, cut, margin, self.resynced_at, self.outages, self.downtime["notifier"]
             )
         finally:
             store.close()
@@ -289,8 +302,17 @@ class Driver:
         counts, unexplained = provider_counts(
             self.twilio.accepted, self.mailbox.received, ledger, due
         )
+        down = self.downtime["notifier"]
+        blocked = {c: sorted([*self.outages[c], *down]) for c in Channel}
         result = tally(
-            due, ledger, counts, unexplained, self.platform.tap.statuses, margin, self.drained_at
+            due,
+            ledger,
+            counts,
+            unexplained,
+            self.platform.tap.statuses,
+            margin,
+            self.drained_at,
+            blocked,
         )
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)

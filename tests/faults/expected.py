@@ -27,19 +27,21 @@ is emitted again at the resync; when that second arrival falls (after quiet
 hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
 it as deferred, not missing, if nothing else became of it.
 
-A provider outage: an SMS pair that stopped being of use (see
+A provider outage: a pair that stopped being of use (see
 :func:`services.notifier.retry.useful_until`) while it could not be sent may
-rightly have been given up; it is optional. It could not be sent while Twilio
-answered 503, and from there on while the notifier was down, and until the
-quiet hours the outage ended in were over (the retries wait for them). Every
-other pair caught in an outage is required: it must go out once it can.
+rightly have been given up; it is optional. It could not be sent while its
+provider refused everything (Twilio 503 for SMS, SMTP 421 for email), and from
+there on while the notifier was down, and until the quiet hours the outage
+ended in were over (the retries wait for them). Every other pair caught in an
+outage is required: it must go out once it can.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.booking.store import BookingStore
 from services.notifier.retry import useful_until
@@ -47,6 +49,8 @@ from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, pl
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.clinics import QuietHours, quiet_until
 from services.shared.events import Booking, BookingEvent, Channel
+
+Window = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -80,11 +84,12 @@ def expected(
     cut: datetime,
     margin: timedelta,
     resynced_at: datetime | None = None,
-    sms_outages: Iterable[tuple[datetime, datetime]] = (),
-    notifier_down: Iterable[tuple[datetime, datetime]] = (),
+    outages: Mapping[Channel, Iterable[Window]] | None = None,
+    notifier_down: Iterable[Window] = (),
 ) -> ExpectedSet:
     """Every pair due by ``cut`` according to each booking's recorded history."""
-    outages = unsendable(sms_outages, notifier_down)
+    down = list(notifier_down)
+    stretches = {c: unsendable((outages or {}).get(c, ()), down) for c in Channel}
     registry = ProtocolRegistry.builtin()
     result = ExpectedSet({}, {}, {})
     for latest in store.iter_bookings():
@@ -104,7 +109,7 @@ def expected(
                 again = _held_until(due.booking, resynced_at)
                 if again > cut - margin:
                     due = replace(due, deferred_to=again)
-            outlived = due.channel is Channel.SMS and _outlived(due, outages, margin)
+            outlived = _outlived(due, stretches[due.channel], margin)
             if near_edge or stale or lost or outlived or due.fires_at > cut - margin:
                 result.optional.setdefault(key, due)
             else:
@@ -112,9 +117,6 @@ def expected(
     for key in result.required:
         result.optional.pop(key, None)
     return result
-
-
-Window = tuple[datetime, datetime]
 
 
 def unsendable(outages: Iterable[Window], notifier_down: Iterable[Window]) -> list[Window]:
@@ -144,7 +146,8 @@ def unsendable(outages: Iterable[Window], notifier_down: Iterable[Window]) -> li
 
 
 def _outlived(due: Due, stretches: list[Window], margin: timedelta) -> bool:
-    """Whether ``due`` stopped being worth a retry before it could be sent again.
+    """Whether ``due`` came due while it could not be sent and stopped being worth a retry
+    before it could be again (one that came due earlier had its chance: it is required).
 
     A stretch that ends inside the patient's quiet hours lasts until they end: the
     notifier holds its retries until then.
@@ -152,7 +155,8 @@ def _outlived(due: Due, stretches: list[Window], margin: timedelta) -> bool:
     until = useful_until(due.fires_at, due.stale_at, due.booking.start)
     for down, over in stretches:
         over = _held_until(due.booking, over)
-        if due.fires_at <= over and down - margin <= until <= over + margin:
+        caught = down - margin <= due.fires_at <= over
+        if caught and down - margin <= until <= over + margin:
             return True
     return False
 
@@ -206,3 +210,34 @@ def _with_booked_at(event: BookingEvent) -> Booking:
     if booking.booked_at is None:
         return booking.model_copy(update={"booked_at": event.occurred_at})
     return booking
+
+
+def longest_chance(
+    begin: datetime, end: datetime, blocked: Iterable[Window], booking: Booking
+) -> timedelta:
+    """The longest stretch between ``begin`` and ``end`` in which a retry could go out: no
+    outage of its provider, the notifier up, and outside the patient's quiet hours."""
+    stops = sorted(w for w in blocked if w[1] > begin and w[0] < end)
+    longest, at = timedelta(0), begin
+    while at < end:
+        held = _held_until(booking, at)
+        if held > at:  # quiet hours: nothing goes out until they end
+            at = held
+            continue
+        inside = [over for down, over in stops if down <= at < over]
+        if inside:
+            at = max(inside)
+            continue
+        quiet = _next_quiet(booking, at)
+        upcoming = [down for down, _ in stops if down > at]
+        until = min([end, quiet, *upcoming])
+        longest, at = max(longest, until - at), until
+    return longest
+
+
+def _next_quiet(booking: Booking, after: datetime) -> datetime:
+    """When the patient's next quiet hours begin (the platform's default ones)."""
+    zone = ZoneInfo(booking.patient.timezone)
+    local = after.astimezone(zone)
+    start = datetime.combine(local.date(), QuietHours().start, tzinfo=zone)
+    return start if start > local else start + timedelta(days=1)

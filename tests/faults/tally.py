@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,7 +24,7 @@ from services.notifier.ledger import deliveries
 from services.notifier.retry import useful_until
 from services.shared.database import stored_utc
 from services.shared.events import Channel, DeliveryState, NotificationStatus
-from tests.faults.expected import Due, ExpectedSet
+from tests.faults.expected import Due, ExpectedSet, Window, longest_chance
 from tests.support.providers import AcceptedSms, ReceivedEmail
 
 Key = tuple[str, Channel]
@@ -69,8 +69,9 @@ class Tally:
     """Required pairs whose retries were given up though the notifier had time to try
     again (still of use after the outage): asserted zero."""
     gave_up_late: int = 0
-    """Given up, but first tried within ``margin`` of their last useful moment (held for
-    quiet hours or a restart until then): no time was left to try again."""
+    """Given up with no stretch of ``margin`` to try again in between the first try and
+    the last useful moment: its provider refused everything, the notifier was down, or
+    quiet hours held it, for all but moments of it."""
     provider_sms: int = 0
     provider_email: int = 0
     drifted: list[str] = field(default_factory=list)
@@ -103,8 +104,8 @@ class Tally:
             f"{'deferred: re-emitted at the resync, held past the window':<58} {self.deferred:>6}",
             f"{'sent, due only after the cut-off':<58} {self.after_cut_off:>6}",
             f"{'sent for a plan no longer current':<58} {len(self.not_current):>6}",
-            f"{'retries given up though still of use after the outage':<58} {len(self.gave_up):>6}",
-            f"{'  given up, first tried too close to its last useful moment':<58} "
+            f"{'retries given up though there was time to try again':<58} {len(self.gave_up):>6}",
+            f"{'  given up with no time to try again (outage, down, quiet)':<58} "
             f"{self.gave_up_late:>6}",
             f"{'provider records: SMS accepted / emails received':<58} "
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
@@ -196,8 +197,11 @@ def tally(
     statuses: Iterable[NotificationStatus],
     margin: timedelta = timedelta(0),
     ended: datetime | None = None,
+    blocked: Mapping[Channel, list[Window]] | None = None,
 ) -> Tally:
-    """What became of each expected pair; ``ended`` is when the notifier was stopped."""
+    """What became of each expected pair; ``ended`` is when the notifier was stopped,
+    ``blocked`` when each channel could not send (its provider's outages and the
+    notifier's downtime)."""
     result = Tally(unexplained=unexplained)
     skips = {
         (s.reminder_id, s.channel): s.reason
@@ -208,7 +212,10 @@ def tally(
         if times > 1:
             result.duplicates.append(f"{key[0]}/{key[1].value} accepted {times} times")
     for key, due in expected.required.items():
-        _judge(result, key, counts[key], ledger.get(key), skips.get(key), due, margin, ended)
+        _judge(
+            result, key, counts[key], ledger.get(key), skips.get(key), due, margin, ended,
+            blocked or {},
+        )  # fmt: skip
     for key in expected.optional:
         if counts[key]:
             result.optional_sent += 1
@@ -232,6 +239,7 @@ def _judge(
     due: Due,
     margin: timedelta,
     ended: datetime | None,
+    blocked: Mapping[Channel, list[Window]],
 ) -> None:
     if times >= 1:
         result.sent += 1
@@ -241,7 +249,8 @@ def _judge(
         result.failed[short(row.reason)] += 1
         if (row.reason or "").startswith("gave up"):
             until = useful_until(due.fires_at, due.stale_at, due.booking.start)
-            if row.created_at is not None and until - row.created_at <= margin:
+            tried = row.created_at or due.fires_at
+            if longest_chance(tried, until, blocked.get(key[1], ()), due.booking) < margin:
                 result.gave_up_late += 1
             else:
                 result.gave_up.append(f"{key[0]}/{key[1].value} {due.milestone}: {row.reason}")
