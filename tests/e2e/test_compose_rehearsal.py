@@ -23,7 +23,7 @@ import pytest
 from services.ops.web.auth.passwords import hash_password
 from services.ops.web.auth.users import Role, User, write_users
 from services.shared.apache_kafka import ApacheKafka, java, kafka_libs
-from tests.support.compose import ROOT, ComposeFile, read_env_file
+from tests.support.compose import FILLED_IN, ROOT, ComposeFile, read_env_file
 from tests.support.postgres import ADMIN_URL
 from tests.support.processes import Service
 from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
@@ -33,16 +33,11 @@ pytestmark = pytest.mark.e2e
 APPLICATION = ("booking", "reminders", "notifier", "ops")
 API_KEY = "k" * 40
 SECRETS = {
+    **FILLED_IN,
     "POSTGRES_PASSWORD": "rehearsal-postgres-password",
-    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-    "CLINIC_TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
-    "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
     "CLINIC_SMTP_PASSWORD": "",
     "CLINIC_SMTP_USERNAME": "",
     "CLINIC_BOOKING_API_KEYS": '{"dr-jenny": "' + API_KEY + '"}',
-    "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
-    "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
-    "CLINIC_ERASURE_SECRET": "e" * 40,
     "CLINIC_OPS_COOKIE_SECURE": "false",
 }
 

@@ -24,6 +24,20 @@ ROOT = Path(__file__).resolve().parents[2]
 _VARIABLE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::([?-])([^}]*))?\}")
 
 
+FILLED_IN = {
+    "POSTGRES_PASSWORD": "a-postgres-password-of-the-clinic",
+    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
+    "CLINIC_TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
+    "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
+    "CLINIC_SMTP_PASSWORD": "an-smtp-password-of-the-clinic",
+    "CLINIC_BOOKING_API_KEYS": '{"dr-jenny": "' + "k" * 40 + '"}',
+    "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
+    "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
+    "CLINIC_ERASURE_SECRET": "e" * 40,
+}
+"""deploy/env.example's secrets filled in as docs/deploy.md says."""
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """``KEY=value`` lines, as compose reads an env file (comments and blanks skipped)."""
     values: dict[str, str] = {}

@@ -12,24 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.compose import ROOT, ComposeFile, read_env_file
-
-FILLED = {
-    "POSTGRES_PASSWORD": "a-postgres-password-of-the-clinic",
-    "CLINIC_TWILIO_ACCOUNT_SID": "AC" + "1" * 32,
-    "CLINIC_TWILIO_MESSAGING_SERVICE_SID": "MG" + "1" * 32,
-    "CLINIC_TWILIO_AUTH_TOKEN": "t" * 32,
-    "CLINIC_SMTP_PASSWORD": "an-smtp-password-of-the-clinic",
-    "CLINIC_BOOKING_API_KEYS": '{"dr-jenny": "' + "k" * 40 + '"}',
-    "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
-    "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
-    "CLINIC_ERASURE_SECRET": "e" * 40,
-}
-"""deploy/env.example filled in as docs/deploy.md says."""
+from tests.support.compose import FILLED_IN, ROOT, ComposeFile, read_env_file
 
 
 def refusals(tmp_path: Path, service: str, **changed: str) -> list[str]:
-    env = {**read_env_file(ROOT / "deploy" / "env.example"), **FILLED, **changed}
+    env = {**read_env_file(ROOT / "deploy" / "env.example"), **FILLED_IN, **changed}
     compose = ComposeFile(env, hosts={}, data_root=tmp_path, loopback=False)
     done = subprocess.run(
         compose.command(service),
