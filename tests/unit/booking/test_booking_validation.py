@@ -186,7 +186,7 @@ def _refused(client: TestClient, payload: Payload, change: dict[str, Any], field
     response = client.post("/v1/bookings", json=body)
     assert response.status_code == 422, response.text
     assert field in _fields(response.json())
-    return response.text
+    return str(response.text)
 
 
 @pytest.mark.parametrize(
