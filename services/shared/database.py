@@ -50,7 +50,11 @@ def private_file(path: Path) -> None:
     the database file's mode, so they follow.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    # Never open a file that may already be open: closing any descriptor of a SQLite
+    # database drops every lock this process holds on it (POSIX advisory locks).
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):  # made by another process meanwhile
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
     if path.stat().st_mode & 0o077:
         path.chmod(0o600)
 

@@ -8,15 +8,12 @@ co-partitioning the reminders worker relies on.
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from kafka.admin import ConfigResource, KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -155,17 +152,5 @@ def ensure_topics(
                     for n in missing
                 ]
                 admin.create_topics(made)
-        _set_configs(admin, {n: settings[n] for n in names if n in existing and n in settings})
     finally:
         admin.close()
-
-
-def _set_configs(admin: KafkaAdminClient, wanted: Mapping[str, Mapping[str, str]]) -> None:
-    """Give topics made earlier (by an older release, or by hand) the settings they lack."""
-    if not wanted:
-        return
-    resources = [ConfigResource("topic", name, configs=dict(c)) for name, c in wanted.items()]
-    try:
-        admin.alter_configs(resources, raise_on_unknown=False)
-    except (KafkaError, ValueError, NotImplementedError) as exc:  # a broker without the API
-        log.warning("topic settings not applied to existing topics (%s): %s", exc, sorted(wanted))
