@@ -171,7 +171,11 @@ class BookingsSeen:
 
     def for_phone(self, clinic_id: str | None, phone: str, now: datetime) -> PatientBooking | None:
         """The booking a text from ``phone`` is about: the patient's next booked appointment
-        at ``clinic_id`` (any clinic when None), else their latest; None if none is known.
+        at ``clinic_id``, else their latest; None if none is known.
+
+        With no ``clinic_id`` (a text to a number no clinic is mapped to), only when every
+        booking of that phone is at one clinic: otherwise any clinic could book someone's
+        phone and be handed their replies to another clinic.
 
         Blocks on the database; its errors propagate.
         """
@@ -180,6 +184,8 @@ class BookingsSeen:
             query = query.where(seen.c.clinic_id == clinic_id)
         with self._reads.connect() as conn:
             rows = conn.execute(query).all()
+        if clinic_id is None and len({r.clinic_id for r in rows}) > 1:
+            return None
         found = [_patient_booking(r) for r in rows if r.patient_id is not None]
         coming = [b for b in found if b.status is BookingStatus.BOOKED and b.start > now]
         if coming:

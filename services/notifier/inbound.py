@@ -130,7 +130,9 @@ class InboundTexts:
 
     def _read(self, sms: InboundSms, at: datetime) -> _Text:
         mapped = self._numbers.get(sms.to)
-        booking = self._stores.bookings.for_phone(mapped, sms.sender, at)
+        # Numbers mapped, this one not among them: the text is no clinic's to act on.
+        unmapped = bool(self._numbers) and mapped is None
+        booking = None if unmapped else self._stores.bookings.for_phone(mapped, sms.sender, at)
         clinic_id = mapped or (booking.clinic_id if booking else None)
         clinic = self._clinics.get(clinic_id) if clinic_id else None
         locale = booking.locale if booking else "en-GB"

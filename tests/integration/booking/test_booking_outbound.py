@@ -77,9 +77,7 @@ def test_a_callback_is_not_sent_on_to_where_a_redirect_points(
     assert queue.outcome(event_id) == (1, "refused: HTTP 302", True)
 
 
-@pytest.mark.parametrize(
-    "url", ["http://clinic.example/hooks", "http://10.1.2.3/h"]
-)
+@pytest.mark.parametrize("url", ["http://clinic.example/hooks", "http://10.1.2.3/h"])
 def test_a_callback_address_beyond_this_machine_must_be_https(url: str) -> None:
     with pytest.raises(ValidationError, match="only https addresses are used"):
         ClinicInfo(name="Dr Jenny", callback_url=url, callback_secret=SECRET)

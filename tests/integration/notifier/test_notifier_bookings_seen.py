@@ -68,6 +68,13 @@ def test_a_reply_is_linked_to_the_patients_next_booking_by_phone(database_url: s
         assert found.status is BookingStatus.BOOKED
         assert seen.for_phone(None, phone, NOW) == found
         assert seen.for_phone("leeds-vein", phone, NOW) is None
+        elsewhere = later.model_copy(
+            update={"clinic_id": "leeds-vein", "data": later.data.model_copy(
+                update={"clinic_id": "leeds-vein", "booking_id": "bk-leeds"})}
+        )  # fmt: skip
+        seen.record([elsewhere], {})  # another clinic booked the same phone
+        assert seen.for_phone(None, phone, NOW) is None, "no clinic may take another's replies"
+        assert seen.for_phone("dr-jenny", phone, NOW) == found
         assert seen.for_phone("dr-jenny", "+447700900999", NOW) is None
         after = seen.for_phone("dr-jenny", phone, NOW + timedelta(days=50))
         assert after is not None and after.booking_id == "bk-later"  # none to come: the latest

@@ -12,7 +12,7 @@ import pytest
 from twilio.request_validator import RequestValidator
 
 from services.notifier.ledger import LedgerState
-from services.notifier.replies import ReplyKind
+from services.notifier.replies import UNMAPPED, ReplyKind
 from services.shared.events import (
     BookingStatus,
     Channel,
@@ -348,3 +348,16 @@ def test_a_form_that_is_not_utf8_is_a_400_before_anything_else(web: Web, raw: by
 def test_a_form_past_64_kb_is_a_413(web: Web) -> None:
     answer = web.client.post("/v1/twilio/inbound", data=text("x" * 70_000))
     assert answer.status_code == 413
+
+
+def test_a_confirmation_to_a_number_no_clinic_is_mapped_to_confirms_nothing(web: Web) -> None:
+    """Numbers are mapped and this one is not: no clinic's booking is confirmed by it."""
+    web.booked()
+    web.post("/v1/twilio/inbound", text("C", to="+447700900555", sid="SM" + "u" * 32))
+    assert web.published == []
+    [reply] = web.replies()
+    assert (reply.kind, reply.clinic_id, reply.booking_id) == (
+        ReplyKind.UNMATCHED_CONFIRM,
+        UNMAPPED,
+        None,
+    )
