@@ -67,8 +67,11 @@ e2e: install
 # has its own topics, database schema and ports. The end-to-end tests run alone
 # after them: they time whole platforms against a sped-up clock, and one beside
 # another test's load was seen seconds late.
+# The fault runs go first, so that the two longest tests (a minute and more each)
+# overlap the many short ones instead of running alone at the end; worksteal
+# moves queued tests to whichever process is free.
 test: lint typecheck browser postgres kafka-jars
-	$(BIN)/pytest -q -n 2 tests/unit tests/integration tests/faults
+	$(BIN)/pytest -q -n 2 --dist worksteal tests/faults tests/integration tests/unit
 	$(BIN)/pytest -q tests/e2e
 
 clean:
