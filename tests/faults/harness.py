@@ -170,17 +170,6 @@ class FaultPlatform:
         self.worker.wait_line(READY["worker"])
         self.notifier.wait_line(READY["notifier"])
 
-    def restart_worker(self, fresh: bool = False) -> None:
-        """Start the worker again; ``fresh`` drops its local state (tables on disk)."""
-        if fresh:
-            shutil.rmtree(self.var_dir / "reminders", ignore_errors=True)
-        self.launch("worker")
-        self.worker.wait_line(READY["worker"])
-
-    def restart_notifier(self) -> None:
-        self.launch("notifier")
-        self.notifier.wait_line(READY["notifier"])
-
     def service(self, which: str) -> Service:
         return self.worker if which == "worker" else self.notifier
 

@@ -55,11 +55,6 @@ class LoginThrottle:
             if user_tries:
                 user_tries.pop()
 
-    def wait_left(self, address: str) -> float:
-        """Seconds until ``address`` may try again; 0 when it may now."""
-        with self._lock:
-            return self._wait(f"address:{address}", self._max, self._now())
-
     def _keys(self, address: str, user: str) -> Sequence[tuple[str, int]]:
         return ((f"address:{address}", self._max), (f"user:{user}", self._max * PER_USER_FACTOR))
 
