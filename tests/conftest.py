@@ -31,6 +31,17 @@ def apache_kafka() -> Iterator[ApacheKafka]:
         yield running
 
 
+SECURED_ADMIN_PASSWORD = "the-administrators-password-0123"
+
+
+@pytest.fixture(scope="session")
+def secured_kafka() -> Iterator[ApacheKafka]:
+    """Apache Kafka as docker-compose.yml secures it: SASL/SCRAM logins, ACLs, ``admin``
+    its one super user."""
+    with ApacheKafka(tied=True, admin_password=SECURED_ADMIN_PASSWORD) as running:
+        yield running
+
+
 @pytest.fixture
 def broker(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -4,7 +4,9 @@ Starts even when the broker is down: bookings are accepted into the outbox and
 the relay publishes them (creating the topics first) once the broker answers.
 Patients' confirmations by text are read from ``clinic.replies.v1`` on a thread
 of their own (:mod:`services.booking.replies`), and sent on to each clinic's
-callback URL from another (:mod:`services.booking.callbacks`).
+callback URL from another (:mod:`services.booking.callbacks`). What clinics
+write to their own ingress topics is relayed from a third
+(:mod:`services.booking.ingress`).
 Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
 background thread.
 """
@@ -24,6 +26,7 @@ from services.booking.broker_memory import BrokerMemory
 from services.booking.calendar_poller import CalendarPoller, build_feed
 from services.booking.callback_queue import CallbackQueue
 from services.booking.callbacks import CallbackSender
+from services.booking.ingress import IngressRelay
 from services.booking.relay import OutboxRelay
 from services.booking.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
@@ -65,6 +68,7 @@ def main() -> int:
         return 2
     calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
     replies = _replies(settings, app.state.service)
+    ingress = _ingress(settings, clock)
     callbacks = CallbackSender(
         CallbackQueue(store.engine),
         app.state.service.clinics,
@@ -90,6 +94,7 @@ def main() -> int:
     _stop_on_signals(server)
     relay.start()
     replies.start()
+    ingress.start()
     callbacks.start()
     sweeper.start()
     if feeds:
@@ -101,6 +106,7 @@ def main() -> int:
         sweeper.stop()
         callbacks.stop()
         replies.stop()
+        ingress.stop()
         relay.stop()
         store.close()
     return 0
@@ -111,7 +117,7 @@ def _relay(
 ) -> OutboxRelay:
     def prepare() -> None:
         ensure_topics(
-            settings.bootstrap_servers,
+            settings.kafka,
             settings.topics.all(),
             settings.partitions,
             timeout=2.0,
@@ -120,7 +126,7 @@ def _relay(
 
     return OutboxRelay(
         store,
-        settings.bootstrap_servers,
+        settings.kafka,
         clock,
         poll_seconds=settings.relay_poll_seconds,
         batch_size=settings.relay_batch_size,
@@ -129,7 +135,7 @@ def _relay(
         metrics=metrics,
         memory=BrokerMemory(
             store,
-            settings.bootstrap_servers,
+            settings.kafka,
             settings.topics,
             clock,
             settings.broker_memory_check_seconds,
@@ -140,12 +146,28 @@ def _relay(
 def _replies(settings: BookingSettings, service: BookingService) -> ReplyFollower:
     return ReplyFollower(
         Confirmations(service),
-        settings.bootstrap_servers,
+        settings.kafka,
         settings.topics.replies,
         settings.booking_replies_group,
         settings.booking_session_timeout_ms,
         prepare=lambda: ensure_topics(
-            settings.bootstrap_servers,
+            settings.kafka,
+            settings.topics.all(),
+            settings.partitions,
+            timeout=2.0,
+            configs=settings.topics.configs(),
+        ),
+    )
+
+
+def _ingress(settings: BookingSettings, clock: ScaledClock) -> IngressRelay:
+    return IngressRelay(
+        settings.kafka,
+        settings.topics,
+        settings.booking_ingress_group,
+        clock,
+        prepare=lambda: ensure_topics(
+            settings.kafka,
             settings.topics.all(),
             settings.partitions,
             timeout=2.0,

@@ -34,6 +34,7 @@ from services.shared.control import (
     read_control,
     write_control,
 )
+from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.booking")
@@ -45,13 +46,13 @@ class BrokerMemory:
     def __init__(
         self,
         store: BookingStore,
-        bootstrap: str,
+        kafka: KafkaAccess | str,
         topics: Topics,
         clock: Clock,
         every_seconds: float = 10.0,
     ) -> None:
         self._store = store
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._topics = topics
         self._clock = clock
         self._every = every_seconds
@@ -82,7 +83,7 @@ class BrokerMemory:
 
     def _look(self, producer: KafkaProducer) -> int | None:
         store_id = self._own_id()
-        state = read_control(self._bootstrap, self._topics.control)
+        state = read_control(self._kafka, self._topics.control)
         if state.remembers(store_id) and state.open_request() is None:
             self._unmarked = None
             return None

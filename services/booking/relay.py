@@ -22,6 +22,7 @@ from services.booking.broker_memory import BrokerMemory
 from services.booking.lease import lease_for
 from services.booking.store import BookingStore, OutboxRecord
 from services.shared.clock import Clock
+from services.shared.kafka_access import KafkaAccess, access_of
 from services.shared.metrics import PlatformMetrics
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class OutboxRelay:
     def __init__(
         self,
         store: BookingStore,
-        bootstrap_servers: str,
+        kafka: KafkaAccess | str,
         clock: Clock,
         *,
         poll_seconds: float = 0.2,
@@ -71,7 +72,8 @@ class OutboxRelay:
         self._metrics = metrics
         self._store = store
         self._lease = lease_for(store.engine)
-        self._bootstrap = bootstrap_servers
+        self._kafka = access_of(kafka)
+        self._bootstrap = self._kafka.bootstrap
         self._clock = clock
         self._poll = poll_seconds
         self._batch = batch_size
@@ -149,7 +151,7 @@ class OutboxRelay:
     def _producer_config(self) -> dict[str, Any]:
         timeout_ms = int(self._timeout * 1000)
         return {
-            "bootstrap_servers": self._bootstrap,
+            **self._kafka.client_options(),
             "client_id": "clinic-booking-relay",
             "acks": "all",
             "max_in_flight_requests_per_connection": 1,

@@ -24,6 +24,7 @@ from services.booking.service import BookingService
 from services.booking.store import Recorded
 from services.shared.background import Background
 from services.shared.events import InvalidEvent, PatientReplied, ReplyIntent, decode
+from services.shared.kafka_access import KafkaAccess, access_of
 
 log = logging.getLogger(__name__)
 SOURCE = "sms-reply"
@@ -85,7 +86,7 @@ class ReplyFollower(Background):
     def __init__(
         self,
         confirmations: Confirmations,
-        bootstrap: str,
+        kafka: KafkaAccess | str,
         topic: str,
         group_id: str,
         session_timeout_ms: int = 10_000,
@@ -96,7 +97,7 @@ class ReplyFollower(Background):
         subscribing never lets the broker make the topic with a count of its own)."""
         self._prepare = prepare
         self._confirmations = confirmations
-        self._bootstrap = bootstrap
+        self._kafka = access_of(kafka)
         self._topic = topic
         self._group = group_id
         self._session_ms = session_timeout_ms
@@ -119,7 +120,7 @@ class ReplyFollower(Background):
         self._prepare()
         consumer = KafkaConsumer(
             self._topic,
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.client_options(),
             group_id=self._group,
             client_id="clinic-booking-replies",
             enable_auto_commit=False,

@@ -71,6 +71,8 @@ class BookingSettings(PlatformSettings):
     """Requests with a bigger body get 413."""
     booking_replies_group: str = "clinic-booking-replies"
     """The consumer group that records patients' confirmations from ``clinic.replies.v1``."""
+    booking_ingress_group: str = "clinic-booking-ingress"
+    """The consumer group that relays clinics' ingress topics (``clinic.ingress.*.v1``)."""
     booking_callback_poll_seconds: float = Field(default=1.0, gt=0, le=300)
     """How often queued clinic callbacks are looked for (each clinic's ``callback_url``)."""
     retention_outbox_days: int = Field(default=7, ge=1, le=365)

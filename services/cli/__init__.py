@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "services.cli.ops_users",
     "services.cli.patient",
     "services.cli.kafka",
+    "services.cli.grants",
 )
 
 

@@ -23,6 +23,7 @@ from services.ops.status import collect
 from services.ops.status_view import print_status
 from services.ops.tail import TailOptions, tail
 from services.shared.clock import ScaledClock
+from services.shared.kafka_access import KafkaAccess
 from services.shared.settings import load_settings
 
 
@@ -58,7 +59,7 @@ def tail_command(args: argparse.Namespace) -> int:
     settings = load_settings(OpsSettings)
     try:
         options = TailOptions(
-            bootstrap=settings.bootstrap_servers,
+            kafka=settings.kafka,
             topic=resolve_topic(args.topic, settings.topics),
             from_beginning=args.from_beginning,
             limit=args.limit,
@@ -109,16 +110,14 @@ def dlq_command(args: argparse.Namespace) -> int:
     queues = [args.topic] if args.topic else list(dlq.QUEUES)
     console = Console(highlight=False, soft_wrap=args.json)
     try:
-        erased = erased_patients(
-            settings.bootstrap_servers, settings.topics.erasures, settings.erasure_keys
-        )
-        letters = dlq.list_letters(settings.bootstrap_servers, settings.topics, queues, erased)
+        erased = erased_patients(settings.kafka, settings.topics.erasures, settings.erasure_keys)
+        letters = dlq.list_letters(settings.kafka, settings.topics, queues, erased)
         if args.action == "list":
             _show_list(letters, args.json, console)
         elif args.action == "show":
             _show_one(dlq.find(letters, args.id), args.json, console)
         else:
-            return _replay(settings.bootstrap_servers, _chosen(letters, args), args.json)
+            return _replay(settings.kafka, _chosen(letters, args), args.json)
     except (ValueError, LookupError, TopicNotFound) as exc:
         return _fail("dlq", exc, 2)
     except BrokerUnavailable as exc:
@@ -148,9 +147,9 @@ def _chosen(letters: list[dlq.Letter], args: argparse.Namespace) -> list[dlq.Let
     return dlq.matching(letters, args.reason)
 
 
-def _replay(bootstrap: str, letters: list[dlq.Letter], as_json: bool) -> int:
+def _replay(kafka: KafkaAccess, letters: list[dlq.Letter], as_json: bool) -> int:
     """Replay each letter in order; stop at the first that fails (exit 1)."""
-    producer = open_writer(bootstrap)
+    producer = open_writer(kafka)
     done: list[dict[str, Any]] = []
     try:
         for letter in letters:

@@ -75,7 +75,7 @@ def erase_command(args: argparse.Namespace) -> int:
     if args.wait > 0:
         try:
             records += wait_for_records(
-                settings.bootstrap_servers,
+                settings.kafka,
                 settings.topics.erasures,
                 erasure.event.erasure_id,
                 FOLLOWERS,
@@ -96,7 +96,7 @@ def erase_command(args: argparse.Namespace) -> int:
 def erasures_command(args: argparse.Namespace) -> int:
     settings = load_settings(BookingSettings)
     try:
-        records = erasure_records(settings.bootstrap_servers, settings.topics.erasures)
+        records = erasure_records(settings.kafka, settings.topics.erasures)
     except BrokerUnavailable as exc:
         print(f"patient erasures: {exc}")
         return 1

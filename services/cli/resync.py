@@ -33,10 +33,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(BookingSettings)
-    ensure_topics(settings.bootstrap_servers, settings.topics.all(), settings.partitions)
+    ensure_topics(settings.kafka, settings.topics.all(), settings.partitions)
     store = BookingStore(settings.database_url)
     producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka.client_options(),
         acks="all",
         max_in_flight_requests_per_connection=1,
     )

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.notifier.bookings_seen import BookingsSeen
 from services.shared.erasure import PatientErased, decode_booking_topic
 from services.shared.events import BookingEvent, InvalidEvent
+from services.shared.kafka_access import KafkaAccess, access_of
 from services.shared.offsets import true_ends
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ class BookingFollower:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaAccess | str,
         topic: str,
         partitions: int,
         seen: BookingsSeen,
@@ -42,7 +43,7 @@ class BookingFollower:
         on_erased: Callable[[PatientErased], object] | None = None,
     ) -> None:
         self._on_erased = on_erased
-        self._bootstrap = bootstrap
+        self._kafka = access_of(kafka)
         self._topic = topic
         self._parts = [TopicPartition(topic, p) for p in range(partitions)]
         self._seen = seen
@@ -84,7 +85,7 @@ class BookingFollower:
 
     def _follow(self) -> None:
         consumer = KafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+            **self._kafka.client_options(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             client_id="clinic-notifier-bookings",

@@ -67,7 +67,7 @@ def poll_records(settings: NotifierSettings) -> int:
 def open_consumer(settings: NotifierSettings) -> KafkaConsumer:
     """A consumer in the notifier's group on the due topic; commits by hand."""
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka.client_options(),
         group_id=settings.consumer_group,
         client_id="clinic-notifier",
         enable_auto_commit=False,
@@ -94,7 +94,7 @@ class _SayWhenAssigned(ConsumerRebalanceListener):
 
 def open_producer(settings: NotifierSettings) -> KafkaProducer:
     return KafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **settings.kafka.client_options(),
         acks="all",
         client_id="clinic-notifier",
         linger_ms=5,
@@ -135,7 +135,7 @@ def notifier(
     """
     kafka_patches.apply()
     ensure_topics(
-        settings.bootstrap_servers,
+        settings.kafka,
         settings.topics.all(),
         settings.partitions,
         configs=settings.topics.configs(),
@@ -164,7 +164,7 @@ def notifier(
         settings.topics.erasures,
     )
     follower = BookingFollower(
-        settings.bootstrap_servers,
+        settings.kafka,
         settings.topics.bookings,
         settings.partitions,
         seen,

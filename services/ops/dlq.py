@@ -29,6 +29,7 @@ from services.ops.kafka_io import read_all
 from services.ops.records import Record
 from services.shared.erasure import ErasedPatients
 from services.shared.events import REPLAY_HEADER, DeadLetter, InvalidEvent, decode
+from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
 
 QUEUES = ("bookings", "notifications")
@@ -56,7 +57,7 @@ def queue_topic(queue: str, topics: Topics) -> str:
 
 
 def list_letters(
-    bootstrap: str,
+    kafka: KafkaAccess | str,
     topics: Topics,
     queues: Iterable[str] = QUEUES,
     erased: ErasedPatients | None = None,
@@ -68,7 +69,7 @@ def list_letters(
     """
     letters: list[Letter] = []
     for queue in queues:
-        for record in read_all(bootstrap, queue_topic(queue, topics)):
+        for record in read_all(kafka, queue_topic(queue, topics)):
             letter = _letter(f"{queue}:{record.partition}:{record.offset}", record)
             if erased is None or not names_erased(letter, erased):
                 letters.append(letter)

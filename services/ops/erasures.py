@@ -17,36 +17,37 @@ from kafka import TopicPartition
 from services.ops.kafka_io import TopicNotFound, open_reader, partitions_of, read_all
 from services.shared.erasure import ErasedPatients, ErasureKeys, ErasureRecord
 from services.shared.events import InvalidEvent, decode
+from services.shared.kafka_access import KafkaAccess
 
 BOOKING = "booking"
 
 
-def erasure_records(bootstrap: str, topic: str) -> list[ErasureRecord]:
+def erasure_records(kafka: KafkaAccess | str, topic: str) -> list[ErasureRecord]:
     """Every erasure record now on ``topic``, oldest first; none when there is no such topic.
 
     Blocks while reading it to its end; raises ``BrokerUnavailable``.
     """
     try:
-        records = read_all(bootstrap, topic)
+        records = read_all(kafka, topic)
     except TopicNotFound:
         return []
     return sorted(_decoded(r.value for r in records), key=lambda r: r.recorded_at)
 
 
-def erased_patients(bootstrap: str, topic: str, keys: ErasureKeys) -> ErasedPatients:
+def erased_patients(kafka: KafkaAccess | str, topic: str, keys: ErasureKeys) -> ErasedPatients:
     """The patients erased so far, as the booking service's records say."""
     return ErasedPatients(
         keys,
         (
             (r.clinic_id, r.patient_hash, r.erased_at)
-            for r in erasure_records(bootstrap, topic)
+            for r in erasure_records(kafka, topic)
             if r.service == BOOKING
         ),
     )
 
 
 def wait_for_records(
-    bootstrap: str, topic: str, erasure_id: str, services: Iterable[str], timeout: float
+    kafka: KafkaAccess | str, topic: str, erasure_id: str, services: Iterable[str], timeout: float
 ) -> list[ErasureRecord]:
     """The records of ``erasure_id`` from ``services``, as they arrive, for up to ``timeout`` s.
 
@@ -54,7 +55,7 @@ def wait_for_records(
     """
     wanted = set(services)
     found: dict[str, ErasureRecord] = {}
-    consumer = open_reader(bootstrap, client_id="clinic-ops-erasures")
+    consumer = open_reader(kafka, client_id="clinic-ops-erasures")
     try:
         parts: list[TopicPartition] = partitions_of(consumer, topic)
         consumer.assign(parts)

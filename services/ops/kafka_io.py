@@ -14,6 +14,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 
 from services.ops.records import Record
+from services.shared.kafka_access import KafkaAccess, access_of
 
 
 class TopicNotFound(LookupError):
@@ -24,11 +25,11 @@ class BrokerUnavailable(RuntimeError):
     """No broker answered at the configured address; the message names it."""
 
 
-def open_reader(bootstrap: str, client_id: str = "clinic-ops") -> KafkaConsumer:
+def open_reader(kafka: KafkaAccess | str, client_id: str = "clinic-ops") -> KafkaConsumer:
     """A consumer outside any group; ``BrokerUnavailable`` if nothing answers."""
     try:
         return KafkaConsumer(
-            bootstrap_servers=bootstrap,
+            **access_of(kafka).client_options(),
             client_id=client_id,
             group_id=None,
             enable_auto_commit=False,
@@ -36,20 +37,24 @@ def open_reader(bootstrap: str, client_id: str = "clinic-ops") -> KafkaConsumer:
             bootstrap_timeout_ms=3000,
         )
     except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {access_of(kafka).bootstrap}: {exc}"
+        ) from exc
 
 
-def open_writer(bootstrap: str) -> KafkaProducer:
+def open_writer(kafka: KafkaAccess | str) -> KafkaProducer:
     """A producer waiting for every replica; ``BrokerUnavailable`` if nothing answers."""
     try:
         return KafkaProducer(
-            bootstrap_servers=bootstrap,
+            **access_of(kafka).client_options(),
             client_id="clinic-ops",
             acks="all",
             bootstrap_timeout_ms=3000,
         )
     except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {access_of(kafka).bootstrap}: {exc}"
+        ) from exc
 
 
 def partitions_of(consumer: KafkaConsumer, topic: str) -> list[TopicPartition]:
@@ -87,12 +92,12 @@ def read(
                 yield _record(r)
 
 
-def read_all(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Record]:
+def read_all(kafka: KafkaAccess | str, topic: str, timeout: float = 10.0) -> list[Record]:
     """Every record of ``topic`` up to its end offsets now, in partition then offset order.
 
     Blocks until every partition is read to its end, or ``timeout`` seconds pass.
     """
-    consumer = open_reader(bootstrap)
+    consumer = open_reader(kafka)
     try:
         parts = partitions_of(consumer, topic)
         consumer.assign(parts)

@@ -14,6 +14,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from services.ops.kafka_io import BrokerUnavailable
+from services.shared.kafka_access import KafkaAccess, access_of
 from services.shared.offsets import true_ends
 
 
@@ -41,17 +42,19 @@ class PartitionLag:
         return max(0, self.end - self.committed)
 
 
-def open_admin(bootstrap: str) -> KafkaAdminClient:
+def open_admin(kafka: KafkaAccess | str) -> KafkaAdminClient:
     """An admin client; ``BrokerUnavailable`` naming the address if nothing answers."""
     try:
         return KafkaAdminClient(
-            bootstrap_servers=bootstrap,
+            **access_of(kafka).client_options(),
             client_id="clinic-ops-status",
             request_timeout_ms=5000,
             bootstrap_timeout_ms=3000,
         )
     except (KafkaError, OSError) as exc:
-        raise BrokerUnavailable(f"no Kafka broker answered at {bootstrap}: {exc}") from exc
+        raise BrokerUnavailable(
+            f"no Kafka broker answered at {access_of(kafka).bootstrap}: {exc}"
+        ) from exc
 
 
 def topic_states(consumer: KafkaConsumer, names: list[str], exact: bool) -> list[TopicState]:

@@ -77,8 +77,8 @@ def _broker(
     settings: OpsSettings, groups: list[str], notes: list[str]
 ) -> tuple[list[TopicState], list[PartitionLag], bool]:
     try:
-        consumer = open_reader(settings.bootstrap_servers, client_id="clinic-ops-status")
-        admin = open_admin(settings.bootstrap_servers)
+        consumer = open_reader(settings.kafka, client_id="clinic-ops-status")
+        admin = open_admin(settings.kafka)
     except BrokerUnavailable as exc:
         notes.append(str(exc))
         return [], [], False

@@ -12,13 +12,14 @@ from rich.markup import escape
 from services.ops.kafka_io import open_reader, read
 from services.ops.records import decode_record
 from services.ops.render import as_dict, header, summary
+from services.shared.kafka_access import KafkaAccess
 
 
 @dataclass(frozen=True)
 class TailOptions:
     """What to follow and how long: ``limit`` records, or until ``idle_seconds`` pass."""
 
-    bootstrap: str
+    kafka: KafkaAccess | str
     topic: str
     from_beginning: bool = False
     limit: int | None = None
@@ -33,7 +34,7 @@ def tail(options: TailOptions, console: Console) -> int:
     none (forever when both are None). Raises ``BrokerUnavailable`` or
     ``TopicNotFound`` before showing anything.
     """
-    consumer = open_reader(options.bootstrap, client_id="clinic-ops-tail")
+    consumer = open_reader(options.kafka, client_id="clinic-ops-tail")
     shown = 0
     try:
         stream = read(

@@ -45,7 +45,7 @@ def worker_addresses(settings: OpsSettings, read: bool = True) -> tuple[list[str
     if not read:
         return [configured], f"the workers registry ({topic}) was not read: no broker"
     try:
-        found = registered(read_all(settings.bootstrap_servers, topic, timeout=5.0))
+        found = registered(read_all(settings.kafka, topic, timeout=5.0))
     except (BrokerUnavailable, TopicNotFound, KafkaError) as exc:
         return [configured], f"the workers registry ({topic}) could not be read: {exc}"
     return list(dict.fromkeys([configured, *found])), None

@@ -48,7 +48,7 @@ def main() -> None:
     policy = clinic_policies(clinics)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     ensure_topics(
-        settings.bootstrap_servers,
+        settings.kafka,
         settings.topics.all(),
         settings.partitions,
         configs=settings.topics.configs(),

@@ -11,6 +11,7 @@ is done with each record is :class:`handling.WorkerHandling`, Faust-free.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import (
     Awaitable,
     Callable,
@@ -43,6 +44,7 @@ from services.reminders.schedule import Scheduler
 from services.reminders.settings import ReminderSettings
 from services.reminders.views import add_views
 from services.shared.clock import Clock
+from services.shared.kafka_access import KafkaAccess
 from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 
@@ -223,10 +225,24 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 1024**2, "max_write_buffer_number": 
 shared by every partition (``store.py``)."""
 
 
+def faust_credentials(kafka: KafkaAccess) -> faust.SASLCredentials | None:
+    """The service's Kafka login as Faust takes it (None: no login)."""
+    if not kafka.logs_in:
+        return None
+    context = None
+    if kafka.security_protocol == "SASL_SSL":
+        context = ssl.create_default_context(cafile=str(kafka.ca_file) if kafka.ca_file else None)
+    password = kafka.password.get_secret_value() if kafka.password else None
+    return faust.SASLCredentials(
+        username=kafka.username, password=password, ssl_context=context, mechanism=kafka.mechanism
+    )
+
+
 def _app_options(settings: ReminderSettings) -> dict[str, Any]:
     options: dict[str, Any] = {
         # Faust's list of brokers is URLs joined by ";", not Kafka's "host:port,host:port".
         "broker": ";".join(f"kafka://{a.strip()}" for a in settings.bootstrap_servers.split(",")),
+        "broker_credentials": faust_credentials(settings.kafka),
         "store": f"{SHARED_STORE}://" if settings.worker_store == "rocksdb" else "memory://",
         "datadir": str(settings.data_dir),
         "web_host": settings.worker_web_host,

@@ -25,7 +25,7 @@ from faust.tables.recovery import Recovery
 from faust.types import TP, ConsumerT
 from kafka import TopicPartition
 
-from services.reminders.transport import broker_address
+from services.reminders.transport import broker_access
 from services.shared.offsets import read_true_ends
 
 log = logging.getLogger("clinic.reminders")
@@ -70,8 +70,8 @@ class CheckedRecovery(Recovery):
         again = {TopicPartition(tp.topic, tp.partition): end + 1 for tp, (_, end) in lost.items()}
         if not any(end > 0 for end in again.values()):
             return lost  # every one of them empty: nothing to read
-        bootstrap = broker_address(self.app)
-        ends = await asyncio.to_thread(read_true_ends, bootstrap, again, CONFIRM_SECONDS)
+        kafka = broker_access(self.app)
+        ends = await asyncio.to_thread(read_true_ends, kafka, again, CONFIRM_SECONDS)
         return {
             tp: (stored, ends[TopicPartition(tp.topic, tp.partition)] - 1)
             for tp, (stored, _) in lost.items()

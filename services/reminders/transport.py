@@ -31,6 +31,7 @@ from faust.types import TP, Message
 from kafka import TopicPartition
 from mode import Service, ServiceT
 
+from services.shared.kafka_access import KafkaAccess
 from services.shared.offsets import read_true_ends
 
 T = TypeVar("T")
@@ -132,18 +133,23 @@ class ExactEndsConsumer(EagerConsumer):
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         reported = await super().highwaters(*partitions)
-        bootstrap = broker_address(self.app)
+        kafka = broker_access(self.app)
         asked = {TopicPartition(tp.topic, tp.partition): end for tp, end in reported.items()}
-        ends = await asyncio.to_thread(read_true_ends, bootstrap, asked)
+        ends = await asyncio.to_thread(read_true_ends, kafka, asked)
         return {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
 
 
-def broker_address(app: Any) -> str:
-    """``host:port,...`` of every broker ``app`` knows, for a plain kafka-python client.
+def broker_access(app: Any) -> KafkaAccess:
+    """Every broker ``app`` knows, and its login, for a plain kafka-python client.
 
     All of them: on a cluster the first may be the one that is down.
     """
-    return ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker_consumer)
+    bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in app.conf.broker_consumer)
+    login = app.conf.broker_credentials
+    if login is None:
+        return KafkaAccess(bootstrap)
+    plain = KafkaAccess(bootstrap, login.protocol.value, login.mechanism.value)
+    return plain.as_user(login.username, login.password)
 
 
 class EagerTransport(driver.Transport):

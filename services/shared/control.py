@@ -29,6 +29,7 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic import Field
 
 from services.shared.events import SCHEMA_VERSION, Frozen, InvalidEvent, UtcDatetime, decode, encode
+from services.shared.kafka_access import KafkaAccess, access_of
 from services.shared.offsets import true_ends
 
 MARKER = b"marker"
@@ -89,7 +90,7 @@ class ControlState:
         return self.request
 
 
-def read_control(bootstrap: str, topic: str, timeout: float = 5.0) -> ControlState:
+def read_control(kafka: KafkaAccess | str, topic: str, timeout: float = 5.0) -> ControlState:
     """Read partition 0 of the control topic from its start to its end.
 
     Blocks up to ``timeout`` seconds; raises ``TimeoutError`` if the end was
@@ -98,7 +99,7 @@ def read_control(bootstrap: str, topic: str, timeout: float = 5.0) -> ControlSta
     """
     tp = TopicPartition(topic, 0)
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **access_of(kafka).client_options(),
         enable_auto_commit=False,
         client_id="clinic-control",
         request_timeout_ms=int(timeout * 1000) + 1000,

@@ -12,6 +12,8 @@ import time
 
 from kafka import KafkaConsumer, TopicPartition
 
+from services.shared.kafka_access import KafkaAccess, access_of
+
 
 def true_ends(
     consumer: KafkaConsumer, reported: dict[TopicPartition, int], timeout: float = 3.0
@@ -39,11 +41,11 @@ def true_ends(
 
 
 def read_true_ends(
-    bootstrap: str, reported: dict[TopicPartition, int], timeout: float = 3.0
+    kafka: KafkaAccess | str, reported: dict[TopicPartition, int], timeout: float = 3.0
 ) -> dict[TopicPartition, int]:
     """:func:`true_ends` with a consumer of its own, opened and closed here."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, client_id="clinic-true-ends"
+        **access_of(kafka).client_options(), enable_auto_commit=False, client_id="clinic-true-ends"
     )
     try:
         return true_ends(consumer, reported, timeout)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.shared.clinics import DEFAULT_QUIET_HOURS, ClinicDirectory, QuietHours
 from services.shared.erasure import ErasureKeys, erasure_keys
+from services.shared.kafka_access import KafkaAccess, ScramMechanism, SecurityProtocol
 from services.shared.safe_start import example_values
 from services.shared.topics import Topics
 
@@ -25,6 +26,14 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLINIC_", frozen=True, extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    """``SASL_PLAINTEXT`` or ``SASL_SSL`` where Kafka wants each service to log in
+    (docker-compose.yml, docs/deploy.md); then the next three are this service's own."""
+    kafka_sasl_mechanism: ScramMechanism = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = None
+    """The CA that signed the brokers' certificates, for ``SASL_SSL`` (the system's otherwise)."""
     topic_prefix: str = ""
     partitions: int = Field(default=4, ge=1, le=256)
     var_dir: Path = Path("var")
@@ -79,6 +88,18 @@ class PlatformSettings(BaseSettings):
     """How long the broker keeps a dead letter (set on the topics when they are created)."""
 
     @property
+    def kafka(self) -> KafkaAccess:
+        """The brokers and this service's login to them: what every Kafka client is given."""
+        return KafkaAccess(
+            self.bootstrap_servers,
+            self.kafka_security_protocol,
+            self.kafka_sasl_mechanism,
+            self.kafka_username,
+            self.kafka_password,
+            self.kafka_ca_file,
+        )
+
+    @property
     def topics(self) -> Topics:
         return Topics(self.topic_prefix, self.retention_dead_letters_days)
 
@@ -93,7 +114,12 @@ class PlatformSettings(BaseSettings):
     def refusals(self) -> list[str]:
         """Why this configuration must not start (:mod:`services.shared.safe_start`);
         each service adds its own to these."""
-        return example_values({"CLINIC_ERASURE_SECRET": self.erasure_secret})
+        return self.kafka.refusals() + example_values(
+            {
+                "CLINIC_ERASURE_SECRET": self.erasure_secret,
+                "CLINIC_KAFKA_PASSWORD": self.kafka_password,
+            }
+        )
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -8,12 +8,17 @@ co-partitioning the reminders worker relies on.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from services.shared.kafka_access import KafkaAccess, access_of
+
+_TOPIC_PART = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,25 @@ class Topics:
         (see :mod:`services.shared.workers`)."""
         return f"{self.prefix}clinic.reminders.workers.v1"
 
+    def ingress(self, clinic_id: str) -> str:
+        """Where a clinic that produces to Kafka directly writes its booking events
+        (only that clinic may; the booking service relays them). ``ValueError`` for a
+        clinic id that a topic name cannot carry (Kafka's names allow ``A-Za-z0-9._-``)."""
+        if not _TOPIC_PART.fullmatch(clinic_id) or clinic_id.strip(".") == "":
+            raise ValueError(f"clinic id {clinic_id!r} cannot name a Kafka topic (A-Za-z0-9._-)")
+        return f"{self.ingress_prefix}{clinic_id}.v1"
+
+    @property
+    def ingress_prefix(self) -> str:
+        return f"{self.prefix}clinic.ingress."
+
+    def ingress_clinic(self, topic: str) -> str | None:
+        """The clinic whose ingress topic ``topic`` is; None if it is none's."""
+        if not (topic.startswith(self.ingress_prefix) and topic.endswith(".v1")):
+            return None
+        clinic = topic[len(self.ingress_prefix) : -len(".v1")]
+        return clinic if clinic and _TOPIC_PART.fullmatch(clinic) else None
+
     def all(self) -> list[str]:
         return [
             self.bookings,
@@ -114,7 +138,7 @@ BROKER_DEFAULT = -1
 
 
 def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaAccess | str,
     names: list[str],
     partitions: int,
     timeout: float = 30.0,
@@ -131,7 +155,7 @@ def ensure_topics(
     while True:
         try:
             admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap,
+                **access_of(kafka).client_options(),
                 client_id="clinic-topics",
                 request_timeout_ms=5000,
                 bootstrap_timeout_ms=int(max(1.0, deadline - time.monotonic()) * 1000),
@@ -139,7 +163,9 @@ def ensure_topics(
             break
         except (KafkaError, OSError) as exc:
             if time.monotonic() > deadline:
-                raise RuntimeError(f"no Kafka broker answered at {bootstrap}") from exc
+                raise RuntimeError(
+                    f"no Kafka broker answered at {access_of(kafka).bootstrap}"
+                ) from exc
             time.sleep(0.2)
     settings = configs or {}
     try:

@@ -6,9 +6,11 @@ import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from services.shared.kafka_access import KafkaAccess, access_of
 
-def produce(bootstrap: str, topic: str, key: str | None, value: bytes) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+def produce(kafka: KafkaAccess | str, topic: str, key: str | None, value: bytes) -> None:
+    producer = KafkaProducer(**access_of(kafka).client_options(), acks="all")
     try:
         producer.send(topic, key=key.encode() if key else None, value=value)
         producer.flush()
@@ -17,7 +19,7 @@ def produce(bootstrap: str, topic: str, key: str | None, value: bytes) -> None:
 
 
 def assigned_consumer(
-    bootstrap: str,
+    kafka: KafkaAccess | str,
     topic: str,
     group_id: str | None = None,
     partitions: int = 4,
@@ -25,7 +27,7 @@ def assigned_consumer(
 ) -> KafkaConsumer:
     """A consumer on every partition of ``topic`` from the start, without a group join."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **access_of(kafka).client_options(),
         group_id=group_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -38,8 +40,8 @@ def assigned_consumer(
 class TopicReader:
     """Everything that arrives on one topic, read as the test goes."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
-        self._consumer = assigned_consumer(bootstrap, topic)
+    def __init__(self, kafka: KafkaAccess | str, topic: str) -> None:
+        self._consumer = assigned_consumer(kafka, topic)
         self.values: list[bytes] = []
 
     def wait_for(self, count: int, timeout: float = 20.0) -> list[bytes]:

@@ -11,6 +11,7 @@ from services.ops.kafka_io import read_all
 from services.ops.web.shaping import DueReminder
 from services.shared.erasure import ErasureKeys
 from services.shared.events import InvalidEvent, ReminderDue, decode
+from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
 
 
@@ -28,14 +29,14 @@ class DeadLetterRow:
     payload: str
 
 
-def due_reminders(bootstrap: str, topics: Topics) -> list[DueReminder]:
+def due_reminders(kafka: KafkaAccess | str, topics: Topics) -> list[DueReminder]:
     """Every reminder now on the due topic; undecodable records are left out.
 
     Blocks while reading the topic to its end; raises ``BrokerUnavailable`` or
     ``TopicNotFound``.
     """
     found: list[DueReminder] = []
-    for record in read_all(bootstrap, topics.due):
+    for record in read_all(kafka, topics.due):
         try:
             due = decode(ReminderDue, record.value or b"")
         except InvalidEvent:
@@ -54,12 +55,12 @@ def due_reminders(bootstrap: str, topics: Topics) -> list[DueReminder]:
 
 
 def dead_letters(
-    bootstrap: str, topics: Topics, keys: ErasureKeys | None = None
+    kafka: KafkaAccess | str, topics: Topics, keys: ErasureKeys | None = None
 ) -> list[DeadLetterRow]:
     """Both dead-letter topics, newest first, less the letters of patients erased since (with
     ``keys``); raises ``BrokerUnavailable`` or ``TopicNotFound``."""
-    erased = erased_patients(bootstrap, topics.erasures, keys) if keys else None
-    rows = [_row(letter) for letter in list_letters(bootstrap, topics, erased=erased)]
+    erased = erased_patients(kafka, topics.erasures, keys) if keys else None
+    rows = [_row(letter) for letter in list_letters(kafka, topics, erased=erased)]
     return sorted(rows, key=lambda r: (r.occurred_at is not None, r.occurred_at), reverse=True)
 
 

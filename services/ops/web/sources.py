@@ -102,13 +102,13 @@ class LiveSources:
 
     def due_reminders(self) -> list[DueReminder]:
         s = self._settings
-        return _guard("due topic", lambda: broker.due_reminders(s.bootstrap_servers, s.topics))
+        return _guard("due topic", lambda: broker.due_reminders(s.kafka, s.topics))
 
     def dead_letters(self) -> list[DeadLetterRow]:
         s = self._settings
         return _guard(
             "dead letters",
-            lambda: broker.dead_letters(s.bootstrap_servers, s.topics, s.erasure_keys),
+            lambda: broker.dead_letters(s.kafka, s.topics, s.erasure_keys),
         )
 
     def replies(self, clinic_id: str | None, unread_only: bool) -> list[InboxReply]:
