@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka.admin import ACLOperation, ResourceType
@@ -59,7 +60,7 @@ def test_the_services_settings_give_every_client_their_login(tmp_path: Path) -> 
     ],
 )
 def test_a_login_half_given_or_left_at_its_example_is_refused(
-    tmp_path: Path, given: dict[str, object], named: str
+    tmp_path: Path, given: dict[str, Any], named: str
 ) -> None:
     settings = PlatformSettings(var_dir=tmp_path, kafka_security_protocol="SASL_SSL", **given)
     [refusal] = settings.refusals()
