@@ -133,3 +133,7 @@ def configure_logging(
     # The twilio client logs each request's headers and answer at INFO: ten lines a text.
     for noisy in ("kafka", "aiokafka", "faust", "mode", "twilio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # kafka-python warns "Exchanging credentials in the clear" at every SCRAM login over
+    # SASL_PLAINTEXT, though SCRAM never sends the password; which protocol is used on
+    # which network is the deployment's choice (docs/deploy.md), said once, not per login.
+    logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)

@@ -22,8 +22,8 @@ import pytest
 
 from services.ops.web.auth.passwords import hash_password
 from services.ops.web.auth.users import Role, User, write_users
-from services.shared.apache_kafka import ApacheKafka, java, kafka_libs
 from tests.support.compose import FILLED_IN, ROOT, ComposeFile, read_env_file
+from tests.support.compose_kafka import ComposeKafka
 from tests.support.postgres import ADMIN_URL
 from tests.support.processes import Service
 from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
@@ -56,25 +56,30 @@ def database() -> Iterator[str]:
 
 
 def test_the_compose_services_pass_their_healthchecks_and_deliver_the_first_booking(
-    apache_kafka: ApacheKafka, database: str, tmp_path: Path
+    database: str, tmp_path: Path
 ) -> None:
+    """On the compose file's own Kafka (deploy/kafka/start.sh): every service logs in as
+    its own user, with the users and ACLs kafka-grants made, and nothing else allowed."""
     postgres = ADMIN_URL.removeprefix("postgresql://").split("@", 1)[1].rsplit("/", 1)[0]
     mailbox = Mailbox()
-    with RecordingTwilio() as twilio, SmtpServer(mailbox) as smtp:
-        env = {
-            **read_env_file(ROOT / "deploy" / "env.example"),
-            **SECRETS,
-            "CLINIC_SMTP_HOST": "127.0.0.1",
-            "CLINIC_SMTP_PORT": str(smtp.port),
-        }
+    env = {
+        **read_env_file(ROOT / "deploy" / "env.example"),
+        **SECRETS,
+    }
+    kafka_env = ComposeFile(env, hosts={}, data_root=tmp_path).environment("kafka")
+    (tmp_path / "kafka").mkdir()
+    with ComposeKafka(kafka_env, tmp_path / "kafka") as kafka, RecordingTwilio() as twilio, \
+            SmtpServer(mailbox) as smtp:  # fmt: skip
+        env |= {"CLINIC_SMTP_HOST": "127.0.0.1", "CLINIC_SMTP_PORT": str(smtp.port)}
         compose = ComposeFile(
             env,
-            hosts={"kafka:9092": apache_kafka.bootstrap, "postgres:5432/clinic":
+            hosts={"kafka:9092": kafka.bootstrap, "postgres:5432/clinic":
                    f"{postgres}/{database}"},
             data_root=tmp_path,
         )  # fmt: skip
-        _healthy(_kafka_check(compose, apache_kafka), "kafka")
+        _healthy(_kafka_check(compose, kafka), "kafka")
         _healthy(_postgres_check(compose, postgres), "postgres")
+        _granted(compose)
         users = Path(compose.environment("ops")["CLINIC_OPS_USERS_FILE"])
         write_users(users, {"admin": User("admin", Role.ADMIN, hash_password("x" * 20))})
         services = _start(compose, tmp_path, twilio.base_url)
@@ -114,12 +119,20 @@ def _start(compose: ComposeFile, tmp_path: Path, twilio_url: str) -> dict[str, S
     return started
 
 
-def _kafka_check(compose: ComposeFile, kafka: ApacheKafka) -> list[str]:
-    """The file's kafka-broker-api-versions.sh, which is this tool class on its class path."""
+def _kafka_check(compose: ComposeFile, kafka: ComposeKafka) -> list[str]:
+    """The file's kafka-broker-api-versions.sh, logged in as the administrator."""
     shell = compose.service("kafka")["healthcheck"]["test"][1]
-    assert "kafka-broker-api-versions.sh --bootstrap-server localhost:9092" in shell
-    tool = "org.apache.kafka.tools.BrokerApiVersionsCommand"
-    return [java(), "-cp", f"{kafka_libs()}/*", tool, "--bootstrap-server", kafka.bootstrap]
+    assert "--command-config /tmp/admin.properties" in shell
+    return kafka.healthcheck(shell)
+
+
+def _granted(compose: ComposeFile) -> None:
+    """The file's kafka-grants step, run once as compose runs it before the services."""
+    done = subprocess.run(
+        compose.command("kafka-grants"), env=compose.environment("kafka-grants"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def _postgres_check(compose: ComposeFile, address: str) -> list[str]:

@@ -34,6 +34,10 @@ FILLED_IN = {
     "CLINIC_UNSUBSCRIBE_SECRET": "u" * 40,
     "CLINIC_WORKER_WEB_TOKEN": "w" * 40,
     "CLINIC_ERASURE_SECRET": "e" * 40,
+    **{
+        f"CLINIC_KAFKA_{user}_PASSWORD": f"{user.lower()}-kafka-password-0123456789"
+        for user in ("ADMIN", "BOOKING", "REMINDERS", "NOTIFIER", "OPS")
+    },
 }
 """deploy/env.example's secrets filled in as docs/deploy.md says."""
 

@@ -50,6 +50,10 @@ def refusals(tmp_path: Path, service: str, **changed: str) -> list[str]:
          "CLINIC_WORKER_WEB_TOKEN has 9 characters"),
         ("ops", "CLINIC_WORKER_WEB_TOKEN", "change-me",
          "CLINIC_WORKER_WEB_TOKEN is still the example value 'change-me'"),
+        ("reminders", "CLINIC_KAFKA_REMINDERS_PASSWORD", "change-me",
+         "CLINIC_KAFKA_PASSWORD is still the example value 'change-me'"),
+        ("notifier", "CLINIC_KAFKA_NOTIFIER_PASSWORD", "change-me",
+         "CLINIC_KAFKA_PASSWORD is still the example value 'change-me'"),
     ],
 )  # fmt: skip
 def test_an_unsafe_setting_stops_the_service_with_one_line_naming_it(
@@ -57,3 +61,19 @@ def test_an_unsafe_setting_stops_the_service_with_one_line_naming_it(
 ) -> None:
     found = refusals(tmp_path, service, **{variable: value})
     assert any(line.startswith(f"refusing to start: {said}") for line in found), found
+
+
+@pytest.mark.parametrize("password", ["change-me", 'a-long-password-with-a-quote"', ""])
+def test_kafka_refuses_to_start_with_an_example_or_unsafe_administrator_password(
+    tmp_path: Path, password: str
+) -> None:
+    """deploy/kafka/start.sh, as the compose file runs it, before it formats anything."""
+    done = subprocess.run(
+        ["bash", str(ROOT / "deploy" / "kafka" / "start.sh")],
+        env={"PATH": "/usr/bin:/bin", "KAFKA_ADMIN_PASSWORD": password,
+             "KAFKA_HOME": str(tmp_path / "nowhere"), "KAFKA_DATA": str(tmp_path)},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "CLINIC_KAFKA_ADMIN_PASSWORD" in done.stderr
+    assert list(tmp_path.iterdir()) == []
