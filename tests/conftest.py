@@ -11,6 +11,7 @@ import pytest
 from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker
 from services.shared.topics import Topics, ensure_topics
+from tests.support.compose_kafka import ComposeKafka
 from tests.support.postgres import fresh_database
 
 BROKERS = ("tansu", "apache-kafka")
@@ -35,10 +36,11 @@ SECURED_ADMIN_PASSWORD = "the-administrators-password-0123"
 
 
 @pytest.fixture(scope="session")
-def secured_kafka() -> Iterator[ApacheKafka]:
-    """Apache Kafka as docker-compose.yml secures it: SASL/SCRAM logins, ACLs, ``admin``
-    its one super user."""
-    with ApacheKafka(tied=True, admin_password=SECURED_ADMIN_PASSWORD) as running:
+def secured_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComposeKafka]:
+    """Apache Kafka as docker-compose.yml runs it (deploy/kafka/start.sh): SASL/SCRAM
+    logins, ACLs, ``admin`` its one super user."""
+    folder = tmp_path_factory.mktemp("compose-kafka")
+    with ComposeKafka({"KAFKA_ADMIN_PASSWORD": SECURED_ADMIN_PASSWORD}, folder) as running:
         yield running
 
 

@@ -115,7 +115,7 @@ class IngressRelay(Background):
             client_id="clinic-booking-ingress",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            metadata_max_age_ms=30_000,  # a clinic's new topic is followed within 30 s
+            metadata_max_age_ms=10_000,  # a clinic's new topic is followed within 10 s
         )
         producer = KafkaProducer(
             **self._kafka.client_options(), client_id="clinic-booking-ingress", acks="all"

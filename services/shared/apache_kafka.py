@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.shared.broker import LocalServer, die_with_parent, free_port, wait_for_port
-from services.shared.kafka_access import KafkaAccess, access_of
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 POM = _CHECKOUT / "deploy" / "kafka" / "pom.xml"
 HEAP = "-Xms128m -Xmx512m"
-ADMIN_USER = "admin"
 
 
 def kafka_version() -> str:
@@ -122,9 +120,7 @@ class ApacheKafka(LocalServer):
     keeps the data across starts (a fresh temporary folder, removed at stop, if
     not given); ``port`` fixes the first node's client port (free ports otherwise);
     ``tied``: each node dies with the thread that started it, even if this process
-    is killed outright (as the launcher's embedded broker does). ``admin_password``
-    secures it as docker-compose.yml does: clients log in with SASL/SCRAM, ACLs
-    decide (none means no), and ``admin`` with that password is the one super user.
+    is killed outright (as the launcher's embedded broker does).
     """
 
     def __init__(
@@ -134,10 +130,8 @@ class ApacheKafka(LocalServer):
         port: int | None = None,
         partitions: int = 4,
         tied: bool = False,
-        admin_password: str | None = None,
     ) -> None:
         self._owned = data_dir is None
-        self.admin_password = admin_password
         self.data_dir = data_dir or Path(_temporary_dir())
         self.partitions = partitions
         self._tied = tied
@@ -151,18 +145,6 @@ class ApacheKafka(LocalServer):
     @property
     def bootstrap(self) -> str:
         return ",".join(node.bootstrap for node in self.nodes)
-
-    @property
-    def secured(self) -> bool:
-        return self.admin_password is not None
-
-    @property
-    def access(self) -> KafkaAccess:
-        """How to reach the cluster as its administrator (no login when not secured)."""
-        plain = KafkaAccess(self.bootstrap)
-        if self.admin_password is None:
-            return plain
-        return plain.as_user(ADMIN_USER, self.admin_password)
 
     def node(self, node_id: int) -> KafkaNode:
         return self.nodes[node_id - 1]
@@ -213,7 +195,7 @@ class ApacheKafka(LocalServer):
         """Blocks until ``count`` brokers are registered with the quorum."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if len(registered_brokers(self.access)) >= count:
+            if len(registered_brokers(self.bootstrap)) >= count:
                 return
             time.sleep(0.2)
         raise TimeoutError(f"Apache Kafka: fewer than {count} brokers within {timeout:.0f}s")
@@ -222,7 +204,7 @@ class ApacheKafka(LocalServer):
         """How many partitions of ``topics`` each node leads now."""
         from kafka.admin import KafkaAdminClient
 
-        admin = KafkaAdminClient(**self.access.client_options(), request_timeout_ms=10000)
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
         try:
             described = admin.describe_topics(topics)
         finally:
@@ -236,25 +218,13 @@ class ApacheKafka(LocalServer):
         shown = subprocess.run(
             [java(), "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp", f"{kafka_libs()}/*",
              "org.apache.kafka.tools.MetadataQuorumCommand",
-             "--bootstrap-server", self.bootstrap, *self._tool_login(),
-             "describe", "--status"],
+             "--bootstrap-server", self.bootstrap, "describe", "--status"],
             check=True, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         found = re.search(r"^LeaderId:\s+(\d+)", shown.stdout, re.MULTILINE)
         if found is None:
             raise RuntimeError(f"no LeaderId in the quorum's status: {shown.stdout!r}")
         return int(found.group(1))
-
-    def _tool_login(self) -> list[str]:
-        """``--command-config`` for Kafka's own tools, when they must log in."""
-        if self.admin_password is None:
-            return []
-        path = self.data_dir / "admin.properties"
-        path.write_text(
-            "security.protocol=SASL_PLAINTEXT\nsasl.mechanism=SCRAM-SHA-512\n"
-            f"sasl.jaas.config={_jaas(ADMIN_USER, self.admin_password)}\n"
-        )
-        return ["--command-config", str(path)]
 
     def _restore_ports(self) -> None:
         """On a kept data folder, the ports of the last start: clients and peers know them."""
@@ -280,19 +250,11 @@ class ApacheKafka(LocalServer):
     def _format(self, libs: Path, node: KafkaNode, ident: str) -> None:
         done = subprocess.run(
             [java(), "-cp", f"{libs}/*", "kafka.tools.StorageTool", "format",
-             "--cluster-id", ident, "--config", str(node.config_path), "--ignore-formatted",
-             *self._first_user()],
+             "--cluster-id", ident, "--config", str(node.config_path), "--ignore-formatted"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False,
         )  # fmt: skip
         if done.returncode != 0:
             raise RuntimeError(f"StorageTool could not format {node.data_dir}: {done.stderr}")
-
-    def _first_user(self) -> list[str]:
-        """The administrator's SCRAM credential, written with the storage: without it
-        no client could log in to create the others."""
-        if self.admin_password is None:
-            return []
-        return ["--add-scram", f"SCRAM-SHA-512=[name={ADMIN_USER},password={self.admin_password}]"]
 
     def _launch(self, libs: Path, node: KafkaNode) -> None:
         log = open(node.data_dir / "server.out", "ab")  # noqa: SIM115
@@ -307,46 +269,16 @@ class ApacheKafka(LocalServer):
         log.close()
 
 
-def _jaas(username: str, password: str) -> str:
-    return (
-        "org.apache.kafka.common.security.scram.ScramLoginModule required "
-        f'username="{username}" password="{password}";'
-    )
-
-
-def _security(cluster: ApacheKafka) -> dict[str, object]:
-    """Listener and authorizer settings: SASL/SCRAM and ACLs when secured, as in
-    docker-compose.yml; the controllers' own listener stays on loopback."""
-    if cluster.admin_password is None:
-        return {
-            "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        }
-    return {
-        "inter.broker.listener.name": "SASL_PLAINTEXT",
-        "listener.security.protocol.map": "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "sasl.enabled.mechanisms": "SCRAM-SHA-512",
-        "sasl.mechanism.inter.broker.protocol": "SCRAM-SHA-512",
-        "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config": _jaas(
-            ADMIN_USER, cluster.admin_password
-        ),
-        "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
-        # ANONYMOUS is the brokers and controllers talking on the controller listener.
-        "super.users": f"User:{ADMIN_USER};User:ANONYMOUS",
-        "allow.everyone.if.no.acl.found": "false",
-    }
-
-
 def _server_properties(node: KafkaNode, voters: str, cluster: ApacheKafka) -> str:
     replicas = min(3, len(cluster.nodes))
-    scheme = "SASL_PLAINTEXT" if cluster.secured else "PLAINTEXT"
     settings = {
         "process.roles": "broker,controller",
         "node.id": node.node_id,
-        "listeners": f"{scheme}://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
-        "advertised.listeners": f"{scheme}://127.0.0.1:{node.port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{node.port}",
         "controller.listener.names": "CONTROLLER",
-        **_security(cluster),
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "controller.quorum.voters": voters,
         "log.dirs": node.data_dir / "log",
         # As in production (docker-compose.yml): every topic is created on purpose.
@@ -375,14 +307,14 @@ def _server_properties(node: KafkaNode, voters: str, cluster: ApacheKafka) -> st
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def registered_brokers(kafka: KafkaAccess | str) -> list[int]:
+def registered_brokers(bootstrap: str) -> list[int]:
     """The ids of the brokers the cluster reports; empty while it cannot answer."""
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(
-            **access_of(kafka).client_options(), request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
         )
     except (KafkaError, OSError):
         return []

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,8 +23,11 @@ import pytest
 
 from services.ops.web.auth.passwords import hash_password
 from services.ops.web.auth.users import Role, User, write_users
+from services.shared.events import Booking, BookingEvent, BookingEventType, encode
+from services.shared.kafka_access import KafkaAccess
 from tests.support.compose import FILLED_IN, ROOT, ComposeFile, read_env_file
 from tests.support.compose_kafka import ComposeKafka
+from tests.support.kafka import produce
 from tests.support.postgres import ADMIN_URL
 from tests.support.processes import Service
 from tests.support.providers import Mailbox, RecordingTwilio, SmtpServer
@@ -101,9 +105,42 @@ def test_the_compose_services_pass_their_healthchecks_and_deliver_the_first_book
             sent = [m.to for m in mailbox.received]
             assert sent == [("jane@example.com",)], services["notifier"].tail()
             assert twilio.accepted == []
+            # A clinic producing to Kafka directly, with the login `grants clinic` made for
+            # it: its event, naming another clinic, is relayed as its own.
+            clinic = _clinic_login(compose, kafka.access, "dr-jenny")
+            produce(clinic, "clinic.ingress.dr-jenny.v1", None, _direct_event(start))
+            while len(mailbox.received) < 2 and time.monotonic() < deadline + 60:
+                time.sleep(0.2)
+            assert [m.to for m in mailbox.received][1:] == [("jill@example.com",)], services[
+                "booking"
+            ].tail()
         finally:
             for service in services.values():
                 service.stop()
+
+
+def _clinic_login(compose: ComposeFile, admin: KafkaAccess, clinic_id: str) -> KafkaAccess:
+    """`docker compose run --rm kafka-grants python -m services.cli grants clinic ID`."""
+    done = subprocess.run(
+        [*compose.command("kafka-grants")[:-1], "clinic", clinic_id],
+        env=compose.environment("kafka-grants"),
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    password = done.stdout.rsplit(": ", 1)[1].strip()
+    return KafkaAccess(admin.bootstrap).as_user(f"clinic-{clinic_id}", password)
+
+
+def _direct_event(start: datetime) -> bytes:
+    now = datetime.now(UTC)
+    request = _readme_booking(start)
+    patient = {**cast(dict[str, Any], request["patient"]),
+               "id": "p-43", "first_name": "Jill", "email": "jill@example.com"}  # fmt: skip
+    request |= {"clinic_id": "someone-else", "booking_id": "bk-2002", "booked_at": now,
+                "patient": patient}  # fmt: skip
+    made = BookingEvent(type=BookingEventType.CREATED, occurred_at=now,
+                        clinic_id="someone-else", data=Booking.model_validate(request))  # fmt: skip
+    return encode(made)
 
 
 def _start(compose: ComposeFile, tmp_path: Path, twilio_url: str) -> dict[str, Service]:

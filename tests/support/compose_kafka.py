@@ -11,7 +11,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from pathlib import Path
+
+from kafka.admin import KafkaAdminClient
+from kafka.errors import KafkaError
 
 from services.shared.apache_kafka import java, kafka_libs
 from services.shared.broker import LocalServer, die_with_parent, free_port, wait_for_port
@@ -41,9 +45,13 @@ class ComposeKafka(LocalServer):
         return f"127.0.0.1:{self.port}"
 
     @property
-    def admin(self) -> KafkaAccess:
-        password = self.environment["KAFKA_ADMIN_PASSWORD"]
-        return KafkaAccess(self.bootstrap).as_user("admin", password)
+    def admin_password(self) -> str:
+        return self.environment["KAFKA_ADMIN_PASSWORD"]
+
+    @property
+    def access(self) -> KafkaAccess:
+        """Logged in as the administrator, Kafka's one super user."""
+        return KafkaAccess(self.bootstrap).as_user("admin", self.admin_password)
 
     def start(self, timeout: float = 90.0) -> ComposeKafka:
         home = self._tools()
@@ -64,10 +72,29 @@ class ComposeKafka(LocalServer):
             )  # fmt: skip
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
+            self._wait_for_the_broker(timeout)
         except TimeoutError:
             self.stop()
             raise
         return self
+
+    def _wait_for_the_broker(self, timeout: float) -> None:
+        """Until the administrator logs in and the broker is registered with its quorum."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                admin = KafkaAdminClient(**self.access.client_options(), bootstrap_timeout_ms=3000)
+            except (KafkaError, OSError):
+                time.sleep(0.2)
+                continue
+            try:
+                if admin.describe_cluster()["brokers"]:
+                    return
+            except (KafkaError, OSError):
+                time.sleep(0.2)
+            finally:
+                admin.close()
+        raise TimeoutError(f"the compose file's Kafka did not answer within {timeout:.0f}s")
 
     def healthcheck(self, shell: str) -> list[str]:
         """The compose file's ``CMD-SHELL`` check, pointed at this machine's paths and port."""

@@ -1,8 +1,8 @@
 """Kafka as production secures it: a clinic's login writes its own ingress topic and nothing
 else, the booking service relays that topic with the clinic forced, strangers get nothing.
 
-On the Apache Kafka the tests start with SASL/SCRAM and ACLs (``secured_kafka``), the
-users and ACLs made by ``clinic-reminders grants`` as an administrator runs it.
+On Apache Kafka as docker-compose.yml starts it (``secured_kafka``: SASL/SCRAM and ACLs),
+the users and ACLs made by ``clinic-reminders grants`` as an administrator runs it.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
 from services.booking.ingress import IngressRelay
-from services.shared.apache_kafka import ApacheKafka
 from services.shared.clock import ManualClock
 from services.shared.erasure import PatientErased
 from services.shared.events import BookingEvent, DeadLetter, decode, encode
 from services.shared.kafka_access import KafkaAccess
 from services.shared.kafka_grants import SERVICE_USERS
 from services.shared.topics import Topics, ensure_topics
+from tests.support.compose_kafka import ComposeKafka
 from tests.support.kafka import TopicReader, produce
 from tests.unit.reminders.factories import START, booking, event
 
@@ -43,7 +43,7 @@ SERVICE_PASSWORDS = {
 class Granted:
     """A secured cluster with this test's topics, the services' users and two clinics'."""
 
-    kafka: ApacheKafka
+    kafka: ComposeKafka
     topics: Topics
     clinics: dict[str, KafkaAccess]
 
@@ -51,7 +51,7 @@ class Granted:
         return self.kafka.access.as_user(user, f"{user}-password-0123456789")
 
 
-def grants(kafka: ApacheKafka, topics: Topics, *args: str) -> subprocess.CompletedProcess[str]:
+def grants(kafka: ComposeKafka, topics: Topics, *args: str) -> subprocess.CompletedProcess[str]:
     """``clinic-reminders grants ...`` as the administrator, with the documented settings."""
     env = {
         **os.environ,
@@ -61,7 +61,7 @@ def grants(kafka: ApacheKafka, topics: Topics, *args: str) -> subprocess.Complet
         "CLINIC_PARTITIONS": "4",
         "CLINIC_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
         "CLINIC_KAFKA_USERNAME": "admin",
-        "CLINIC_KAFKA_PASSWORD": kafka.admin_password or "",
+        "CLINIC_KAFKA_PASSWORD": kafka.admin_password,
     }
     return subprocess.run(
         [sys.executable, "-m", "services.cli", "grants", *args],
@@ -70,7 +70,7 @@ def grants(kafka: ApacheKafka, topics: Topics, *args: str) -> subprocess.Complet
 
 
 @pytest.fixture
-def granted(secured_kafka: ApacheKafka) -> Iterator[Granted]:
+def granted(secured_kafka: ComposeKafka) -> Iterator[Granted]:
     topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
     ensure_topics(secured_kafka.access, topics.all(), partitions=4)
     done = grants(secured_kafka, topics, "services")
@@ -176,7 +176,7 @@ def test_the_booking_relay_forces_the_clinic_and_refuses_an_erasure(granted: Gra
 
 
 def test_grants_refuse_a_clinic_id_no_topic_can_carry_and_missing_service_passwords(
-    secured_kafka: ApacheKafka,
+    secured_kafka: ComposeKafka,
 ) -> None:
     topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
     odd = grants(secured_kafka, topics, "clinic", "dr@jenny")
