@@ -2,10 +2,10 @@
 
 Settled deliveries and the local sinks' lines go after ``deliveries_days``;
 replies once handled after ``replies_days`` (unread ones after
-``unread_replies_days``); the MessageSids kept against replayed webhooks after
-``inbound_days``; the notifier's copy of a booking as long as the booking
-store keeps the booking. The consent registry is kept: a patient's STOP must
-hold for good.
+``unread_replies_days``); who sent an inbound text, and its answer, after
+``inbound_days`` (its MessageSid stays, against replays); the notifier's copy
+of a booking as long as the booking store keeps the booking. The consent
+registry is kept: a patient's STOP must hold for good.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, or_
+from sqlalchemy import Connection, Engine, and_, delete, or_, update
 
 from services.notifier.bookings_seen import seen
 from services.notifier.inbound_log import received
@@ -63,11 +63,8 @@ class NotifierRetention:
                     ),
                 ),
                 "replies": deleted(conn, delete(inbox).where(self._old_reply(now))),
-                "inbound message ids": deleted(
-                    conn,
-                    delete(received).where(
-                        received.c.received_at < now - timedelta(days=self.inbound_days)
-                    ),
+                "inbound senders and answers": forget_senders(
+                    conn, now - timedelta(days=self.inbound_days)
                 ),
                 "bookings seen": deleted(
                     conn,
@@ -98,6 +95,22 @@ class NotifierRetention:
             inbox.c.received_at < now - timedelta(days=self.unread_replies_days),
         )
         return or_(handled, unread)
+
+
+def forget_senders(conn: Connection, before: datetime) -> int:
+    """Clears who sent each text received before ``before``, and what it was answered.
+
+    The MessageSid stays, for good: Twilio signs a request without a date, so a
+    request replayed a year later would otherwise be acted on again (a patient's old
+    STOP or START undoing what they asked since). It names a message at Twilio,
+    nothing held here.
+    """
+    old = and_(
+        received.c.received_at < before,
+        or_(received.c.sender_hash.is_not(None), received.c.answer.is_not(None)),
+    )
+    cleared = update(received).where(old).values(sender_hash=None, answer=None)
+    return int(conn.execute(cleared).rowcount)
 
 
 def _sent_before(cutoff: datetime) -> Callable[[dict[str, Any]], bool]:

@@ -109,7 +109,8 @@ class NotifierSettings(PlatformSettings):
     retention_unread_replies_days: int = Field(default=180, ge=1, le=3650)
     """Patients' replies nobody marked handled."""
     retention_inbound_days: int = Field(default=30, ge=1, le=365)
-    """The MessageSids kept so that a replayed webhook changes nothing."""
+    """Who sent an inbound text (a keyed hash) and what it was answered; its MessageSid
+    is kept for good, so that a replayed webhook changes nothing however late."""
 
     @property
     def retention(self) -> NotifierRetention:

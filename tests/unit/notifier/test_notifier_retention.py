@@ -6,13 +6,17 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pydantic import SecretStr
+from sqlalchemy import select
+
 from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.inbound_log import InboundLog
+from services.notifier.inbound_log import InboundLog, received
 from services.notifier.ledger import DeliveryLedger, LedgerState, PlannedAttempt
 from services.notifier.registry import ConsentRegistry
 from services.notifier.replies import InboxReply, RepliesInbox, ReplyKind, mark_handled
 from services.notifier.retention import NotifierRetention
 from services.shared.database import make_engine
+from services.shared.erasure import erasure_keys
 from services.shared.events import (
     BookingEvent,
     BookingEventType,
@@ -47,8 +51,9 @@ def test_a_sweep_forgets_what_is_past_its_time_and_keeps_what_is_in_use(tmp_path
     engine = make_engine(url)
     with engine.begin() as conn:
         mark_handled(conn, "SM-handled", NOW - 100 * DAY)
-    log.receive("SM-old", NOW - 40 * DAY)
-    log.receive("SM-new", NOW - 1 * DAY)
+    log.receive("SM-old", NOW - 40 * DAY, sender="+447700900123")
+    log.handled("SM-old", NOW - 40 * DAY, "Thank you")
+    log.receive("SM-new", NOW - 1 * DAY, sender="+447700900123")
     registry.record(
         ConsentChanged(
             phone="+447700900123", channel=Channel.SMS, granted=False, occurred_at=NOW - 900 * DAY
@@ -64,7 +69,7 @@ def test_a_sweep_forgets_what_is_past_its_time_and_keeps_what_is_in_use(tmp_path
     assert counts == {
         "deliveries": 1,
         "replies": 1,
-        "inbound message ids": 1,
+        "inbound senders and answers": 1,
         "bookings seen": 0,
         "local sink lines": 1,
     }
@@ -105,5 +110,31 @@ def test_a_cancelled_booking_is_forgotten_as_the_booking_store_forgets_it(tmp_pa
     assert seen.latest("dr-jenny", "bk-new-cancel") is not None
     assert seen.latest("dr-jenny", "bk-booked") is not None
     for store in (*stores, seen):
+        store.close()
+    engine.dispose()
+
+
+def test_a_signed_text_replayed_after_the_sweep_is_still_known_and_not_acted_on(
+    tmp_path: Path,
+) -> None:
+    """Twilio signs no date: the MessageSid outlives the sender's hash and the answer."""
+    url = f"sqlite:///{tmp_path}/notifier.db"
+    log = InboundLog(url, erasure_keys(SecretStr("an-erasure-secret-0123"), tmp_path))
+    others = DeliveryLedger(url), RepliesInbox(url), BookingsSeen(url)
+    first = NOW - 400 * DAY
+    log.receive("SM-stop", first, sender="+447700900123")
+    log.handled("SM-stop", first, "You will get no more texts")
+    engine = make_engine(url)
+    counts = NotifierRetention(inbound_days=30).sweep(engine, tmp_path, NOW)
+    assert counts["inbound senders and answers"] == 1
+    again = log.receive("SM-stop", NOW, sender="+447700900123")
+    assert again.handled and again.received_at == first
+    assert again.answer is None  # the answer went with the sender
+    with engine.connect() as conn:
+        [row] = conn.execute(select(received)).all()
+    assert row.sender_hash is None
+    swept_again = NotifierRetention(inbound_days=30).sweep(engine, tmp_path, NOW)
+    assert swept_again["inbound senders and answers"] == 0
+    for store in (log, *others):
         store.close()
     engine.dispose()
