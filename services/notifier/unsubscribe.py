@@ -1,10 +1,13 @@
 """Unsubscribe links: a signed, per-recipient URL on the notifier, and the headers that carry it.
 
-A link names a clinic, an address and a channel, and carries an HMAC-SHA256
-of the three made with the notifier's secret, so that only the notifier can
-make one and nobody can turn Jane's link into someone else's. The link is
-``/v1/unsubscribe/{fields}.{signature}``, both base64url: the address is
-encoded, not encrypted, but not in plain sight in a proxy's log either.
+A link names a clinic, an address and a channel, sealed with a key derived
+from the notifier's secret (AES-256-GCM): only the notifier can make or read
+one, nobody can turn Jane's link into someone else's, and the address is not
+in the link for a proxy's log to keep. The link is
+``/v1/unsubscribe/e1.{sealed}``, base64url; its nonce is derived from what it
+seals, so one recipient always gets the same link. Links made before they were
+sealed (``{fields}.{signature}``: the fields base64url, signed with
+HMAC-SHA256) are still honoured.
 HTTP-free and Kafka-free; :mod:`unsubscribe_web` serves it, :mod:`email_opt_out`
 acts on it.
 """
@@ -19,6 +22,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import SecretStr
 
 from services.shared.events import Channel
@@ -30,6 +35,10 @@ ONE_CLICK = "List-Unsubscribe=One-Click"
 KEY_FILE = "unsubscribe.key"
 
 _CONTEXT = b"clinic-reminders unsubscribe v1\x00"
+_SEAL_KEY = b"clinic-reminders unsubscribe sealing key v1"
+_NONCE = b"clinic-reminders unsubscribe nonce v1\x00"
+SEALED = "e1"
+"""The first part of a sealed link's token; an older signed link never starts so."""
 _TOKEN = re.compile(r"([A-Za-z0-9_-]+)(?:\.([A-Za-z0-9_-]*))?")
 
 
@@ -56,7 +65,7 @@ class UnsubscribeLinks:
     def url(self, clinic_id: str, address: str) -> str:
         """The link that unsubscribes ``address`` from ``clinic_id``'s email."""
         fields = "\x00".join((Channel.EMAIL.value, clinic_id, address)).encode()
-        return f"{self._base}{PATH}{_b64(fields)}.{_b64(self._sign(fields))}"
+        return f"{self._base}{PATH}{SEALED}.{_b64(self._seal(fields))}"
 
     def headers(self, clinic_id: str, address: str) -> dict[str, str]:
         """RFC 2369 ``List-Unsubscribe`` with RFC 8058 one-click, for an email to ``address``."""
@@ -75,7 +84,30 @@ class UnsubscribeLinks:
         shape = _TOKEN.fullmatch(token)
         if shape is None:
             raise InvalidLink("this is not an unsubscribe link")
-        fields, signature = _unb64(shape.group(1)), _unb64(shape.group(2) or "")
+        if shape.group(1) == SEALED:
+            fields = self._open(_unb64(shape.group(2) or "") or b"")
+        else:
+            fields = self._signed(_unb64(shape.group(1)), _unb64(shape.group(2) or ""))
+        try:
+            channel, clinic_id, address = fields.decode().split("\x00", 2)
+            return Unsubscribe(clinic_id, address, Channel(channel))
+        except ValueError as exc:  # sealed by this key, so never in practice
+            raise InvalidLink("this is not an unsubscribe link") from exc
+
+    def _seal(self, fields: bytes) -> bytes:
+        nonce = hmac.new(self._key, _NONCE + fields, hashlib.sha256).digest()[:12]
+        return nonce + AESGCM(self._cipher_key()).encrypt(nonce, fields, _CONTEXT)
+
+    def _open(self, sealed: bytes) -> bytes:
+        try:
+            return AESGCM(self._cipher_key()).decrypt(sealed[:12], sealed[12:], _CONTEXT)
+        except (InvalidTag, ValueError) as exc:
+            raise InvalidLink(
+                "the link's seal does not match: it was changed, "
+                "or made with another CLINIC_UNSUBSCRIBE_SECRET"
+            ) from exc
+
+    def _signed(self, fields: bytes | None, signature: bytes | None) -> bytes:
         if not signature:
             raise InvalidLink("the link has no signature")
         if fields is None or not hmac.compare_digest(signature, self._sign(fields)):
@@ -83,11 +115,13 @@ class UnsubscribeLinks:
                 "the link's signature does not match: it was changed, "
                 "or made with another CLINIC_UNSUBSCRIBE_SECRET"
             )
-        channel, clinic_id, address = fields.decode().split("\x00", 2)
-        return Unsubscribe(clinic_id, address, Channel(channel))
+        return fields
 
     def _sign(self, fields: bytes) -> bytes:
         return hmac.new(self._key, _CONTEXT + fields, hashlib.sha256).digest()
+
+    def _cipher_key(self) -> bytes:
+        return hmac.new(self._key, _SEAL_KEY, hashlib.sha256).digest()
 
 
 def signing_key(secret: SecretStr | None, var_dir: Path) -> bytes:

@@ -71,14 +71,54 @@ def test_a_link_reads_back_as_its_clinic_address_and_channel() -> None:
     assert LINKS.url("elsewhere", JANE) != url
 
 
-def test_a_link_changed_by_hand_or_made_with_another_key_is_refused() -> None:
-    fields, signature = token_of(LINKS.url("dr-jenny", JANE)).split(".")
+def test_a_link_hides_the_address_from_whoever_logs_it() -> None:
+    """Not base64 of it either: a proxy's log of the link tells nothing about the patient."""
+    token = token_of(LINKS.url("dr-jenny", JANE))
+    version, sealed = token.split(".")
+    assert version == "e1"
+    raw = base64.urlsafe_b64decode(sealed + "=" * (-len(sealed) % 4))
+    assert JANE.encode() not in raw and b"jane" not in raw and b"dr-jenny" not in raw
+
+
+def test_a_sealed_link_changed_by_hand_or_made_with_another_key_is_refused() -> None:
+    token = token_of(LINKS.url("dr-jenny", JANE))
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    refused = {
+        flipped: "seal does not match",
+        token_of(UnsubscribeLinks(b"x" * 32, BASE).url("dr-jenny", JANE)): "seal does not match",
+        "e1.": "seal does not match",
+        "e1.AAAA": "seal does not match",
+    }
+    for bad, problem in refused.items():
+        with pytest.raises(InvalidLink, match=problem):
+            LINKS.read(bad)
+
+
+def signed_link(fields: bytes, key: bytes = KEY) -> str:
+    """A link as notifiers made them before links were sealed (still in patients' inboxes)."""
+    import hashlib
+    import hmac
+
+    signature = hmac.new(key, b"clinic-reminders unsubscribe v1\x00" + fields, hashlib.sha256)
+    encode = base64.urlsafe_b64encode
+    return (
+        f"{encode(fields).rstrip(b'=').decode()}.{encode(signature.digest()).rstrip(b'=').decode()}"
+    )
+
+
+def test_a_link_sent_before_links_were_sealed_still_unsubscribes() -> None:
+    old = signed_link(b"email\x00dr-jenny\x00jane@example.com")
+    assert LINKS.read(old) == Unsubscribe("dr-jenny", JANE, Channel.EMAIL)
+
+
+def test_a_signed_link_changed_by_hand_or_made_with_another_key_is_refused() -> None:
+    fields, signature = signed_link(b"email\x00dr-jenny\x00jane@example.com").split(".")
     other = base64.urlsafe_b64encode(b"email\x00dr-jenny\x00john@example.com").rstrip(b"=")
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
     refused = {
         f"{other.decode()}.{signature}": "signature does not match",
         f"{fields}.{flipped}": "signature does not match",
-        token_of(UnsubscribeLinks(b"x" * 32, BASE).url("dr-jenny", JANE)): "does not match",
+        signed_link(b"email\x00dr-jenny\x00jane@example.com", b"x" * 32): "does not match",
         fields: "has no signature",
         f"{fields}.": "has no signature",
         "not a link!": "not an unsubscribe link",
@@ -238,10 +278,12 @@ def test_a_one_click_post_opts_the_address_out_of_that_clinics_email_once(web: W
 
 
 def test_a_bad_or_missing_signature_is_a_403_naming_it(web: Web) -> None:
-    fields = web.path.rsplit(".", 1)[0]
+    base = web.path.rsplit("/", 1)[0]
+    fields = signed_link(b"email\x00dr-jenny\x00jane@example.com").split(".")[0]
     for path, problem in [
-        (fields, "the link has no signature"),
-        (fields + ".AAAA", "the link&#x27;s signature does not match"),
+        (f"{base}/e1.AAAA", "the link&#x27;s seal does not match"),
+        (f"{base}/{fields}", "the link has no signature"),
+        (f"{base}/{fields}.AAAA", "the link&#x27;s signature does not match"),
     ]:
         for answer in (web.client.get(path), web.client.post(path, content=ONE_CLICK)):
             assert answer.status_code == 403 and problem in answer.text
