@@ -68,17 +68,24 @@ def _shown(letter: DeadLetterRow) -> dict[str, Any]:
     return {**jsonable(letter), "payload": mask_payload(letter.payload)[:PAYLOAD_SHOWN]}
 
 
-def booking(sources: Sources, booking_id: str, reveal: bool = False) -> dict[str, Any]:
+def booking(
+    sources: Sources, booking_id: str, reveal: bool = False, clinic_id: str | None = None
+) -> dict[str, Any]:
     """One booking's journey: its events, the worker's plan for it, its deliveries.
 
     Masked, unless ``reveal`` (an admin's audited reveal of this one booking).
+    ``clinic_id``: only that clinic's booking of that id (clinics choose their ids,
+    so two may use the same one); every clinic's otherwise, listed in ``clinics``.
     """
     down: dict[str, str] = {}
     stored = _read(down, lambda: sources.bookings(booking_id))
     deliveries = _read(down, lambda: sources.ledger_for_booking(booking_id))
+    if clinic_id is not None:
+        stored = [s for s in stored if s.booking.clinic_id == clinic_id]
+        deliveries = [d for d in deliveries if d.clinic_id == clinic_id]
     known = stored[0].booking if stored else None
     plan = sources.worker_booking(
-        booking_id, known.clinic_id if known else None, known.patient.id if known else None
+        booking_id, known.clinic_id if known else clinic_id, known.patient.id if known else None
     )
     if plan.note:
         down["reminders worker"] = plan.note

@@ -21,9 +21,11 @@ def journey_of(
 ) -> dict[str, Any]:
     """The journey view; ``found`` when any source knows the booking."""
     body = plan.body or {}
+    clinics = {s.booking.clinic_id for s in stored} | {d.clinic_id for d in deliveries}
     return {
         "booking_id": booking_id,
         "found": bool(stored or body or deliveries),
+        "clinics": sorted(clinics),
         "down": down,
         "bookings": [_booking(s.booking, s.events) for s in stored],
         "plan": {

@@ -188,13 +188,37 @@ def test_an_admins_reveal_shows_one_record_and_is_audited_without_personal_data(
     assert PHONE not in web.get("/bookings/bk-1").text  # masked again once left
     reveals = [e for e in auth.audit.entries() if e["action"] == "reveal"]
     assert [(e["user"], e["record"]) for e in reveals] == [
-        (ADMIN, "booking bk-1"),
+        (ADMIN, "booking dr-jenny/bk-1"),
         (ADMIN, "reply SM1"),
     ]
     trail = auth.audit.path.read_text()
     for personal in (PHONE, "Jane", "jane@example.com", "microsclerotherapy", "Call me"):
         assert personal not in trail
     assert stat.S_IMODE(auth.audit.path.stat().st_mode) == 0o600
+
+
+def test_a_booking_id_two_clinics_use_is_revealed_at_one_and_audited_so(tmp_path: Path) -> None:
+    theirs = booking("bk-1", "p-7", clinic_id="other-clinic")
+    theirs = theirs.model_copy(
+        update={"patient": theirs.patient.model_copy(update={"phone": "+447700900999"})}
+    )
+    fake = FakeSources(stored=[StoredBooking(booking("bk-1", "p-42"), []),
+                               StoredBooking(theirs, [])])  # fmt: skip
+    auth = make_auth(tmp_path)
+    web = app_client(auth, fake)
+    csrf = log_in_client(web, ADMIN)
+    page = web.get("/bookings/bk-1").text
+    assert "/bookings/bk-1/reveal?clinic=dr-jenny" in page
+    assert "/bookings/bk-1/reveal?clinic=other-clinic" in page
+    unnamed = web.post("/bookings/bk-1/reveal", data={"csrf_token": csrf})
+    assert unnamed.status_code == 409 and "dr-jenny, other-clinic" in unnamed.text
+    shown = web.post("/bookings/bk-1/reveal?clinic=other-clinic", data={"csrf_token": csrf})
+    assert shown.status_code == 200 and "+447700900999" in shown.text
+    assert PHONE not in shown.text  # dr-jenny's patient stays hidden
+    bad = web.post("/bookings/bk-1/reveal?clinic=a:b", data={"csrf_token": csrf})
+    assert bad.status_code == 422
+    reveals = [e["record"] for e in auth.audit.entries() if e["action"] == "reveal"]
+    assert reveals == ["booking other-clinic/bk-1"]
 
 
 def test_scripts_read_the_json_with_the_token_and_change_nothing(tmp_path: Path) -> None:
