@@ -13,16 +13,27 @@ Opened as ``shared-rocksdb://`` (registered with Faust's store registry when thi
 module is imported). It restates the block-based table options of
 ``faust.stores.rocksdb.RocksDBOptions.as_options`` (rocksdict path,
 faust-streaming 0.15.3): see ``faust_patches.PATCHES``.
+
+After each rebalance the files of the partitions the worker no longer holds are
+deleted (:func:`discard_stale`), so that no erased patient's plan stays on a
+worker that lost the partition before the erasure.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Collection
 from functools import cache
 from typing import Any
 
 import rocksdict
 from faust import stores
 from faust.stores import rocksdb
+from faust.types import TP
+
+from services.reminders.recovery import discard_partition
+
+log = logging.getLogger("clinic.reminders")
 
 SCHEME = "shared-rocksdb"
 MEMORY_BYTES = 32 * 1024**2
@@ -64,6 +75,35 @@ class Store(rocksdb.Store):
         if not self.use_rocksdict:
             raise RuntimeError(f"{SCHEME}:// needs rocksdict (python-rocksdb is installed)")
         self.rocksdb_options = SharedBudgetOptions(**(self.options or {}), use_rocksdict=True)
+
+    async def on_rebalance(
+        self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
+    ) -> None:
+        """Faust's rebalance, then the files of every partition this worker no longer holds
+        are deleted (:func:`discard_stale`)."""
+        await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
+        discard_stale(self, {tp.partition for tp in assigned})
+
+
+def discard_stale(store: Any, kept: Collection[int]) -> list[int]:
+    """Deletes the RocksDB files of each partition on disk that is not in ``kept``.
+
+    Faust leaves a lost partition's database on disk, for a quick start should it
+    come back; but its new owner applies the erasures that come after, and these
+    files would keep an erased patient's plan (name, phone, email) for good. A
+    partition that comes back is restored from its changelog instead. Returns the
+    partitions deleted.
+    """
+    prefix = f"{store.basename}-"
+    found = [
+        p.name.removeprefix(prefix).removesuffix(".db") for p in store.path.glob(f"{prefix}*.db")
+    ]
+    stale = sorted(int(n) for n in found if n.isdigit() and int(n) not in kept)
+    for partition in stale:
+        discard_partition(store, partition)
+    if stale:
+        log.info("deleted the files of partitions %s, no longer held here", stale)
+    return stale
 
 
 stores.STORES.aliases.setdefault(SCHEME, f"{__name__}:Store")

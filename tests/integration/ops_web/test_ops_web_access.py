@@ -95,7 +95,9 @@ def test_an_admins_reveal_shows_the_record_and_is_audited(console: Console, page
 
     reveals = [e for e in console.audit.entries() if e["action"] == "reveal"]
     records = [e["record"] for e in reveals]
-    assert records[0] == "booking bk-7001" and records[1].startswith("dead letter notifications:")
+    assert records[0] == "booking dr-jenny/bk-7001" and records[1].startswith(
+        "dead letter notifications:"
+    )
     assert {e["user"] for e in reveals} == {ADMIN}
     trail = console.audit.path.read_text()
     for personal in (*PERSONAL, "jane", "+4477"):
