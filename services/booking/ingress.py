@@ -16,7 +16,6 @@ record the batch produced; the worker handles a booking event seen twice.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -25,13 +24,12 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
 from kafka.errors import KafkaError
 
-from services.shared.background import Background
+from services.shared.background import Retrying
 from services.shared.clock import Clock
 from services.shared.events import BookingEvent, DeadLetter, InvalidEvent, decode, encode
 from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
 
-log = logging.getLogger(__name__)
 SERVICE = "booking"
 REFUSED_TYPES = {
     "patient.erased": "a clinic's topic cannot erase a patient: use DELETE /v1/patients/... "
@@ -72,10 +70,11 @@ def dead_letter(record: ConsumerRecord, reason: str, now: datetime) -> DeadLette
     )
 
 
-class IngressRelay(Background):
+class IngressRelay(Retrying):
     """Follows every clinic's ingress topic in the booking service's own group, on a thread."""
 
-    name = "ingress-relay"
+    name = "ingress relay"
+    retryable = (KafkaError, OSError, RuntimeError)
 
     def __init__(
         self,
@@ -95,19 +94,7 @@ class IngressRelay(Background):
         self._poll_ms = poll_ms
         super().__init__()
 
-    def run(self) -> None:
-        wait = 1.0
-        while not self.stopping.is_set():
-            try:
-                self._follow()
-            except (KafkaError, OSError, RuntimeError) as exc:
-                log.warning("ingress relay: %s; reading again in %.0fs", exc, wait)
-            except Exception:  # a fault of ours: said loudly, and never the end of the thread
-                log.exception("ingress relay failed; reading again in %.0fs", wait)
-            self.stopping.wait(wait)
-            wait = min(wait * 2, 10.0)
-
-    def _follow(self) -> None:
+    def follow(self) -> None:
         self._prepare()
         consumer = KafkaConsumer(
             **self._kafka.client_options(),

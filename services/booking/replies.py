@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from services.booking.errors import BookingError, Conflict
 from services.booking.service import BookingService
 from services.booking.store import Recorded
-from services.shared.background import Background
+from services.shared.background import Retrying
 from services.shared.events import InvalidEvent, PatientReplied, ReplyIntent, decode
 from services.shared.kafka_access import KafkaAccess, access_of
 
@@ -78,10 +78,11 @@ class Confirmations:
         raise AssertionError("unreachable")
 
 
-class ReplyFollower(Background):
+class ReplyFollower(Retrying):
     """Reads the replies topic in the booking service's own group, on a thread, until stopped."""
 
-    name = "reply-follower"
+    name = "reply follower"
+    retryable = (KafkaError, SQLAlchemyError, OSError, RuntimeError, Conflict)
 
     def __init__(
         self,
@@ -104,19 +105,7 @@ class ReplyFollower(Background):
         self._poll_ms = poll_ms
         super().__init__()
 
-    def run(self) -> None:
-        wait = 1.0
-        while not self.stopping.is_set():
-            try:
-                self._follow()
-            except (KafkaError, SQLAlchemyError, OSError, RuntimeError, Conflict) as exc:
-                log.warning("reply follower: %s; reading again in %.0fs", exc, wait)
-            except Exception:  # a fault of ours: said loudly, and never the end of the thread
-                log.exception("reply follower failed; reading again in %.0fs", wait)
-            self.stopping.wait(wait)
-            wait = min(wait * 2, 10.0)
-
-    def _follow(self) -> None:
+    def follow(self) -> None:
         self._prepare()
         consumer = KafkaConsumer(
             self._topic,

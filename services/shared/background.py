@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 
@@ -31,3 +32,28 @@ class Background:
 
     def run(self) -> None:
         raise NotImplementedError
+
+
+class Retrying(Background):
+    """Runs :meth:`follow` until stopped, and again after each failure, waiting 1 s, then
+    twice as long each time up to 10 s: ``retryable`` failures are a warning, anything
+    else is logged with its traceback (a fault of ours: said loudly, and never the end of
+    the thread). ``name`` says whose, in the log."""
+
+    retryable: tuple[type[BaseException], ...] = (OSError,)
+
+    def follow(self) -> None:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        log = logging.getLogger(type(self).__module__)
+        wait = 1.0
+        while not self.stopping.is_set():
+            try:
+                self.follow()
+            except self.retryable as exc:
+                log.warning("%s: %s; reading again in %.0fs", self.name, exc, wait)
+            except Exception:
+                log.exception("%s failed; reading again in %.0fs", self.name, wait)
+            self.stopping.wait(wait)
+            wait = min(wait * 2, 10.0)
