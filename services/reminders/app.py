@@ -40,7 +40,7 @@ from services.reminders.monitor import WorkerMonitor
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.purge import purge_key
-from services.reminders.schedule import Scheduler
+from services.reminders.schedule import Keeping, Scheduler
 from services.reminders.settings import ReminderSettings
 from services.reminders.views import add_views
 from services.shared.clock import Clock
@@ -92,6 +92,10 @@ def create_app(
         policy,
         settings.bucket_seconds,
         timedelta(days=settings.max_lateness_days),
+        Keeping(
+            timedelta(days=settings.retention_finished_days),
+            timedelta(days=settings.retention_cancelled_days),
+        ),
     )
     scheduler.started_at = clock.now()
 

@@ -19,7 +19,13 @@ from services.reminders.planning.engine import ClinicPolicy, due_event, plan_pat
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.state import Outcome, PatientState, Pending, bucket_of
 from services.reminders.stats import PlanCounts
-from services.shared.events import Booking, BookingEvent, BookingEventType, ReminderDue
+from services.shared.events import (
+    Booking,
+    BookingEvent,
+    BookingEventType,
+    BookingStatus,
+    ReminderDue,
+)
 from services.shared.lateness import MISSED, STALE, no_longer_useful
 
 Table = MutableMapping[str, bytes]
@@ -49,6 +55,24 @@ class Applied:
     skipped: list[Skipped]
 
 
+@dataclass(frozen=True)
+class Keeping:
+    """How long a plan with nothing left pending is kept, as the booking store keeps its
+    bookings: ``finished`` after the latest appointment, ``cancelled`` after the event
+    that left every booking of the patient cancelled (``CLINIC_RETENTION_*_DAYS``)."""
+
+    finished: timedelta
+    cancelled: timedelta
+
+    def forget_at(self, bookings: Iterable[Booking], now: datetime) -> datetime | None:
+        """When a plan holding ``bookings`` and nothing pending may go; None without bookings."""
+        times = [
+            now + self.cancelled if b.status is BookingStatus.CANCELLED else b.start + self.finished
+            for b in bookings
+        ]
+        return max(times, default=None)
+
+
 @dataclass
 class Tick:
     """What one look at the clock produced, and the plans to write once it is sent.
@@ -68,6 +92,8 @@ class Tick:
     plans: dict[str, PatientState] = field(default_factory=dict)
     replaced: dict[str, PatientState] = field(default_factory=dict)
     """The plans ``plans`` replace, for the running counts."""
+    forgotten: dict[str, PatientState] = field(default_factory=dict)
+    """Plans past their keeping (:class:`Keeping`), deleted when the tick is committed."""
 
 
 class Scheduler:
@@ -85,7 +111,10 @@ class Scheduler:
         policy: Callable[[str], ClinicPolicy],
         bucket_seconds: int = 60,
         max_lateness: timedelta = timedelta(days=7),
+        keeping: Keeping | None = None,
     ) -> None:
+        """``keeping``: how long a finished plan is kept (for good when None)."""
+        self._keeping = keeping
         self._patients = patients
         self._registry = registry
         self._policy = policy
@@ -112,6 +141,8 @@ class Scheduler:
                 key = sys.intern(key)
                 for pending in value.get("pending", {}).values():
                     self.index.add(partition, int(pending["bucket"]), key)
+                if self._keeping is not None and not value.get("pending"):
+                    self.index.add(partition, self._forget_bucket(value.get("forget_at")), key)
         return len(self.index)
 
     def apply(self, event: BookingEvent, partition: int, now: datetime) -> Applied:
@@ -150,8 +181,12 @@ class Scheduler:
             self.index.add(partition, fresh.bucket, key)
         moot = [p for rid, p in before.pending.items() if rid not in pending and p.due_at <= now]
         done = {**before.done, **history, **{p.reminder_id: Outcome.SKIPPED for p in moot}}
+        forget_at = None
+        if not pending and self._keeping is not None:
+            forget_at = self._keeping.forget_at(bookings.values(), now)
+            self.index.add(partition, self._forget_bucket(forget_at), key)
         after = PatientState.model_construct(
-            partition=partition, bookings=bookings, pending=pending, done=done
+            partition=partition, bookings=bookings, pending=pending, done=done, forget_at=forget_at
         )
         self._patients[key] = after.to_value()
         self.counts.replace(None if stored is None else before, after)
@@ -193,16 +228,39 @@ class Scheduler:
                     fired = self._fire(fired, pending, now, result)
             if any(p.bucket <= last for p in fired.pending.values()):
                 self.index.add(partition, last, key)
+            if stored is not None and not fired.pending and self._keeping is not None:
+                fired = self._finished(partition, key, state, fired, now, result)
             if fired is not state:
                 result.plans[key] = fired
                 result.replaced[key] = state
         return result
 
+    def _finished(
+        self, partition: int, key: str, state: PatientState, fired: PatientState,
+        now: datetime, result: Tick,
+    ) -> PatientState:  # fmt: skip
+        """A plan with nothing pending: forgotten when its time came, else given its time
+        (once, when its last reminder fired or a plan from before the field is met)."""
+        assert self._keeping is not None
+        when = fired.forget_at
+        if when is None or fired is not state:
+            when = self._keeping.forget_at(fired.bookings.values(), now)
+            fired = fired.model_copy(update={"forget_at": when})
+        if when is not None and when <= now:
+            result.forgotten[key] = state
+            return state
+        self.index.add(partition, self._forget_bucket(when), key)
+        return fired
+
     def commit(self, tick: Tick) -> None:
-        """Write the plans of the patients ``tick`` fired: its reminders are done."""
+        """Write the plans of the patients ``tick`` fired: its reminders are done; and
+        delete the plans it found past their keeping (a tombstone on the changelog)."""
         for key, state in tick.plans.items():
             self._patients[key] = state.to_value()
             self.counts.replace(tick.replaced[key], state)
+        for key, state in tick.forgotten.items():
+            if self._patients.pop(key, None) is not None:
+                self.counts.remove(state)
 
     def put_back(self, tick: Tick) -> None:
         """List again the patients ``tick`` fired, uncommitted: the next tick fires them again.
@@ -210,7 +268,7 @@ class Scheduler:
         For a tick whose due reminders the broker did not take: their plans
         still hold them as pending, and now the index does too.
         """
-        for key in tick.plans:
+        for key in [*tick.plans, *tick.forgotten]:
             self.index.add(tick.partition, tick.bucket, key)
 
     def outlook(self, now: datetime, horizon: timedelta) -> tuple[int, datetime | None]:
@@ -259,6 +317,14 @@ class Scheduler:
 
     def _bucket_of(self, instant: datetime) -> int:
         return bucket_of(instant, self._bucket)
+
+    def _forget_bucket(self, forget_at: datetime | str | None) -> int:
+        """The bucket a finished plan is looked at again in: its forget time's, or at
+        once (0) when it has none yet (the tick works it out and writes it)."""
+        if forget_at is None:
+            return 0
+        when = datetime.fromisoformat(forget_at) if isinstance(forget_at, str) else forget_at
+        return self._bucket_of(when)
 
 
 def _rebuilt(event: BookingEvent, before: PatientState) -> frozenset[str]:

@@ -60,6 +60,9 @@ class PatientState(BaseModel):
     bookings: dict[str, Booking] = Field(default_factory=dict)
     pending: dict[str, Pending] = Field(default_factory=dict)
     done: dict[str, Outcome] = Field(default_factory=dict)
+    forget_at: datetime | None = None
+    """When the plan, nothing left pending, is forgotten (``schedule.Keeping``); None while
+    reminders are pending, and on plans written before the field (worked out again)."""
 
     def to_value(self) -> bytes:
         """The JSON kept in the table (and its changelog)."""
