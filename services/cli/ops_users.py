@@ -23,6 +23,7 @@ from services.ops.web.auth.users import (
     write_users,
 )
 from services.ops.web.settings import OpsWebSettings
+from services.shared.events import is_key_part
 from services.shared.settings import load_settings
 
 
@@ -34,6 +35,12 @@ def register(subparsers: Any) -> None:
     add = actions.add_parser("add", help="add a user, or set a user's password and role")
     add.add_argument("name")
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.VIEWER.value)
+    add.add_argument(
+        "--clinic",
+        action="append",
+        default=[],
+        help="only this clinic's records (repeat for more; none: every clinic)",
+    )
     remove = actions.add_parser("remove", help="remove a user (their sessions end at once)")
     remove.add_argument("name")
     actions.add_parser("list", help="every user and their role")
@@ -53,7 +60,7 @@ def user_command(args: argparse.Namespace) -> int:
         users = read_users(path) if path.exists() else {}
         if args.action == "list":
             for user in sorted(users.values(), key=lambda u: u.name):
-                print(f"{user.name}\t{user.role.value}")
+                print(f"{user.name}\t{user.role.value}\t{','.join(user.clinics) or 'every clinic'}")
             return 0
         name = check_name(args.name)
         if args.action == "remove":
@@ -62,12 +69,16 @@ def user_command(args: argparse.Namespace) -> int:
             write_users(path, users)
             print(f"removed {name} from {path}")
             return 0
-        users[name] = User(name, Role(args.role), hash_password(read_password(name)))
+        clinics = tuple(dict.fromkeys(args.clinic))
+        if bad := [c for c in clinics if not is_key_part(c)]:
+            raise UsersFileError(f"not a clinic id: {', '.join(bad)}")
+        users[name] = User(name, Role(args.role), hash_password(read_password(name)), clinics)
     except (UsersFileError, ValueError) as exc:
         print(f"ops user {args.action}: {exc}", file=sys.stderr)
         return 2
     write_users(path, users)
-    print(f"{name} ({args.role}) in {path}")
+    seen = ", ".join(args.clinic) if args.clinic else "every clinic"
+    print(f"{name} ({args.role}, {seen}) in {path}")
     return 0
 
 

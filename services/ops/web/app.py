@@ -18,11 +18,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from services.ops.web import gather
-from services.ops.web.auth.guard import Auth, install_guard, who_is
+from services.ops.web.auth.guard import Auth, Who, install_guard, who_is
 from services.ops.web.auth.login import add_login_routes
 from services.ops.web.inbox import add_inbox_routes
 from services.ops.web.pages import Pages
 from services.ops.web.reveal import add_reveal_routes
+from services.ops.web.scope import scoped
 from services.ops.web.sources import Sources
 from services.shared.clock import Clock
 from services.shared.events import is_identifier
@@ -39,11 +40,11 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
     static = str(files("services.ops.web").joinpath("static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
 
-    async def overview() -> dict[str, Any]:
-        return await run_in_threadpool(gather.overview, sources, clock.now())
+    async def overview(who: Who) -> dict[str, Any]:
+        return await run_in_threadpool(gather.overview, scoped(sources, who.clinics), clock.now())
 
-    async def journey(booking_id: str) -> dict[str, Any]:
-        return await run_in_threadpool(gather.booking, sources, booking_id)
+    async def journey(booking_id: str, who: Who) -> dict[str, Any]:
+        return await run_in_threadpool(gather.booking, scoped(sources, who.clinics), booking_id)
 
     @app.get("/metrics", include_in_schema=False)
     async def scrape() -> Response:
@@ -62,19 +63,20 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
         return {"ok": True}
 
     @app.get("/api/overview")
-    async def api_overview() -> dict[str, Any]:
-        return await overview()
+    async def api_overview(request: Request) -> dict[str, Any]:
+        return await overview(who_is(request))
 
     @app.get("/api/bookings/{booking_id}")
-    async def api_booking(booking_id: str) -> Response:
+    async def api_booking(booking_id: str, request: Request) -> Response:
         if not is_identifier(booking_id):
             return JSONResponse({"detail": BAD_ID}, status_code=422)
-        view = await journey(booking_id)
+        view = await journey(booking_id, who_is(request))
         return JSONResponse(view, status_code=200 if view["found"] else 404)
 
     @app.get("/", response_class=HTMLResponse)
     async def index(request: Request) -> str:
-        return pages.overview(await overview(), who_is(request))
+        who = who_is(request)
+        return pages.overview(await overview(who), who)
 
     @app.get("/bookings", response_model=None)
     async def search(request: Request, booking_id: str = "") -> Response:
@@ -89,7 +91,7 @@ def create_app(sources: Sources, clock: Clock, auth: Auth) -> FastAPI:
         who = who_is(request)
         if not is_identifier(booking_id):
             return HTMLResponse(pages.search(booking_id, BAD_ID, who), status_code=422)
-        view = await journey(booking_id)
+        view = await journey(booking_id, who)
         return HTMLResponse(pages.journey(view, who), status_code=200 if view["found"] else 404)
 
     add_inbox_routes(app, sources, pages, auth.audit)

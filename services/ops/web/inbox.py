@@ -18,8 +18,9 @@ from services.notifier.replies import UNMAPPED
 from services.ops.audit import AuditLog
 from services.ops.web import gather
 from services.ops.web.auth.forms import form_of
-from services.ops.web.auth.guard import who_is
+from services.ops.web.auth.guard import Who, who_is
 from services.ops.web.pages import Pages
+from services.ops.web.scope import scoped
 from services.ops.web.sources import SourceDown, Sources
 from services.shared.events import is_key_part
 
@@ -30,21 +31,22 @@ BAD_CLINIC = "clinic must be a clinic id: 1-128 letters, digits or . _ @ -"
 def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages, audit: AuditLog) -> None:
     """``GET /replies``, ``GET /api/replies``, ``POST /replies/{message_sid}/handled``."""
 
-    async def view(clinic: str, show: str) -> dict[str, Any]:
-        return await run_in_threadpool(gather.inbox, sources, clinic or None, show == "all")
+    async def view(clinic: str, show: str, who: Who) -> dict[str, Any]:
+        mine = scoped(sources, who.clinics)
+        return await run_in_threadpool(gather.inbox, mine, clinic or None, show == "all")
 
     @app.get("/replies", response_class=HTMLResponse)
     async def inbox_page(request: Request, clinic: str = "", show: str = "unread") -> HTMLResponse:
         who = who_is(request)
         if clinic and not _clinic_or_any(clinic):
             return HTMLResponse(pages.search("", BAD_CLINIC, who), status_code=422)
-        return HTMLResponse(pages.inbox(await view(clinic, show), who))
+        return HTMLResponse(pages.inbox(await view(clinic, show, who), who))
 
     @app.get("/api/replies")
-    async def api_inbox(clinic: str = "", show: str = "unread") -> JSONResponse:
+    async def api_inbox(request: Request, clinic: str = "", show: str = "unread") -> JSONResponse:
         if clinic and not _clinic_or_any(clinic):
             return JSONResponse({"detail": BAD_CLINIC}, status_code=422)
-        return JSONResponse(await view(clinic, show))
+        return JSONResponse(await view(clinic, show, who_is(request)))
 
     @app.post("/replies/{message_sid}/handled", response_model=None)
     async def handled(message_sid: str, request: Request) -> Response:
@@ -54,7 +56,8 @@ def add_inbox_routes(app: FastAPI, sources: Sources, pages: Pages, audit: AuditL
         if not MESSAGE_SID.fullmatch(message_sid):
             return JSONResponse({"detail": "no such reply"}, status_code=404)
         try:
-            found = await run_in_threadpool(sources.mark_reply_handled, message_sid)
+            mine = scoped(sources, who.clinics)
+            found = await run_in_threadpool(mine.mark_reply_handled, message_sid)
         except SourceDown as exc:
             return JSONResponse({"detail": str(exc)}, status_code=503)
         if not found:

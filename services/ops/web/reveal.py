@@ -20,6 +20,7 @@ from services.ops.audit import AuditLog
 from services.ops.web import gather
 from services.ops.web.auth.guard import Who, who_is
 from services.ops.web.pages import Pages
+from services.ops.web.scope import scoped
 from services.ops.web.sources import SourceDown, Sources
 from services.shared.events import is_identifier, is_key_part
 
@@ -74,8 +75,10 @@ def add_reveal_routes(app: FastAPI, sources: Sources, pages: Pages, audit: Audit
         if clinic is not None and not is_key_part(clinic):
             return refuse("clinic id")
 
+        mine = scoped(sources, who_is(request).clinics)
+
         def read() -> dict[str, Any] | None:
-            view = gather.booking(sources, booking_id, reveal=True, clinic_id=clinic)
+            view = gather.booking(mine, booking_id, reveal=True, clinic_id=clinic)
             if clinic is None and len(view["clinics"]) > 1:
                 raise Ambiguous(
                     f"booking id {booking_id} is used by clinics {', '.join(view['clinics'])}: "
@@ -97,7 +100,7 @@ def add_reveal_routes(app: FastAPI, sources: Sources, pages: Pages, audit: Audit
         return await reveal(
             request,
             f"reply {message_sid}",
-            lambda: gather.reply(sources, message_sid),
+            lambda: gather.reply(scoped(sources, who_is(request).clinics), message_sid),
             pages.reply,
         )
 
@@ -108,6 +111,6 @@ def add_reveal_routes(app: FastAPI, sources: Sources, pages: Pages, audit: Audit
         return await reveal(
             request,
             f"dead letter {letter_id}",
-            lambda: gather.dead_letter(sources, letter_id),
+            lambda: gather.dead_letter(scoped(sources, who_is(request).clinics), letter_id),
             pages.dead_letter,
         )

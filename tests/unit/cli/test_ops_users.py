@@ -33,10 +33,14 @@ def test_a_user_is_added_with_a_hash_of_the_password_read_from_stdin(
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     assert run(monkeypatch, "ops", "user", "add", "vera", "--users-file", str(path),
-               stdin="another long password\n") == 0  # fmt: skip
+               "--clinic", "dr-jenny", stdin="another long password\n") == 0  # fmt: skip
+    assert read_users(path)["vera"].clinics == ("dr-jenny",)
     capsys.readouterr()
     assert run(monkeypatch, "ops", "user", "list", "--users-file", str(path)) == 0
-    assert capsys.readouterr().out.split() == ["ada", "admin", "vera", "viewer"]
+    assert capsys.readouterr().out.splitlines() == [
+        "ada\tadmin\tevery clinic",
+        "vera\tviewer\tdr-jenny",
+    ]
     assert run(monkeypatch, "ops", "user", "remove", "vera", "--users-file", str(path)) == 0
     assert list(read_users(path)) == ["ada"]
 
@@ -51,3 +55,5 @@ def test_a_short_password_a_bad_name_or_a_password_in_argv_is_refused(
         run(monkeypatch, "ops", "user", "add", "ada", "--password", "in-argv-for-all-to-see")
     assert refused.value.code == 2
     assert run(monkeypatch, "ops", "user", "remove", "nobody", "--users-file", path) == 2
+    assert run(monkeypatch, "ops", "user", "add", "ada", "--users-file", path,
+               "--clinic", "../x", stdin="x" * 20) == 2  # fmt: skip

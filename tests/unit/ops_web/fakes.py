@@ -29,6 +29,13 @@ def row(
     return LedgerRow(reminder_id, channel, clinic, "bk-1", "pre", state, reason, 1, at, at)
 
 
+def letter(letter_id: str, key: str | None, payload: str = "{}") -> DeadLetterRow:
+    """A dead letter of the notifier's, about the patient ``key`` names."""
+    return DeadLetterRow(
+        letter_id, "notifications", "notifier", "clinic.reminders.due.v1", key, "bad", NOW, payload
+    )
+
+
 def due(
     reminder_id: str, at: datetime, clinic: str = "dr-jenny", channels: tuple[str, ...] = ("sms",)
 ) -> DueReminder:

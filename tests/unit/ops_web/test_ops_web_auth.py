@@ -16,7 +16,7 @@ from services.ops.web.app import create_app
 from services.ops.web.auth.guard import Auth
 from services.ops.web.auth.passwords import hash_password, verify_password
 from services.ops.web.auth.setup import auth_from, first_admin
-from services.ops.web.auth.users import Role, UsersFileError, read_users, write_users
+from services.ops.web.auth.users import Role, User, UsersFileError, read_users, write_users
 from services.ops.web.settings import OpsWebSettings
 from services.shared.clock import ManualClock
 from tests.support.ops_auth import (
@@ -27,7 +27,7 @@ from tests.support.ops_auth import (
     log_in_client,
     make_auth,
 )
-from tests.unit.ops_web.fakes import NOW, FakeSources
+from tests.unit.ops_web.fakes import NOW, FakeSources, letter, row
 from tests.unit.reminders.factories import booking
 
 PHONE = "+447700900123"
@@ -271,3 +271,44 @@ def test_a_users_file_that_is_wrong_names_the_entry(tmp_path: Path) -> None:
     path.write_text(json.dumps({"users": [{"name": "ada", "role": "root", "password_hash": "x"}]}))
     with pytest.raises(UsersFileError, match=r"users\[0\]: role must be viewer or admin"):
         read_users(path)
+
+
+def test_a_user_limited_to_one_clinic_sees_and_reveals_that_clinics_records_only(
+    tmp_path: Path,
+) -> None:
+    auth = make_auth(tmp_path)
+    users = read_users(auth.users.path)
+    users["jo"] = User("jo", Role.ADMIN, hash_password("jo-works-at-jenny"), ("dr-jenny",))
+    write_users(auth.users.path, users)
+    theirs = booking("bk-2", "p-7", clinic_id="other-clinic")
+    fake = FakeSources(
+        stored=[StoredBooking(booking("bk-1", "p-42"), []), StoredBooking(theirs, [])],
+        rows=[row("r-1", "sent", NOW), row("r-2", "failed", NOW, clinic="other-clinic")],
+        letters=[letter("notifications:0:1", "dr-jenny:p-42"),
+                 letter("notifications:0:2", "other-clinic:p-7")],
+        inbox=[
+            InboxReply("SM1", "dr-jenny", PHONE, ReplyKind.MESSAGE, None, "Mine", "bk-1", "p-42",
+                       NOW),
+            InboxReply("SM2", "other-clinic", "+447700900999", ReplyKind.MESSAGE, None, "Theirs",
+                       "bk-2", "p-7", NOW),
+        ],
+    )  # fmt: skip
+    web = app_client(auth, fake)
+    csrf = log_in_client(web, "jo", "jo-works-at-jenny")
+    overview = web.get("/api/overview").json()
+    assert [c["clinic_id"] for c in overview["clinics"]] == ["dr-jenny"]
+    assert [d["id"] for d in overview["dead_letters"]] == ["notifications:0:1"]
+    assert web.get("/api/bookings/bk-2").status_code == 404
+    assert web.get("/bookings/bk-2").status_code == 404
+    assert web.get("/api/bookings/bk-1").status_code == 200
+    assert [r["message_sid"] for r in web.get("/api/replies?show=all").json()["replies"]] == ["SM1"]
+    assert web.get("/api/replies?clinic=other-clinic&show=all").json()["replies"] == []
+    form = {"csrf_token": csrf}
+    assert web.post("/bookings/bk-2/reveal", data=form).status_code == 404
+    assert web.post("/replies/SM2/reveal", data=form).status_code == 404
+    assert web.post("/dead-letters/notifications:0:2/reveal", data=form).status_code == 404
+    assert web.post("/replies/SM2/handled", data=form, follow_redirects=False).status_code == 404
+    assert fake.inbox[1].handled_at is None
+    assert web.post("/replies/SM1/reveal", data=form).status_code == 200
+    reveals = [e["record"] for e in auth.audit.entries() if e["action"] == "reveal"]
+    assert reveals == ["reply SM1"]

@@ -47,6 +47,9 @@ class Who:
     role: Role
     csrf: str = ""
     session_id: str | None = None
+    clinics: tuple[str, ...] = ()
+    """The clinics whose records this person sees; empty: every clinic
+    (:mod:`services.ops.web.scope`)."""
 
     @property
     def admin(self) -> bool:
@@ -122,7 +125,7 @@ class Auth:
         if user is None:  # removed from the users file since logging in
             self.sessions.end_user(session.user)
             return None
-        return Who(user.name, user.role, session.csrf, session.id)
+        return Who(user.name, user.role, session.csrf, session.id, user.clinics)
 
     def set_cookie(
         self,

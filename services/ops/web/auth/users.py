@@ -5,6 +5,10 @@ users:
   - name: admin
     role: admin            # or viewer
     password_hash: $argon2id$v=19$m=65536,t=3,p=4$...
+  - name: jenny-desk
+    role: viewer
+    clinics: [dr-jenny]    # sees only these clinics' records (none listed: every clinic)
+    password_hash: $argon2id$...
 ```
 
 The file is read again when it changes, so a user added, removed or given
@@ -24,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from services.shared.events import is_key_part
 
 NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")  # fullmatch
 log = logging.getLogger("ops.web.users")
@@ -46,6 +52,8 @@ class User:
     name: str
     role: Role
     password_hash: str
+    clinics: tuple[str, ...] = ()
+    """The clinics whose records this user sees; empty: every clinic."""
 
 
 def check_name(name: str) -> str:
@@ -78,8 +86,11 @@ def _user(path: Path, n: int, entry: Any) -> User:
     hashed = entry.get("password_hash")
     if not isinstance(hashed, str) or not hashed.startswith("$argon2"):
         raise UsersFileError(f"{where}: password_hash must be an argon2 hash (ops user add)")
+    clinics = entry.get("clinics") or []
+    if not isinstance(clinics, list) or not all(is_key_part(c) for c in clinics):
+        raise UsersFileError(f"{where}: clinics must be a list of clinic ids")
     try:
-        return User(check_name(str(entry.get("name", ""))), role, hashed)
+        return User(check_name(str(entry.get("name", ""))), role, hashed, tuple(clinics))
     except UsersFileError as exc:
         raise UsersFileError(f"{where}: {exc}") from exc
 
@@ -87,16 +98,18 @@ def _user(path: Path, n: int, entry: Any) -> User:
 def write_users(path: Path, users: dict[str, User]) -> None:
     """Replace ``path`` at once (a temporary file renamed over it), readable by its owner only."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    body = {
-        "users": [
-            {"name": u.name, "role": u.role.value, "password_hash": u.password_hash}
-            for u in sorted(users.values(), key=lambda u: u.name)
-        ]
-    }
+    body = {"users": [_entry(u) for u in sorted(users.values(), key=lambda u: u.name)]}
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w") as out:  # mkstemp makes it 600
         out.write(HEADER + yaml.safe_dump(body, sort_keys=False))
     os.replace(temporary, path)
+
+
+def _entry(user: User) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": user.name, "role": user.role.value}
+    if user.clinics:
+        entry["clinics"] = list(user.clinics)
+    return entry | {"password_hash": user.password_hash}
 
 
 class UsersFile:
