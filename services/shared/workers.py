@@ -15,9 +15,15 @@ the others still cover its partitions once they have taken them over.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
+
+from pydantic import Field
 
 from services.shared.events import SCHEMA_VERSION, Frozen, UtcDatetime
+
+WorkerUrl = Annotated[str, Field(pattern=r"^https?://[A-Za-z0-9._\[\]:-]+/?$", max_length=300)]
+"""``http(s)://host:port`` and nothing more: the ops tools send the worker's token there,
+so no other scheme, path or credentials."""
 
 
 class WorkerRegistered(Frozen):
@@ -26,5 +32,5 @@ class WorkerRegistered(Frozen):
     type: Literal["worker.registered"] = "worker.registered"
     schema_version: Literal[1] = SCHEMA_VERSION
     worker_id: str
-    url: str
+    url: WorkerUrl
     registered_at: UtcDatetime

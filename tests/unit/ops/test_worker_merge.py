@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+import pytest
 
 from services.ops.records import Record
 from services.ops.web.worker import plan_of
@@ -161,3 +164,15 @@ def test_the_registry_keeps_each_addresses_last_record_and_drops_tombstones() ->
         record(5, A, registration(A, "1b")),
     ]
     assert registered(records) == [A]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["file:///etc/passwd", "gopher://10.0.0.1:70", "http://user:pw@evil.example",
+     "http://10.0.0.1:6066/steal?x=", "javascript:alert(1)"],
+)  # fmt: skip
+def test_a_registration_that_is_not_a_plain_http_address_is_not_asked(url: str) -> None:
+    """The ops tools send the worker's bearer token to each address registered."""
+    odd = json.dumps({"type": "worker.registered", "schema_version": 1, "worker_id": "9",
+                      "url": url, "registered_at": BOOKED_AT.isoformat()}).encode()  # fmt: skip
+    assert registered([record(0, A, registration(A)), record(1, url, odd)]) == [A]
