@@ -102,6 +102,8 @@ def main() -> int:
     try:
         server.run()
     finally:
+        for background in (callbacks, replies, ingress):
+            background.stopping.set()  # all asked at once: each stop below waits for its own
         calendars.stop()
         sweeper.stop()
         callbacks.stop()

@@ -16,7 +16,7 @@ record the batch produced; the worker handles a booking event seen twice.
 from __future__ import annotations
 
 import json
-import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -70,6 +70,10 @@ def dead_letter(record: ConsumerRecord, reason: str, now: datetime) -> DeadLette
     )
 
 
+LOOK_SECONDS = 10.0
+"""How often the relay looks for clinics' new ingress topics."""
+
+
 class IngressRelay(Retrying):
     """Follows every clinic's ingress topic in the booking service's own group, on a thread."""
 
@@ -102,24 +106,45 @@ class IngressRelay(Retrying):
             client_id="clinic-booking-ingress",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            metadata_max_age_ms=10_000,  # a clinic's new topic is followed within 10 s
+            request_timeout_ms=10_000,
         )
         producer = KafkaProducer(
             **self._kafka.client_options(), client_id="clinic-booking-ingress", acks="all"
         )
         try:
-            consumer.subscribe(pattern=f"^{re.escape(self._topics.ingress_prefix)}.+\\.v1$")
-            while not self.stopping.is_set():
-                fetched = consumer.poll(timeout_ms=self._poll_ms)
-                if fetched:
-                    for records in fetched.values():
-                        for record in records:
-                            self._relay(producer, record)
-                    producer.flush()
-                    consumer.commit()
+            self._relay_all(consumer, producer)
         finally:
-            producer.close(timeout=5)
-            consumer.close()
+            producer.close(timeout=2)
+            consumer.close(timeout_ms=2000)
+
+    def _relay_all(self, consumer: KafkaConsumer, producer: KafkaProducer) -> None:
+        """Until stopped: looks for clinics' topics every :data:`LOOK_SECONDS` and follows
+        them by name (no group is joined while there are none), relaying what they hold."""
+        followed: list[str] = []
+        next_look = 0.0
+        while not self.stopping.is_set():
+            if time.monotonic() >= next_look:
+                followed = self._follow_found(consumer, followed)
+                next_look = time.monotonic() + LOOK_SECONDS
+            if not followed:
+                self.stopping.wait(self._poll_ms / 1000)
+                continue
+            fetched = consumer.poll(timeout_ms=self._poll_ms)
+            if fetched:
+                for records in fetched.values():
+                    for record in records:
+                        self._relay(producer, record)
+                producer.flush()
+                consumer.commit()
+
+    def _follow_found(self, consumer: KafkaConsumer, followed: list[str]) -> list[str]:
+        found = sorted(t for t in consumer.topics() if self._topics.ingress_clinic(t))
+        if found != followed:
+            if found:
+                consumer.subscribe(topics=found)
+            else:
+                consumer.unsubscribe()
+        return found
 
     def _relay(self, producer: KafkaProducer, record: ConsumerRecord) -> None:
         clinic = self._topics.ingress_clinic(record.topic)
