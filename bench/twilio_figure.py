@@ -21,7 +21,7 @@ from bench.notifier_figure import NOW, assigned_consumer, due_records
 from bench.result import Figure
 from bench.stack import PARTITIONS
 from services.notifier.bootstrap import notifier
-from services.notifier.ledger import DeliveryLedger
+from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ScaledClock
 from services.shared.events import Channel, ReminderDue, decode, encode

@@ -3,10 +3,10 @@
 Starts even when the broker is down: bookings are accepted into the outbox and
 the relay publishes them (creating the topics first) once the broker answers.
 Patients' confirmations by text are read from ``clinic.replies.v1`` on a thread
-of their own (:mod:`services.booking.replies`), and sent on to each clinic's
-callback URL from another (:mod:`services.booking.callbacks`). What clinics
+of their own (:mod:`services.booking.publishing.replies`), and sent on to each clinic's
+callback URL from another (:mod:`services.booking.publishing.callbacks`). What clinics
 write to their own ingress topics is relayed from a third
-(:mod:`services.booking.ingress`).
+(:mod:`services.booking.sources.ingress`).
 Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
 background thread.
 """
@@ -21,17 +21,17 @@ from functools import partial
 
 import uvicorn
 
-from services.booking.api import create_app
-from services.booking.broker_memory import BrokerMemory
-from services.booking.calendar_poller import CalendarPoller, build_feed
-from services.booking.callback_queue import CallbackQueue
-from services.booking.callbacks import CallbackSender
-from services.booking.ingress import IngressRelay
-from services.booking.relay import OutboxRelay
-from services.booking.replies import Confirmations, ReplyFollower
+from services.booking.http.api import create_app
+from services.booking.publishing.broker_memory import BrokerMemory
+from services.booking.publishing.callbacks import CallbackSender
+from services.booking.publishing.relay import OutboxRelay
+from services.booking.publishing.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.sources.calendar.poller import CalendarPoller, build_feed
+from services.booking.sources.ingress import IngressRelay
+from services.booking.store.callback_queue import CallbackQueue
+from services.booking.store.store import BookingStore
 from services.shared import kafka_patches
 from services.shared.clock import ScaledClock
 from services.shared.logs import configure_logging

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from services.booking import domain
-from services.booking.erasure import Erasure, PatientEraser
 from services.booking.errors import AmbiguousBooking, BookingNotFound, FieldError, InvalidBooking
+from services.booking.privacy.erasure import Erasure, PatientEraser
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore, IdempotencyKey, Recorded
+from services.booking.store.store import BookingStore, IdempotencyKey, Recorded
 from services.booking.treatments import known_treatments
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock

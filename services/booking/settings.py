@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from services.booking.retention import BookingRetention
+from services.booking.privacy.retention import BookingRetention
 from services.shared.outbound import refusal
 from services.shared.safe_start import (
     MIN_KEY_CHARACTERS,
@@ -20,7 +20,8 @@ DEFAULT_TREATMENTS = frozenset({"microsclerotherapy"})
 
 
 class CalendarFeedSettings(BaseModel):
-    """One calendar feed the booking service follows (see :mod:`services.booking.calendar_sync`)."""
+    """One calendar feed the booking service follows
+    (see :mod:`services.booking.sources.calendar.sync`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

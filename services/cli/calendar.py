@@ -15,11 +15,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from services.booking.calendar_poller import CalendarPoller, build_feed
-from services.booking.calendar_sync import CalendarFeed, Outcome, SyncReport
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings, CalendarFeedSettings
-from services.booking.store import BookingStore
+from services.booking.sources.calendar.poller import CalendarPoller, build_feed
+from services.booking.sources.calendar.sync import CalendarFeed, Outcome, SyncReport
+from services.booking.store.store import BookingStore
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 

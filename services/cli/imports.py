@@ -14,10 +14,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from services.booking.csv_import import RowResult, count_rows, import_rows
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.sources.csv_import import RowResult, count_rows, import_rows
+from services.booking.store.store import BookingStore
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
 

@@ -22,7 +22,7 @@ from rich.table import Table
 from services.booking.errors import InvalidBooking
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.ops.erasures import erasure_records, wait_for_records
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound
 from services.shared.clock import ScaledClock

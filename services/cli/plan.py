@@ -155,7 +155,7 @@ def _row(booking: Booking, reminder: PlannedReminder, waits_for: str) -> dict[st
 def _preview(booking: Booking, reminder: PlannedReminder) -> str:
     """The SMS text in the patient's language, or the reason it cannot be rendered."""
     from services.notifier.exceptions import TemplateRenderError
-    from services.notifier.rendering import TemplateRenderer
+    from services.notifier.messages.rendering import TemplateRenderer
 
     event = due_event(booking, reminder, emitted_at=reminder.due_at)
     try:

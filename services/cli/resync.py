@@ -16,7 +16,7 @@ from typing import Any
 from kafka import KafkaProducer
 
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import Clock, ScaledClock
 from services.shared.events import Booking, BookingEvent, BookingEventType, encode
 from services.shared.settings import load_settings

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from services.notifier.exceptions import TemplateRenderError
-from services.notifier.rendering import DEFAULTS_DIR, TemplateRenderer
-from services.notifier.samples import sample_context, sample_reminder, template_ids
-from services.notifier.segments import count_segments
-from services.notifier.unsubscribe import UnsubscribeLinks
+from services.notifier.messages.rendering import DEFAULTS_DIR, TemplateRenderer
+from services.notifier.messages.samples import sample_context, sample_reminder, template_ids
+from services.notifier.messages.segments import count_segments
+from services.notifier.patients.unsubscribe import UnsubscribeLinks
 from services.shared.clinics import ClinicDirectory
 from services.shared.events import Channel
 

@@ -8,9 +8,9 @@ import threading
 from types import FrameType
 
 from services.notifier.bootstrap import run
-from services.notifier.http_server import PortUnavailable
+from services.notifier.http.server import PortUnavailable
+from services.notifier.patients.unsubscribe import KEY_FILE
 from services.notifier.settings import NotifierSettings
-from services.notifier.unsubscribe import KEY_FILE
 from services.shared.clock import ScaledClock
 from services.shared.logs import configure_logging
 from services.shared.settings import load_settings

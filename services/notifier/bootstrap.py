@@ -13,29 +13,29 @@ from functools import partial
 from fastapi import FastAPI
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 
-from services.notifier.booking_follower import BookingFollower
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.consumer import NotifierLoop
-from services.notifier.delivery import Deliverer, Senders
-from services.notifier.email_opt_out import EmailOptOuts
-from services.notifier.erased import ErasureRegister
-from services.notifier.erasure import ErasureStores, NotifierErasure
-from services.notifier.http_server import HttpServer, address_of, listen
-from services.notifier.inbound import InboundStores, InboundTexts
-from services.notifier.inbound_log import InboundLog
-from services.notifier.ledger import DeliveryLedger
-from services.notifier.publisher import Publisher
-from services.notifier.rate_buckets import RateBuckets
-from services.notifier.registry import ConsentRegistry
-from services.notifier.rendering import TemplateRenderer
-from services.notifier.replies import RepliesInbox
-from services.notifier.retry import Backoff, RetryPolicy
-from services.notifier.senders.factory import build_senders
+from services.notifier.bookings.follower import BookingFollower
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.delivery.consumer import NotifierLoop
+from services.notifier.delivery.deliverer import Deliverer, Senders
+from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.publisher import Publisher
+from services.notifier.delivery.retry import Backoff, RetryPolicy
+from services.notifier.http.app import WebParts, create_app
+from services.notifier.http.server import HttpServer, address_of, listen
+from services.notifier.http.status_callbacks import StatusCallbacks
+from services.notifier.http.unsubscribe_web import UnsubscribeParts
+from services.notifier.messages.rendering import TemplateRenderer
+from services.notifier.patients.email_opt_out import EmailOptOuts
+from services.notifier.patients.inbound import InboundStores, InboundTexts
+from services.notifier.patients.inbound_log import InboundLog
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import RepliesInbox
+from services.notifier.patients.unsubscribe import UnsubscribeLinks, signing_key
+from services.notifier.privacy.erased import ErasureRegister
+from services.notifier.privacy.erasure import ErasureStores, NotifierErasure
+from services.notifier.providers import build_senders
+from services.notifier.senders.rate_buckets import RateBuckets
 from services.notifier.settings import NotifierSettings
-from services.notifier.status_callbacks import StatusCallbacks
-from services.notifier.unsubscribe import UnsubscribeLinks, signing_key
-from services.notifier.unsubscribe_web import UnsubscribeParts
-from services.notifier.web import WebParts, create_app
 from services.shared import kafka_patches
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock

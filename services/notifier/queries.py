@@ -1,7 +1,7 @@
 """The delivery ledger's read side, for tools that look without changing (the ops console,
 ``clinic-reminders status``): queries on a connection the caller opens.
 
-The replies inbox has its own (:mod:`services.notifier.replies`).
+The replies inbox has its own (:mod:`services.notifier.patients.replies`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, func, select
 
-from services.notifier.ledger import LedgerState, deliveries
+from services.notifier.delivery.ledger import LedgerState, deliveries
 from services.shared.database import stored_utc
 
 

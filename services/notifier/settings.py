@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from services.notifier.retention import NotifierRetention
+from services.notifier.privacy.retention import NotifierRetention
 from services.shared.safe_start import example_values, on_loopback
 from services.shared.settings import PlatformSettings
 

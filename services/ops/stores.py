@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from services.booking import queries as booking_queries
+from services.booking.store import queries as booking_queries
 from services.notifier import queries as notifier_queries
 from services.notifier.queries import DeliveryCounts
 from services.shared.database import make_engine, normalise_url

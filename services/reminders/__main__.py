@@ -6,10 +6,10 @@ from typing import Any
 
 import faust
 
-from services.reminders.app import create_app, owned_partitions
 from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
-from services.reminders.policies import clinic_policies
+from services.reminders.schedule.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
+from services.reminders.worker.app import create_app, owned_partitions
 from services.shared.clock import ScaledClock
 from services.shared.logs import configure_logging
 from services.shared.settings import load_settings

@@ -4,7 +4,7 @@ A clinic that produces to Kafka directly logs in as ``clinic-{clinic_id}`` and
 may write one topic, its own ingress topic (:meth:`Topics.ingress`), and
 nothing else: not read it back, not see or write any other topic, not join a
 group. The booking service relays what it writes to the bookings topic with the
-clinic forced to the one the topic belongs to (``services/booking/ingress.py``).
+clinic forced to the one the topic belongs to (``services/booking/sources/ingress.py``).
 The services (``booking``, ``reminders``, ``notifier``, ``ops``) may use every
 topic and group of the platform's (names starting ``{prefix}clinic``), which
 no clinic's user can. With ``allow.everyone.if.no.acl.found=false`` on the

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.events import Channel
 from tests.faults.expected import expected
 from tests.faults.harness import FaultPlatform

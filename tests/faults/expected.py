@@ -28,7 +28,7 @@ hours) past the cut-off, the pair carries ``deferred_to``, and the tally counts
 it as deferred, not missing, if nothing else became of it.
 
 A provider outage: a pair that stopped being of use (see
-:func:`services.notifier.retry.useful_until`) while it could not be sent may
+:func:`services.notifier.delivery.retry.useful_until`) while it could not be sent may
 rightly have been given up; it is optional. It could not be sent while its
 provider refused everything (Twilio 503 for SMS, SMTP 421 for email), and from
 there on while the notifier was down, and until the quiet hours the outage
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from services.booking.store import BookingStore
-from services.notifier.retry import useful_until
+from services.booking.store.store import BookingStore
+from services.notifier.delivery.retry import useful_until
 from services.reminders.planning.engine import ClinicPolicy, PlannedReminder, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.clinics import QuietHours, quiet_until

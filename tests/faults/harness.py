@@ -25,7 +25,7 @@ import httpx
 from kafka import KafkaConsumer, TopicPartition
 from sqlalchemy import create_engine, func, select
 
-from services.notifier.ledger import deliveries
+from services.notifier.delivery.ledger import deliveries
 from services.notifier.settings import NotifierSettings
 from services.ops.kafka_state import group_lag, open_admin, topic_states
 from services.shared.apache_kafka import ApacheKafka

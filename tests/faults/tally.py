@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import create_engine, select
 
-from services.notifier.ledger import deliveries
-from services.notifier.retry import useful_until
+from services.notifier.delivery.ledger import deliveries
+from services.notifier.delivery.retry import useful_until
 from services.shared.database import stored_utc
 from services.shared.events import Channel, DeliveryState, NotificationStatus
 from tests.faults.expected import Due, ExpectedSet, Window, longest_chance

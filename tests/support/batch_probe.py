@@ -22,9 +22,9 @@ from typing import cast
 
 import faust
 
-from services.reminders.batches import one_by_one
-from services.reminders.changelog import held_changelog_table
-from services.reminders.transport import EagerConsumer, use_worker_transport
+from services.reminders.worker.batches import one_by_one
+from services.reminders.worker.changelog import held_changelog_table
+from services.reminders.worker.transport import EagerConsumer, use_worker_transport
 
 TOPIC = os.environ["PROBE_TOPIC"]
 COUNT = int(os.environ["PROBE_COUNT"])

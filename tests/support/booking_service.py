@@ -11,12 +11,12 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from services.booking.api import create_app
-from services.booking.relay import OutboxRelay
-from services.booking.replies import Confirmations, ReplyFollower
+from services.booking.http.api import create_app
+from services.booking.publishing.relay import OutboxRelay
+from services.booking.publishing.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import Clock
 from services.shared.topics import Topics
 from tests.support.bookings import booking_request

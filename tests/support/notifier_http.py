@@ -13,7 +13,7 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from services.notifier.bootstrap import Notifier, notifier
-from services.notifier.http_server import HttpServer
+from services.notifier.http.server import HttpServer
 from services.notifier.settings import NotifierSettings
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock

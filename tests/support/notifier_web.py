@@ -12,17 +12,17 @@ import httpx
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.email_opt_out import EmailOptOuts
-from services.notifier.inbound import InboundStores, InboundTexts
-from services.notifier.inbound_log import InboundLog
-from services.notifier.ledger import DeliveryLedger
-from services.notifier.registry import ConsentRegistry
-from services.notifier.replies import InboxReply, RepliesInbox, replies
-from services.notifier.status_callbacks import StatusCallbacks
-from services.notifier.unsubscribe import UnsubscribeLinks
-from services.notifier.unsubscribe_web import UnsubscribeParts
-from services.notifier.web import WebParts, create_app
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.http.app import WebParts, create_app
+from services.notifier.http.status_callbacks import StatusCallbacks
+from services.notifier.http.unsubscribe_web import UnsubscribeParts
+from services.notifier.patients.email_opt_out import EmailOptOuts
+from services.notifier.patients.inbound import InboundStores, InboundTexts
+from services.notifier.patients.inbound_log import InboundLog
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import InboxReply, RepliesInbox, replies
+from services.notifier.patients.unsubscribe import UnsubscribeLinks
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.database import make_engine

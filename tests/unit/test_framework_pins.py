@@ -1,7 +1,7 @@
 """The framework versions the platform's patches were written against are the ones installed.
 
 Faust and kafka-python are reached past their public API in a few places
-(services/reminders/faust_patches.py, services/shared/kafka_patches.py). A
+(services/reminders/worker/faust_patches.py, services/shared/kafka_patches.py). A
 new version may change what those places rely on: this test fails then, and
 names each patch to re-check before the pin is moved.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from services.reminders import faust_patches
+from services.reminders.worker import faust_patches
 from services.shared import kafka_patches
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"

@@ -16,8 +16,8 @@ from services.notifier.exceptions import (
     RetryableSendError,
     SendError,
 )
-from services.notifier.ratelimit import Bucket
 from services.notifier.senders.base import SendResult
+from services.notifier.senders.ratelimit import Bucket
 from services.shared.events import ReminderDue
 from services.shared.safe_start import on_loopback
 

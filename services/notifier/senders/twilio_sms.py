@@ -22,9 +22,9 @@ from services.notifier.exceptions import (
     PermanentSendError,
     RetryableSendError,
 )
-from services.notifier.ratelimit import Bucket
-from services.notifier.segments import count_segments
+from services.notifier.messages.segments import count_segments
 from services.notifier.senders.base import SendResult
+from services.notifier.senders.ratelimit import Bucket
 from services.shared.events import ReminderDue
 
 T = TypeVar("T")

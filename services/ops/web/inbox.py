@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from services.notifier.replies import UNMAPPED
+from services.notifier.patients.replies import UNMAPPED
 from services.ops.audit import AuditLog
 from services.ops.web import gather
 from services.ops.web.auth.forms import form_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.booking.queries import StoredBooking
+from services.booking.store.queries import StoredBooking
 from services.notifier.queries import LedgerRow
 from services.ops.web.worker import WorkerAnswer
 from services.shared.events import Booking, BookingEvent

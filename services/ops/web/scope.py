@@ -14,9 +14,9 @@ import json
 from collections.abc import Collection
 from datetime import datetime
 
-from services.booking.queries import StoredBooking
+from services.booking.store.queries import StoredBooking
+from services.notifier.patients.replies import InboxReply
 from services.notifier.queries import LedgerRow
-from services.notifier.replies import InboxReply
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow
 from services.ops.web.shaping import DueReminder

@@ -12,9 +12,9 @@ from typing import Protocol, TypeVar
 
 from kafka.errors import KafkaError
 
-from services.booking.queries import StoredBooking
+from services.booking.store.queries import StoredBooking
+from services.notifier.patients.replies import InboxReply
 from services.notifier.queries import LedgerRow
-from services.notifier.replies import InboxReply
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound
 from services.ops.settings import OpsSettings
 from services.ops.status import Status, collect

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.booking import queries as booking_queries
-from services.booking.queries import StoredBooking
+from services.booking.store import queries as booking_queries
+from services.booking.store.queries import StoredBooking
 from services.notifier import queries as notifier_queries
-from services.notifier import replies as inbox
+from services.notifier.patients import replies as inbox
+from services.notifier.patients.replies import InboxReply
 from services.notifier.queries import LedgerRow
-from services.notifier.replies import InboxReply
 from services.ops.stores import read_only, writable
 
 

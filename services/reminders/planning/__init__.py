@@ -1,4 +1,7 @@
-"""Treatment protocols as data, and the pure engine that turns bookings into a plan."""
+"""Treatment protocols as data, and the pure engine that turns bookings into a plan.
+
+The lowest part: imports only ``shared``; ``schedule`` and ``worker`` import it.
+"""
 
 from services.reminders.planning.engine import (
     ClinicPolicy,

@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from services.booking import domain
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.events import Booking, BookingEvent, BookingEventType, Patient
 

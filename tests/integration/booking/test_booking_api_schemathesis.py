@@ -30,9 +30,9 @@ from schemathesis.checks import (
 )
 from schemathesis.core.result import Err
 
-from services.booking.api import create_app
+from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 
 pytestmark = pytest.mark.integration

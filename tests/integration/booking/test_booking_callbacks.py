@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from services.booking.callback_queue import CallbackQueue
-from services.booking.callbacks import CallbackSender
-from services.booking.replies import Confirmations
+from services.booking.publishing.callbacks import CallbackSender
+from services.booking.publishing.replies import Confirmations
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.store.callback_queue import CallbackQueue
+from services.booking.store.store import BookingStore
 from services.shared.broker import free_port
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock

@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from services.booking import callback_queue, domain
-from services.booking.erasure import PatientEraser
+from services.booking import domain
 from services.booking.errors import ErasedBooking
-from services.booking.store import BookingStore, IdempotencyKey
-from services.booking.tables import calendar_events, erasures, metadata
+from services.booking.privacy.erasure import PatientEraser
+from services.booking.store import callback_queue
+from services.booking.store.store import BookingStore, IdempotencyKey
+from services.booking.store.tables import calendar_events, erasures, metadata
 from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased
 from services.shared.events import Booking, BookingEventType, Patient, decode
 from services.shared.topics import Topics

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.booking.calendar_sources import FeedUnavailable, HttpFeed
-from services.booking.callback_queue import CallbackQueue
-from services.booking.callbacks import CallbackSender
+from services.booking.publishing.callbacks import CallbackSender
 from services.booking.settings import CalendarFeedSettings
-from services.booking.store import BookingStore
+from services.booking.sources.calendar.feeds import FeedUnavailable, HttpFeed
+from services.booking.store.callback_queue import CallbackQueue
+from services.booking.store.store import BookingStore
 from services.shared.clinics import ClinicInfo
 from services.shared.clock import ManualClock
 from tests.integration.booking.test_booking_callbacks import SECRET, confirmed

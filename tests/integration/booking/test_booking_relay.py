@@ -11,10 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.booking import domain
-from services.booking.api import create_app
-from services.booking.relay import OutboxRelay, RelayUnavailable
+from services.booking.http.api import create_app
+from services.booking.publishing.relay import OutboxRelay, RelayUnavailable
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, decode

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.api import create_app
-from services.booking.relay import OutboxRelay
-from services.booking.replies import Confirmations, ReplyFollower
+from services.booking.http.api import create_app
+from services.booking.publishing.relay import OutboxRelay
+from services.booking.publishing.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, PatientReplied, ReplyIntent, decode, encode

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from services.booking import domain
 from services.booking.errors import BookingNotFound, Conflict, TransitionNotAllowed
-from services.booking.store import BookingStore, IdempotencyKey
+from services.booking.store.store import BookingStore, IdempotencyKey
 from services.shared.events import BookingStatus
 from tests.integration.booking.conftest import NOW, MakeEvent
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from kafka import KafkaProducer
 
-from services.booking.broker_memory import BrokerMemory
-from services.booking.store import BookingStore
+from services.booking.publishing.broker_memory import BrokerMemory
+from services.booking.store.store import BookingStore
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested, read_control, write_control

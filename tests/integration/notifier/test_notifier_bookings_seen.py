@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Column, MetaData, Table, insert
 
-from services.notifier.bookings_seen import BookingsSeen, positions
-from services.notifier.bookings_seen import seen as seen_table
+from services.notifier.bookings.seen import BookingsSeen, positions
+from services.notifier.bookings.seen import seen as seen_table
 from services.shared.database import make_engine
 from services.shared.events import BookingEvent, BookingEventType, BookingStatus
 from tests.unit.reminders.factories import booking

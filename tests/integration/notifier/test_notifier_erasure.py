@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.notifier.ledger import DeliveryLedger
+from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ManualClock
 from services.shared.erasure import ERASED, ErasureRecord, PatientErased

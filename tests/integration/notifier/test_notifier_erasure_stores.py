@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData, create_engine, select
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.erased import ErasureRegister
-from services.notifier.erasure import ErasureStores, NotifierErasure
-from services.notifier.inbound_log import InboundLog
-from services.notifier.ledger import DeliveryLedger, LedgerState, PlannedAttempt
-from services.notifier.registry import ConsentRegistry
-from services.notifier.replies import UNMAPPED, InboxReply, RepliesInbox, ReplyKind
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState, PlannedAttempt
+from services.notifier.patients.inbound_log import InboundLog
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import UNMAPPED, InboxReply, RepliesInbox, ReplyKind
+from services.notifier.privacy.erased import ErasureRegister
+from services.notifier.privacy.erasure import ErasureStores, NotifierErasure
 from services.shared.clock import ManualClock
 from services.shared.database import normalise_url
 from services.shared.erasure import ERASED, ErasureKeys, ErasureRecord, PatientErased

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from services.notifier.ledger import Delivery, DeliveryLedger
+from services.notifier.delivery.ledger import Delivery, DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.events import Channel, encode
 from tests.support.kafka import produce

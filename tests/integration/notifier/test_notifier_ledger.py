@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.ledger import INTERRUPTED, DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger import INTERRUPTED, DeliveryLedger, LedgerState
 from services.shared.events import Channel
 from tests.support.reminders import reminder
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from services.notifier.ledger import DeliveryLedger
+from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.settings import NotifierSettings
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock, ScaledClock

@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from services.notifier.rate_buckets import Rate, RateBuckets
+from services.notifier.senders.rate_buckets import Rate, RateBuckets
 
 pytestmark = pytest.mark.integration
 

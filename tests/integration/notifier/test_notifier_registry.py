@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.notifier.ledger import DeliveryLedger, LedgerState
-from services.notifier.registry import ConsentRegistry
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
+from services.notifier.patients.registry import ConsentRegistry
 from services.shared.events import Channel, ConsentChanged
 from tests.support.reminders import reminder
 

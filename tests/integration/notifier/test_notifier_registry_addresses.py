@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import create_engine, text
 
-from services.notifier.registry import ConsentRegistry
+from services.notifier.patients.registry import ConsentRegistry
 from services.shared.events import Channel, ConsentChanged
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from kafka import KafkaProducer
 
-from services.notifier.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
 from services.shared.broker import EmbeddedBroker
 from services.shared.events import Channel, encode
 from services.shared.topics import Topics

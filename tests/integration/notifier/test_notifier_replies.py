@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.registry import ConsentRegistry
-from services.notifier.replies import ReplyKind, replies
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import ReplyKind, replies
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
 from services.shared.database import make_engine

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from services.notifier.exceptions import RetryableSendError
-from services.notifier.ratelimit import TokenBucket
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
+from services.notifier.senders.ratelimit import TokenBucket
 from services.notifier.senders.smtp_email import SmtpEmailSender
 from services.notifier.senders.twilio_sms import TwilioSmsSender, twilio_client
 from services.shared.broker import free_port

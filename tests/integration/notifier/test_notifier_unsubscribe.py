@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from services.notifier.bootstrap import notifier
-from services.notifier.http_server import HttpServer, address_of, listen
+from services.notifier.http.server import HttpServer, address_of, listen
+from services.notifier.patients.unsubscribe import UnsubscribeLinks
 from services.notifier.senders.smtp_email import SmtpEmailSender
 from services.notifier.settings import NotifierSettings
-from services.notifier.unsubscribe import UnsubscribeLinks
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock
 from services.shared.events import (

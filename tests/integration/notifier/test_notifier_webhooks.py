@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.notifier.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
 from services.shared.broker import EmbeddedBroker
 from services.shared.events import (
     Channel,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from services.booking.relay import OutboxRelay
-from services.booking.store import BookingStore
+from services.booking.publishing.relay import OutboxRelay
+from services.booking.store.store import BookingStore
 from services.cli import main
 from services.notifier.bootstrap import notifier
 from services.notifier.settings import NotifierSettings

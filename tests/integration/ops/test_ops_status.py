@@ -15,10 +15,10 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import create_engine, insert
 
-from services.booking.tables import metadata as booking_metadata
-from services.booking.tables import outbox
+from services.booking.store.tables import metadata as booking_metadata
+from services.booking.store.tables import outbox
 from services.cli import main
-from services.notifier.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
 from services.ops.stores import StoreUnavailable, delivery_counts, outbox_backlog
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.events import Channel

@@ -15,11 +15,11 @@ from typing import Any
 from kafka import KafkaProducer
 
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
-from services.notifier.ledger import DeliveryLedger, LedgerState
+from services.booking.store.store import BookingStore
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
+from services.reminders.schedule.schedule import Scheduler
 from services.shared.clock import ManualClock
 from services.shared.events import BookingEvent, Channel, DeadLetter, ReminderDue, encode
 from services.shared.topics import Topics

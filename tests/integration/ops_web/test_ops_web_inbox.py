@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.replies import replies
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.patients.replies import replies
 from services.ops.web.app import create_app
 from services.ops.web.settings import OpsWebSettings
 from services.ops.web.sources import LiveSources

@@ -24,9 +24,9 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.cli import main
-from services.notifier.ledger import DeliveryLedger
+from services.notifier.delivery.ledger import DeliveryLedger
 from services.ops.kafka_io import read_all
 from services.ops.settings import OpsSettings
 from services.ops.status import worker_counts

@@ -17,13 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from services.reminders.membership import Member
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
-from services.reminders.state import PatientState
-from services.reminders.stats import describe
-from services.reminders.views import stats_of
+from services.reminders.schedule.schedule import Scheduler
+from services.reminders.schedule.state import PatientState
+from services.reminders.schedule.stats import describe
+from services.reminders.worker.membership import Member
+from services.reminders.worker.views import stats_of
 from services.shared.fields import mask_record
 from services.shared.web_token import bearer_matches
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.broker_memory import BrokerMemory
-from services.booking.relay import OutboxRelay
-from services.booking.store import BookingStore
+from services.booking.publishing.broker_memory import BrokerMemory
+from services.booking.publishing.relay import OutboxRelay
+from services.booking.store.store import BookingStore
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.shared.broker import EmbeddedBroker, free_port

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.cli import main as cli
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry

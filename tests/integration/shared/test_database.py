@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from services.notifier import ledger, registry
+from services.notifier.delivery import ledger
+from services.notifier.patients import registry
 from services.shared.database import create_tables, make_engine
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
 
-from services.booking.ingress import IngressRelay
+from services.booking.sources.ingress import IngressRelay
 from services.shared.clock import ManualClock
 from services.shared.erasure import PatientErased
 from services.shared.events import BookingEvent, DeadLetter, decode, encode

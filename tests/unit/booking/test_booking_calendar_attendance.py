@@ -7,13 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.calendar_mapping import CalendarMapping
-from services.booking.calendar_sources import FileFeed
-from services.booking.calendar_state import CalendarState
-from services.booking.calendar_sync import CalendarFeed, CalendarSync, Outcome, booking_id_for
 from services.booking.domain import StatusChange
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.sources.calendar.feeds import FileFeed
+from services.booking.sources.calendar.mapping import CalendarMapping
+from services.booking.sources.calendar.state import CalendarState
+from services.booking.sources.calendar.sync import (
+    CalendarFeed,
+    CalendarSync,
+    Outcome,
+    booking_id_for,
+)
+from services.booking.store.store import BookingStore
 from services.reminders.planning import ClinicPolicy, ProtocolRegistry, plan_patient
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock

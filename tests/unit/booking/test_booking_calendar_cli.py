@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.calendar_sync import booking_id_for
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.sources.calendar.sync import booking_id_for
+from services.booking.store.store import BookingStore
 from services.cli import main
 
 SAMPLES = Path(__file__).parent / "samples"

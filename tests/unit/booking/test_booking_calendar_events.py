@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.calendar_events import (
+from services.booking.sources.calendar.events import (
     EventProblem,
     FeedEvent,
     FeedUnreadable,

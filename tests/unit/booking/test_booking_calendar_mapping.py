@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.calendar_events import FeedEvent, Party
-from services.booking.calendar_mapping import CalendarMapping
 from services.booking.errors import InvalidBooking
+from services.booking.sources.calendar.events import FeedEvent, Party
+from services.booking.sources.calendar.mapping import CalendarMapping
 
 SAMPLES = Path(__file__).parent / "samples"
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.calendar_mapping import CalendarMapping
-from services.booking.calendar_sources import FeedUnavailable, FileFeed
-from services.booking.calendar_state import CalendarState
-from services.booking.calendar_sync import (
+from services.booking.service import BookingService
+from services.booking.sources.calendar.feeds import FeedUnavailable, FileFeed
+from services.booking.sources.calendar.mapping import CalendarMapping
+from services.booking.sources.calendar.state import CalendarState
+from services.booking.sources.calendar.sync import (
     CalendarFeed,
     CalendarSync,
     Outcome,
     SyncReport,
     booking_id_for,
 )
-from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.events import BookingStatus
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.replies import Confirmations
+from services.booking.publishing.replies import Confirmations
 from services.booking.service import BookingService
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.events import (
     BookingEventType,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.cli import main
 
 SAMPLE = Path(__file__).parent / "samples" / "bookings.csv"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.cli import main
 from services.reminders.planning import ClinicPolicy, ProtocolRegistry, plan_patient
 from services.shared.events import Booking

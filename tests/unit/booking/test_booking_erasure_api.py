@@ -8,9 +8,9 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from services.booking.api import create_app
+from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from tests.unit.booking.conftest import Payload
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from services.booking.api import create_app
+from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.metrics import PlatformMetrics
 from tests.unit.booking.conftest import Payload

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.api import create_app
+from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.events import Booking, InvalidEvent, decode
 from services.shared.phones import to_e164, why_no_texts

@@ -8,11 +8,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from services.booking.domain import StatusChange
-from services.booking.retention import BookingRetention
+from services.booking.privacy.retention import BookingRetention
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
-from services.booking.tables import booking_events, idempotency_keys, outbox
+from services.booking.store.store import BookingStore
+from services.booking.store.tables import booking_events, idempotency_keys, outbox
 from services.shared.clock import ManualClock
 from tests.unit.booking.conftest import NOW, Payload
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.api import create_app
+from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.store import BookingStore
+from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 
 SAMPLES = Path(__file__).parent / "samples"

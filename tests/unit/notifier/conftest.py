@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.rendering import DEFAULTS_DIR
+from services.notifier.messages.rendering import DEFAULTS_DIR
 
 WORDING = {
     "en-GB/pre-treatment.sms.j2": (

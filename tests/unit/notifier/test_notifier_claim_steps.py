@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier import delivery
-from services.notifier.delivery import FIRST_STEP, Deliverer, Job, Senders
-from services.notifier.ledger import DeliveryLedger
-from services.notifier.rendering import TemplateRenderer
-from services.notifier.retry import Backoff, RetryPolicy
+from services.notifier.delivery import deliverer as delivery
+from services.notifier.delivery.deliverer import FIRST_STEP, Deliverer, Job, Senders
+from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.retry import Backoff, RetryPolicy
+from services.notifier.messages.rendering import TemplateRenderer
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender
 from services.shared.clinics import ClinicDirectory

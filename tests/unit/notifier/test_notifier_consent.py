@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.notifier.consent import recipient
+from services.notifier.patients.consent import recipient
 from services.shared.events import Channel, Consent
 from tests.support.reminders import patient
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.currency import SeenBooking, moot_reason
+from services.notifier.bookings.currency import SeenBooking, moot_reason
 from services.shared.events import BookingStatus
 from tests.support.reminders import reminder
 

@@ -9,18 +9,18 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from services.notifier.bookings_seen import BookingKey
-from services.notifier.currency import SeenBooking
-from services.notifier.delivery import Deliverer, Senders, Source
+from services.notifier.bookings.currency import SeenBooking
+from services.notifier.bookings.seen import BookingKey
+from services.notifier.delivery.deliverer import Deliverer, Senders, Source
+from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.retry import Backoff, RetryPolicy
 from services.notifier.exceptions import (
     AmbiguousSendError,
     PermanentSendError,
     RetryableSendError,
 )
-from services.notifier.ledger import DeliveryLedger
-from services.notifier.registry import ConsentRegistry
-from services.notifier.rendering import TemplateRenderer
-from services.notifier.retry import Backoff, RetryPolicy
+from services.notifier.messages.rendering import TemplateRenderer
+from services.notifier.patients.registry import ConsentRegistry
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.shared.clinics import ClinicDirectory

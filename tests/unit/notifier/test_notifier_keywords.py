@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from services.notifier.keywords import Intent, Keyword, classify
+from services.notifier.patients.keywords import Intent, Keyword, classify
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.reply_words import ReplyWords
 

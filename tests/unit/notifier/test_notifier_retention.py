@@ -9,12 +9,12 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.inbound_log import InboundLog, received
-from services.notifier.ledger import DeliveryLedger, LedgerState, PlannedAttempt
-from services.notifier.registry import ConsentRegistry
-from services.notifier.replies import InboxReply, RepliesInbox, ReplyKind, mark_handled
-from services.notifier.retention import NotifierRetention
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState, PlannedAttempt
+from services.notifier.patients.inbound_log import InboundLog, received
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import InboxReply, RepliesInbox, ReplyKind, mark_handled
+from services.notifier.privacy.retention import NotifierRetention
 from services.shared.database import make_engine
 from services.shared.erasure import erasure_keys
 from services.shared.events import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from services.notifier.retry import Backoff, RetryPolicy
+from services.notifier.delivery.retry import Backoff, RetryPolicy
 from tests.support.reminders import reminder
 
 DUE = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)

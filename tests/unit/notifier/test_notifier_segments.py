@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.notifier.ratelimit import TokenBucket
-from services.notifier.segments import count_segments
+from services.notifier.messages.segments import count_segments
+from services.notifier.senders.ratelimit import TokenBucket
 
 
 def test_plain_english_is_gsm7_one_segment_up_to_160() -> None:

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from services.notifier.exceptions import RetryableSendError
-from services.notifier.rate_buckets import BucketState, Rate, reserve
-from services.notifier.ratelimit import HOLD_SECONDS, SharedTokenBucket
+from services.notifier.senders.rate_buckets import BucketState, Rate, reserve
+from services.notifier.senders.ratelimit import HOLD_SECONDS, SharedTokenBucket
 
 
 class FakeTime:

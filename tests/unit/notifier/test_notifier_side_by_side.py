@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.delivery import Deliverer, Job, Senders
-from services.notifier.ledger import DeliveryLedger, LedgerState
-from services.notifier.rendering import TemplateRenderer
-from services.notifier.retry import Backoff, RetryPolicy
+from services.notifier.delivery.deliverer import Deliverer, Job, Senders
+from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.retry import Backoff, RetryPolicy
+from services.notifier.messages.rendering import TemplateRenderer
 from services.notifier.senders.base import SendResult
 from services.notifier.senders.local import LocalEmailSender
 from services.shared.clinics import ClinicDirectory

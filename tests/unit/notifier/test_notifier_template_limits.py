@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from services.notifier.exceptions import TemplateRenderError
-from services.notifier.rendering import TemplateRenderer
+from services.notifier.messages.rendering import TemplateRenderer
 from services.shared.events import Channel
 from tests.support.reminders import patient, reminder
 

@@ -18,20 +18,20 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
-from services.notifier.bookings_seen import BookingsSeen
-from services.notifier.delivery import Deliverer, Senders
-from services.notifier.email_opt_out import EmailOptOuts
-from services.notifier.inbound import InboundStores, InboundTexts
-from services.notifier.inbound_log import InboundLog
-from services.notifier.ledger import DeliveryLedger
-from services.notifier.registry import ConsentRegistry
-from services.notifier.rendering import TemplateRenderer
-from services.notifier.replies import RepliesInbox
-from services.notifier.retry import Backoff, RetryPolicy
-from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
-from services.notifier.settings import NotifierSettings
-from services.notifier.status_callbacks import StatusCallbacks
-from services.notifier.unsubscribe import (
+from services.notifier.bookings.seen import BookingsSeen
+from services.notifier.delivery.deliverer import Deliverer, Senders
+from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.retry import Backoff, RetryPolicy
+from services.notifier.http.app import WebParts, create_app
+from services.notifier.http.status_callbacks import StatusCallbacks
+from services.notifier.http.unsubscribe_web import UnsubscribeParts, one_click
+from services.notifier.messages.rendering import TemplateRenderer
+from services.notifier.patients.email_opt_out import EmailOptOuts
+from services.notifier.patients.inbound import InboundStores, InboundTexts
+from services.notifier.patients.inbound_log import InboundLog
+from services.notifier.patients.registry import ConsentRegistry
+from services.notifier.patients.replies import RepliesInbox
+from services.notifier.patients.unsubscribe import (
     KEY_FILE,
     ONE_CLICK,
     InvalidLink,
@@ -39,8 +39,8 @@ from services.notifier.unsubscribe import (
     UnsubscribeLinks,
     signing_key,
 )
-from services.notifier.unsubscribe_web import UnsubscribeParts, one_click
-from services.notifier.web import WebParts, create_app
+from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
+from services.notifier.settings import NotifierSettings
 from services.shared.clinics import ClinicDirectory, ClinicInfo
 from services.shared.clock import ManualClock
 from services.shared.events import Channel, ConsentChanged, DeliveryState, decode

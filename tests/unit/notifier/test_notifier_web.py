@@ -11,8 +11,8 @@ from urllib.parse import urlencode
 import pytest
 from twilio.request_validator import RequestValidator
 
-from services.notifier.ledger import LedgerState
-from services.notifier.replies import UNMAPPED, ReplyKind
+from services.notifier.delivery.ledger import LedgerState
+from services.notifier.patients.replies import UNMAPPED, ReplyKind
 from services.shared.events import (
     BookingStatus,
     Channel,

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from services.notifier.unsubscribe import UnsubscribeLinks
+from services.notifier.patients.unsubscribe import UnsubscribeLinks
 from tests.support.notifier_web import TOKEN, Web
 
 FIELDS = ("From", "To", "Body", "MessageSid", "MessageStatus", "ErrorCode", "AccountSid")

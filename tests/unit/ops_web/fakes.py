@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from services.booking.queries import StoredBooking
+from services.booking.store.queries import StoredBooking
+from services.notifier.patients.replies import InboxReply
 from services.notifier.queries import LedgerRow
-from services.notifier.replies import InboxReply
 from services.ops.kafka_state import PartitionLag
 from services.ops.status import Status
 from services.ops.web.broker import DeadLetterRow

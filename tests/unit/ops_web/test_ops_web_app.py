@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.queries import StoredBooking
+from services.booking.store.queries import StoredBooking
 from services.ops.kafka_state import PartitionLag
 from services.ops.web.app import create_app
 from services.ops.web.broker import DeadLetterRow

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from services.booking.queries import StoredBooking
-from services.notifier.replies import InboxReply, ReplyKind
+from services.booking.store.queries import StoredBooking
+from services.notifier.patients.replies import InboxReply, ReplyKind
 from services.ops.web.app import create_app
 from services.ops.web.auth.guard import Auth
 from services.ops.web.auth.passwords import hash_password, verify_password

@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.booking.queries import StoredBooking
-from services.notifier.replies import InboxReply, ReplyKind
+from services.booking.store.queries import StoredBooking
+from services.notifier.patients.replies import InboxReply, ReplyKind
 from services.ops.web.app import create_app
 from services.shared.clock import ManualClock
 from tests.support.ops_auth import ADMIN, log_in_client, make_auth

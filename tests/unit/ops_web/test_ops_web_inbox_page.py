@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from services.notifier.replies import InboxReply, ReplyKind
+from services.notifier.patients.replies import InboxReply, ReplyKind
 from services.ops.web.app import create_app
 from services.shared.clock import ManualClock
 from tests.support.ops_auth import ADMIN, log_in_client, make_auth

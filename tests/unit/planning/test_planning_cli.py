@@ -10,7 +10,7 @@ from services.cli import main
 from services.reminders.planning.protocol import BUILTIN_DIR
 from tests.unit.planning.planning_helpers import WriteProtocol, minimal_protocol
 
-pytest.importorskip("services.notifier.rendering")
+pytest.importorskip("services.notifier.messages.rendering")
 
 PLAN = [
     "plan",

@@ -14,7 +14,7 @@ from services.shared.events import Booking, Channel, ReminderDue
 from services.shared.reply_words import ReplyWords
 from tests.unit.planning.planning_helpers import REGISTRY, make_booking, plan
 
-rendering = pytest.importorskip("services.notifier.rendering")
+rendering = pytest.importorskip("services.notifier.messages.rendering")
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "services/notifier/templates/defaults"
 GSM7 = set(

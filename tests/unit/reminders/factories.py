@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.reminders.schedule import Scheduler, Tick
+from services.reminders.schedule.schedule import Scheduler, Tick
 from services.shared.events import Booking, BookingEvent, BookingEventType, BookingStatus
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)

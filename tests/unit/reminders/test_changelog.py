@@ -9,7 +9,7 @@ from typing import Any
 import faust
 import pytest
 
-from services.reminders.changelog import HeldChangelogTable, held_changelog_table
+from services.reminders.worker.changelog import HeldChangelogTable, held_changelog_table
 
 
 class Producer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.reminders.due_index import DueIndex
+from services.reminders.schedule.due_index import DueIndex
 
 entries = st.lists(
     st.tuples(st.integers(0, 3), st.integers(0, 50), st.sampled_from("abcdefgh")), max_size=60

@@ -10,10 +10,10 @@ from typing import Any
 
 from faust.types import TP
 
-from services.reminders.handling import WorkerHandling
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
+from services.reminders.schedule.schedule import Scheduler
+from services.reminders.worker.handling import WorkerHandling
 from services.shared.clock import ManualClock
 from services.shared.control import RESYNC_REQUEST, ResyncRequested
 from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from services.reminders.membership import Member, Registration
 from services.reminders.settings import ReminderSettings
+from services.reminders.worker.membership import Member, Registration
 from services.shared.clock import ManualClock
 from services.shared.events import decode
 from services.shared.workers import WorkerRegistered

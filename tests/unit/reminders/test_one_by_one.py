@@ -9,7 +9,7 @@ from typing import Any, cast
 import faust
 from faust.streams import current_event
 
-from services.reminders.batches import one_by_one
+from services.reminders.worker.batches import one_by_one
 
 
 class Event:

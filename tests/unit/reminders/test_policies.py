@@ -7,7 +7,7 @@ from pathlib import Path
 
 from services.reminders.planning.engine import plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.policies import clinic_policies
+from services.reminders.schedule.policies import clinic_policies
 from services.shared.clinics import ClinicDirectory, QuietHours
 from services.shared.events import BookingStatus
 from tests.unit.reminders.factories import START, booking

@@ -8,8 +8,8 @@ import pytest
 
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry, UnknownTreatment
-from services.reminders.schedule import Scheduler
-from services.reminders.state import PatientState
+from services.reminders.schedule.schedule import Scheduler
+from services.reminders.schedule.state import PatientState
 from services.shared.events import BookingEventType, BookingStatus
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire, status
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
+from services.reminders.schedule.schedule import Scheduler
 from services.shared.events import BookingEventType
 from services.shared.lateness import MISSED
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire

@@ -9,8 +9,8 @@ import orjson
 
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Keeping, Scheduler
-from services.reminders.state import PatientState
+from services.reminders.schedule.schedule import Keeping, Scheduler
+from services.reminders.schedule.state import PatientState
 from services.shared.events import BookingEventType, BookingStatus
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire, status
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
-from services.reminders.state import PatientState
-from services.reminders.stats import describe
+from services.reminders.schedule.schedule import Scheduler
+from services.reminders.schedule.state import PatientState
+from services.reminders.schedule.stats import describe
 from services.shared.events import BookingEventType, BookingStatus
 from tests.unit.reminders.factories import BOOKED_AT, START, booking, event, fire, status
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import rocksdict
 from faust import stores
 
-from services.reminders import store
+from services.reminders.worker import store
 
 
 def test_the_shared_store_is_what_its_url_opens() -> None:

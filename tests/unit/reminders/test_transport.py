@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from services.reminders.transport import _finish
+from services.reminders.worker.transport import _finish
 
 T = TypeVar("T")
 

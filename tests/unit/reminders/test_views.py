@@ -7,11 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from services.reminders.membership import Member
 from services.reminders.planning.engine import ClinicPolicy
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.schedule import Scheduler
-from services.reminders.views import add_views
+from services.reminders.schedule.schedule import Scheduler
+from services.reminders.worker.membership import Member
+from services.reminders.worker.views import add_views
 from services.shared.clock import ManualClock
 from services.shared.metrics import PlatformMetrics
 from tests.unit.reminders.factories import BOOKED_AT, booking, event

@@ -9,9 +9,9 @@ import pytest
 from kafka.admin import ACLOperation, ResourceType
 from pydantic import SecretStr
 
-from services.booking.ingress import Refused, relayed
-from services.reminders.app import faust_credentials
+from services.booking.sources.ingress import Refused, relayed
 from services.reminders.settings import ReminderSettings
+from services.reminders.worker.app import faust_credentials
 from services.shared.erasure import PatientErased
 from services.shared.events import encode
 from services.shared.kafka_access import KafkaAccess
