@@ -141,6 +141,7 @@ def _relay(
             settings.topics,
             clock,
             settings.broker_memory_check_seconds,
+            forgetful=settings.on_tansu,
         ),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import faust
@@ -31,6 +32,10 @@ class Worker(faust.Worker):
 
 def main() -> None:
     configure_logging("reminders")
+    # Faust's services subclassed here (recovery, store, changelog table, consumer, monitor)
+    # log their lifecycle and offset tables under these modules' names: kept to warnings,
+    # as Faust's own are; the worker's story is told on "clinic.reminders".
+    logging.getLogger("services.reminders").setLevel(logging.WARNING)
     settings = load_settings(ReminderSettings)
     try:
         clock = ScaledClock.from_environment()

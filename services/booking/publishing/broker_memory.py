@@ -38,6 +38,8 @@ from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.booking")
+said = logging.getLogger("clinic.booking.resync")
+said.setLevel(logging.INFO)  # a rebuild is reported even where the service logs only warnings
 
 
 class BrokerMemory:
@@ -50,7 +52,11 @@ class BrokerMemory:
         topics: Topics,
         clock: Clock,
         every_seconds: float = 10.0,
+        forgetful: bool = False,
     ) -> None:
+        """``forgetful``: the embedded broker, which keeps nothing across its restarts, so
+        that a resync at each start is the expected path, said in one line."""
+        self._forgetful = forgetful
         self._store = store
         self._kafka = kafka
         self._topics = topics
@@ -93,14 +99,27 @@ class BrokerMemory:
         if self._unmarked != pending:
             count = self._store.enqueue_resync(self._topics.bookings, self._clock.now())
             self._unmarked = pending
-            # A first start (no bookings yet) is not news; a resync of real bookings is.
-            say = log.warning if count else log.info
-            say("resync: %s; %d bookings queued to rebuild every plan", why, count)
+            self._report(why, request, count)
         else:
             count = 0  # queued at an earlier look whose marker did not reach the broker
         self._mark(producer, state, store_id, request, count)
         self._unmarked = None
         return count
+
+    def _report(self, why: str, request: ResyncRequested | None, count: int) -> None:
+        if self._forgetful and request is None:
+            said.info(
+                "the embedded broker starts empty: rebuilding %d bookings' plans "
+                "from the booking store",
+                count,
+            )
+            return
+        if self._forgetful:  # a worker that found the broker empty too: the same rebuild
+            said.debug("resync: %s; %d bookings queued to rebuild every plan", why, count)
+            return
+        # A first start (no bookings yet) is not news; a resync of real bookings is.
+        say = said.warning if count else said.info
+        say("resync: %s; %d bookings queued to rebuild every plan", why, count)
 
     @staticmethod
     def _reason(state: ControlState, store_id: str, request: ResyncRequested | None) -> str:

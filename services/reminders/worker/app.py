@@ -113,6 +113,7 @@ def create_app(
         owned,
         settings.erasure_keys,
         purge=lambda key, partition: purge_key(table, key, partition),
+        forgetful_broker=settings.on_tansu,
     )
     use_checked_recovery(app, handling.on_lost)
 

@@ -85,8 +85,12 @@ class WorkerHandling:
         owned: Callable[[], list[int]],
         keys: ErasureKeys,
         purge: Callable[[str, int], object] = lambda key, partition: None,
+        forgetful_broker: bool = False,
     ) -> None:
-        """``purge(key, partition)``: take a deleted plan out of the store's files too."""
+        """``purge(key, partition)``: take a deleted plan out of the store's files too.
+        ``forgetful_broker``: the embedded broker, which keeps nothing across its
+        restarts, so that a changelog shorter than the local plans is expected."""
+        self._forgetful = forgetful_broker
         self._keys = keys
         self._purge = purge
         self.scheduler = scheduler
@@ -190,7 +194,10 @@ class WorkerHandling:
         """
         self.scheduler.index.reset(())  # indexed again from what is left once recovery completes
         reason = f"changelog shorter than the local plans of partitions {_described(lost)}"
-        log.warning("%s: the broker lost them; local plans discarded, asking for a resync", reason)
+        if self._forgetful:  # every restart of the embedded broker: expected, not a fault
+            log.info("the embedded broker starts empty: %s discarded, asking for a resync", reason)
+        else:
+            log.warning("%s: the broker lost them; local plans discarded, resync asked", reason)
         request = ResyncRequested(
             requested_by=f"reminders worker {self._worker_id}",
             reason=reason,

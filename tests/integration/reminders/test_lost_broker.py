@@ -58,7 +58,7 @@ def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path:
         worker = Worker(forgetful.bootstrap, topics, tmp_path, clock).start()
         try:
             worker.wait_ready(starts=2)
-            assert "local plans discarded, asking for a resync" in worker.log()
+            assert "discarded, asking for a resync" in worker.log()
             assert worker.view("/reminders/stats")["patients"] == 0
             request = read_control(forgetful.bootstrap, topics.control).open_request()
             assert request is not None and request.requested_by == "reminders worker 1"
