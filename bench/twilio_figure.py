@@ -22,6 +22,7 @@ from bench.result import Figure
 from bench.stack import PARTITIONS
 from services.notifier.bootstrap import notifier
 from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.settings import NotifierSettings
 from services.shared.clock import ScaledClock
 from services.shared.events import Channel, ReminderDue, decode, encode
@@ -102,7 +103,7 @@ def _send_all(settings: NotifierSettings, messages: int) -> tuple[float, dict[st
 
 
 def _finished(ledger: DeliveryLedger) -> dict[str, int]:
-    counts = ledger.count_by_state()
+    counts = LedgerReads(ledger.engine).count_by_state()
     return {state: n for state, n in counts.items() if state not in ("sending", "pending")}
 
 

@@ -26,6 +26,7 @@ from services.notifier.delivery.ledger import (
     Retry,
 )
 from services.notifier.delivery.retry import RetryPolicy
+from services.notifier.delivery.retry_queue import RetryQueue
 from services.notifier.exceptions import (
     AmbiguousSendError,
     PermanentSendError,
@@ -150,6 +151,7 @@ class Deliverer:
         self._pace: float | None = None
         self._erased = erased
         self._ledger = ledger
+        self._queue = RetryQueue(ledger.engine)
         self._bookings = bookings
         self._opt_outs = opt_outs
         self._renderer = renderer
@@ -181,7 +183,7 @@ class Deliverer:
         """
         for job in jobs:
             if job.source.replay_of:
-                self._ledger.reopen(*job.key, job.source.replay_of, self._now())
+                self._queue.reopen(*job.key, job.source.replay_of, self._now())
         known = self._ledger.get_many(job.key for job in jobs)
         outcomes: dict[int, Outcome] = {}
         fresh: list[int] = []
@@ -352,15 +354,15 @@ class Deliverer:
     def due_retries(self, limit: int = 50) -> list[Retry]:
         """Deferred deliveries whose next attempt is due now, those of use for the least
         time first (see :meth:`DeliveryLedger.due_retries`)."""
-        return self._ledger.due_retries(self._now(), limit)
+        return self._queue.due_retries(self._now(), limit)
 
     def fail_unreadable(self, retry: Retry, reason: str) -> None:
         """A deferred delivery whose kept reminder no longer reads: failed, with ``reason``."""
-        self._ledger.fail_pending(retry, f"kept reminder unreadable: {reason}", self._now())
+        self._queue.fail_pending(retry, f"kept reminder unreadable: {reason}", self._now())
 
     def close_interrupted(self, before: datetime) -> list[tuple[ReminderDue, Outcome]]:
         """Retries a stopped notifier left mid-send: recorded unknown, never resent."""
-        closed = self._ledger.interrupted_retries(before, self._now())
+        closed = self._queue.interrupted_retries(before, self._now())
         return [
             (reminder, self._outcome(reminder, row))
             for payload, row in closed
@@ -369,7 +371,7 @@ class Deliverer:
 
     def postpone(self, reminder: ReminderDue, channel: Channel, until: datetime) -> None:
         """Hold a deferred delivery until ``until`` (its clinic's quiet hours end then)."""
-        self._ledger.postpone(reminder.reminder_id, channel, until)
+        self._queue.postpone(reminder.reminder_id, channel, until)
 
     def _reasons_to_skip(self, jobs: Sequence[Job]) -> list[str | None]:
         """Why each job is not to be sent (or None), in that order: its booking moved on,

@@ -7,12 +7,13 @@ it, records ``unknown`` and does not send: never a second text.
 A transient failure leaves the row ``pending`` with the reminder itself, the
 time of its next attempt and the last instant it is worth sending: the ledger,
 not the consumer's offset, then holds the message until it goes out or stops
-being useful (see :meth:`DeliveryLedger.due_retries`).
+being useful (``retry_queue.RetryQueue``). One table, a class for each use of it
+(:class:`LedgerTable`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -33,7 +34,6 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    or_,
     select,
     text,
     update,
@@ -199,7 +199,8 @@ def _upgrade(engine: Engine) -> None:
     RETRY_INDEX.create(engine, checkfirst=True)  # an existing table is not given new indexes
 
 
-def _delivery(row: RowMapping) -> Delivery:
+def delivery_of(row: RowMapping) -> Delivery:
+    """A row of the table as a :class:`Delivery`."""
     return Delivery(
         row["reminder_id"],
         Channel(row["channel"]),
@@ -218,13 +219,26 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
     return None if value is None else stored_utc(value)
 
 
-class DeliveryLedger:
-    """The ledger on SQLite or PostgreSQL (whatever ``url`` names); creates its table."""
+class LedgerTable:
+    """The ledger's table on SQLite or PostgreSQL: ``where`` is a URL (the table is created
+    if missing) or the engine of another view of the same table. What each view does
+    with it is its own class: :class:`DeliveryLedger` (claims and outcomes),
+    :class:`~services.notifier.delivery.retry_queue.RetryQueue` (rows waiting for a retry),
+    :class:`~services.notifier.delivery.ledger_reads.LedgerReads` (what the views read),
+    :class:`~services.notifier.privacy.ledger_erasure.LedgerErasure` (an erasure)."""
 
-    def __init__(self, url: str) -> None:
-        self._engine: Engine = make_engine(url)
+    def __init__(self, where: str | Engine) -> None:
+        if isinstance(where, Engine):
+            self._engine = where
+            return
+        self._engine = make_engine(where)
         create_tables(metadata, self._engine)
         _upgrade(self._engine)
+
+    @property
+    def engine(self) -> Engine:
+        """Shared by every view of the table opened over it."""
+        return self._engine
 
     def close(self) -> None:
         self._engine.dispose()
@@ -240,7 +254,7 @@ class DeliveryLedger:
         )
         with self._engine.connect() as conn:
             row = conn.execute(query).mappings().first()
-        return None if row is None else _delivery(row)
+        return None if row is None else delivery_of(row)
 
     def get_many(self, keys: Iterable[Key]) -> dict[Key, Delivery]:
         """The rows of ``keys`` that exist, by key: one read for a whole batch."""
@@ -251,10 +265,52 @@ class DeliveryLedger:
             for chunk in _chunks(ids):
                 query = select(deliveries).where(deliveries.c.reminder_id.in_(chunk))
                 for row in conn.execute(query).mappings():
-                    delivery = _delivery(row)
+                    delivery = delivery_of(row)
                     if (delivery.reminder_id, delivery.channel) in wanted:
                         found[(delivery.reminder_id, delivery.channel)] = delivery
         return found
+
+    def _move(
+        self,
+        reminder_id: str,
+        channel: Channel,
+        old: LedgerState,
+        new: LedgerState,
+        now: datetime,
+        *,
+        attempt: bool = False,
+        reason: str | None = None,
+        provider_id: str | None = None,
+        extra: dict[str, object] | None = None,
+    ) -> bool:
+        values: dict[str, object] = {"state": new.value, "updated_at": now, "reason": reason}
+        values.update(extra or {})
+        if provider_id is not None:
+            values["provider_id"] = provider_id
+        if attempt:
+            values["attempts"] = deliveries.c.attempts + 1
+        query = (
+            update(deliveries)
+            .values(**values)
+            .where(
+                deliveries.c.reminder_id == reminder_id,
+                deliveries.c.channel == channel.value,
+                deliveries.c.state == old.value,
+            )
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(query).rowcount == 1
+
+    def _must_get(self, reminder_id: str, channel: Channel) -> Delivery:
+        found = self.get(reminder_id, channel)
+        if found is None:
+            raise LookupError(f"no ledger row for {reminder_id}/{channel.value}")
+        return found
+
+
+class DeliveryLedger(LedgerTable):
+    """Claims and outcomes: a row per reminder and channel, ``sending`` before the provider is
+    called, its outcome after."""
 
     def open_many(self, rows: Sequence[NewRow], now: datetime) -> dict[Key, Delivery]:
         """Insert each row that does not exist yet, in one transaction; return those written.
@@ -328,23 +384,6 @@ class DeliveryLedger:
         if not moved:  # some row changed under the attempt (an erasure): read them as they are
             rows.update(self.get_many(rows))
         return rows
-
-    def count_by_state(self) -> dict[str, int]:
-        """Rows per state, e.g. ``{"sent": 12, "pending": 1}``."""
-        query = select(deliveries.c.state, func.count()).group_by(deliveries.c.state)
-        with self._engine.connect() as conn:
-            return {state: int(count) for state, count in conn.execute(query)}
-
-    def by_provider_id(self, provider_id: str) -> TrackedDelivery | None:
-        """The row whose message the provider knows as ``provider_id``, if any."""
-        query = select(deliveries).where(deliveries.c.provider_id == provider_id)
-        with self._engine.connect() as conn:
-            row = conn.execute(query).mappings().first()
-        if row is None:
-            return None
-        return TrackedDelivery(
-            _delivery(row), row["clinic_id"], row["booking_id"], row["milestone"], row["patient_id"]
-        )
 
     def settle(
         self, provider_id: str, state: LedgerState, now: datetime, reason: str | None = None
@@ -438,7 +477,7 @@ class DeliveryLedger:
     ) -> Delivery:
         """Keep the attempt in flight for another try (``sending`` -> ``pending``).
 
-        The row keeps the reminder, so that it is retried (see :meth:`due_retries`)
+        The row keeps the reminder, so that it is retried (``RetryQueue.due_retries``)
         after the consumer moved on and across restarts.
         """
         self._move(
@@ -457,154 +496,6 @@ class DeliveryLedger:
             },
         )
         return self._must_get(reminder.reminder_id, channel)
-
-    def due_retries(self, now: datetime, limit: int = 50) -> list[Retry]:
-        """The ``pending`` rows whose next attempt is due by ``now``, earliest deadline first.
-
-        After an outage, or at the end of quiet hours, many are due at once: those whose
-        last useful moment (``retry_until``) comes soonest go first.
-        """
-        query = (
-            select(
-                deliveries.c.payload,
-                deliveries.c.channel,
-                deliveries.c.source_partition,
-                deliveries.c.source_offset,
-                deliveries.c.reminder_id,
-            )
-            .where(
-                deliveries.c.state == LedgerState.PENDING.value,
-                deliveries.c.next_attempt_at <= now,
-                deliveries.c.payload.is_not(None),
-            )
-            .order_by(deliveries.c.retry_until.asc().nulls_last(), deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        return [Retry(row[0], Channel(row[1]), row[2], row[3], row[4]) for row in rows]
-
-    def fail_pending(self, retry: Retry, reason: str, now: datetime) -> None:
-        """Close a deferred delivery that cannot be tried again (``pending`` -> ``failed``)."""
-        self._move(
-            retry.reminder_id,
-            retry.channel,
-            LedgerState.PENDING,
-            LedgerState.FAILED,
-            now,
-            reason=reason,
-        )
-
-    def interrupted_retries(self, before: datetime, now: datetime) -> list[tuple[str, Delivery]]:
-        """Close the retries a stopped notifier left ``sending`` (last touched before ``before``).
-
-        Each becomes ``unknown`` (the provider may have taken it: never resent), as a
-        redelivered reminder does; returns their reminders and rows.
-        """
-        query = select(deliveries.c.reminder_id, deliveries.c.channel, deliveries.c.payload).where(
-            deliveries.c.state == LedgerState.SENDING.value,
-            deliveries.c.payload.is_not(None),
-            deliveries.c.updated_at < before,
-        )
-        with self._engine.connect() as conn:
-            rows = conn.execute(query).all()
-        closed = []
-        for reminder_id, channel, payload in rows:
-            moved = self._move(
-                reminder_id,
-                Channel(channel),
-                LedgerState.SENDING,
-                LedgerState.UNKNOWN,
-                now,
-                reason=INTERRUPTED,
-            )
-            if moved:
-                closed.append((payload, self._must_get(reminder_id, Channel(channel))))
-        return closed
-
-    def postpone(self, reminder_id: str, channel: Channel, until: datetime) -> None:
-        """Move a ``pending`` row's next attempt to ``until`` (a clinic's quiet hours)."""
-        query = (
-            update(deliveries)
-            .values(next_attempt_at=until)
-            .where(
-                deliveries.c.reminder_id == reminder_id,
-                deliveries.c.channel == channel.value,
-                deliveries.c.state == LedgerState.PENDING.value,
-            )
-        )
-        with self._engine.begin() as conn:
-            conn.execute(query)
-
-    def reopen(self, reminder_id: str, channel: Channel, replay_of: str, now: datetime) -> bool:
-        """Let a ``failed`` delivery be tried afresh, once per dead letter replayed.
-
-        True when the row was failed and not yet reopened for ``replay_of``; a
-        second copy of the same replay, or a row in any other state, is left as it is.
-        """
-        query = (
-            update(deliveries)
-            .values(
-                state=LedgerState.PENDING.value,
-                attempts=0,
-                next_attempt_at=None,
-                replayed_from=replay_of,
-                updated_at=now,
-            )
-            .where(
-                deliveries.c.reminder_id == reminder_id,
-                deliveries.c.channel == channel.value,
-                deliveries.c.state == LedgerState.FAILED.value,
-                or_(deliveries.c.replayed_from.is_(None), deliveries.c.replayed_from != replay_of),
-            )
-        )
-        with self._engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
-
-    def anonymise(
-        self,
-        clinic_id: str,
-        patient_id: str,
-        booking_ids: Collection[str],
-        now: datetime,
-        reason: str,
-    ) -> int:
-        """Strip an erased patient's rows of all that leads back to them; return how many.
-
-        A row is the patient's when it names them, or one of their bookings at
-        ``clinic_id``. It keeps its reminder id (a digest, which keeps a replayed
-        reminder from going out again), channel, clinic, milestone, state, attempts
-        and times, so counts stay right; it loses the booking id, the patient id,
-        the reason (a provider's error can quote the number), the provider's
-        message id, the reminder kept for a retry and where it was read. A row
-        still waiting to go out is skipped with ``reason``.
-        """
-        mine = or_(
-            deliveries.c.patient_id == patient_id, deliveries.c.booking_id.in_(list(booking_ids))
-        )
-        where = (deliveries.c.clinic_id == clinic_id, mine)
-        waiting = (LedgerState.PENDING.value, LedgerState.SENDING.value)
-        forgotten = {
-            "booking_id": ERASED_BOOKING,
-            "patient_id": None,
-            "reason": None,
-            "provider_id": None,
-            "payload": None,
-            "next_attempt_at": None,
-            "retry_until": None,
-            "source_partition": None,
-            "source_offset": None,
-            "replayed_from": None,
-        }
-        skipped = {"state": LedgerState.SKIPPED.value, "reason": reason, "updated_at": now}
-        with self._engine.begin() as conn:
-            stopped = conn.execute(
-                update(deliveries)
-                .where(*where, deliveries.c.state.in_(waiting))
-                .values({**forgotten, **skipped})
-            )
-            done = conn.execute(update(deliveries).where(*where).values(**forgotten))
-            return int(stopped.rowcount) + int(done.rowcount)
 
     def record_dropped(
         self, reminder: ReminderDue, channel: Channel, reason: str, now: datetime
@@ -645,43 +536,6 @@ class DeliveryLedger:
         except IntegrityError:
             return False
         return True
-
-    def _move(
-        self,
-        reminder_id: str,
-        channel: Channel,
-        old: LedgerState,
-        new: LedgerState,
-        now: datetime,
-        *,
-        attempt: bool = False,
-        reason: str | None = None,
-        provider_id: str | None = None,
-        extra: dict[str, object] | None = None,
-    ) -> bool:
-        values: dict[str, object] = {"state": new.value, "updated_at": now, "reason": reason}
-        values.update(extra or {})
-        if provider_id is not None:
-            values["provider_id"] = provider_id
-        if attempt:
-            values["attempts"] = deliveries.c.attempts + 1
-        query = (
-            update(deliveries)
-            .values(**values)
-            .where(
-                deliveries.c.reminder_id == reminder_id,
-                deliveries.c.channel == channel.value,
-                deliveries.c.state == old.value,
-            )
-        )
-        with self._engine.begin() as conn:
-            return conn.execute(query).rowcount == 1
-
-    def _must_get(self, reminder_id: str, channel: Channel) -> Delivery:
-        found = self.get(reminder_id, channel)
-        if found is None:
-            raise LookupError(f"no ledger row for {reminder_id}/{channel.value}")
-        return found
 
 
 def _new_row(

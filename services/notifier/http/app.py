@@ -18,6 +18,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.http.status_callbacks import CallbackResult, StatusCallbacks
 from services.notifier.http.unsubscribe_web import UnsubscribeParts, unsubscribe_routes
 from services.notifier.patients.inbound import InboundSms, InboundTexts, InvalidInbound
@@ -67,7 +68,9 @@ def _ops_routes(app: FastAPI, parts: WebParts) -> None:
 
     @app.get("/metrics", include_in_schema=False)
     def scrape() -> Response:
-        observe_backlogs(parts.metrics, ledger_states=parts.ledger.count_by_state())
+        observe_backlogs(
+            parts.metrics, ledger_states=LedgerReads(parts.ledger.engine).count_by_state()
+        )
         return Response(generate_latest(parts.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from services.notifier.delivery.deliverer import published_status
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState, TrackedDelivery
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.patients.inbound import Publish
 from services.shared.clock import Clock
 from services.shared.events import encode, patient_key
@@ -46,6 +47,7 @@ class StatusCallbacks:
         metrics: PlatformMetrics,
     ) -> None:
         self._ledger = ledger
+        self._reads = LedgerReads(ledger.engine)
         self._topics = topics
         self._clock = clock
         self._publish = publish
@@ -56,13 +58,13 @@ class StatusCallbacks:
         state = FINAL.get(status.lower())
         if state is None:
             return CallbackResult.NOT_FINAL
-        if self._ledger.by_provider_id(message_sid) is None:
+        if self._reads.by_provider_id(message_sid) is None:
             log.warning("status callback for %s, which this notifier did not send", message_sid)
             return CallbackResult.UNKNOWN_MESSAGE
         reason = _reason(status.lower(), error_code) if state is LedgerState.FAILED else None
         if not self._ledger.settle(message_sid, state, self._clock.now(), reason):
             return CallbackResult.ALREADY_SETTLED
-        settled = self._ledger.by_provider_id(message_sid)
+        settled = self._reads.by_provider_id(message_sid)
         assert settled is not None  # the row was just updated
         self._announce(settled)
         return CallbackResult.UPDATED

@@ -35,6 +35,7 @@ from services.notifier.patients.inbound_log import InboundLog
 from services.notifier.patients.registry import ConsentRegistry
 from services.notifier.patients.replies import RepliesInbox
 from services.notifier.privacy.erased import ErasureRegister
+from services.notifier.privacy.ledger_erasure import LedgerErasure
 from services.notifier.senders.local import erase_lines
 from services.shared.clock import Clock
 from services.shared.erasure import ERASED, ErasureKeys, ErasureRecord, PatientErased
@@ -89,7 +90,7 @@ class NotifierErasure:
         phones = known.phones | texts.phones
         counts = {
             "replies": len(texts.message_sids),
-            "deliveries": s.ledger.anonymise(
+            "deliveries": LedgerErasure(s.ledger.engine).anonymise(
                 erased.clinic_id, erased.patient_id, known.booking_ids, now, ERASED
             ),
             "consent": s.registry.anonymise(erased.clinic_id, phones, known.emails),

@@ -12,6 +12,8 @@ from sqlalchemy import MetaData, create_engine, select
 
 from services.notifier.bookings.seen import BookingsSeen
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState, PlannedAttempt
+from services.notifier.delivery.ledger_reads import LedgerReads
+from services.notifier.delivery.retry_queue import RetryQueue
 from services.notifier.patients.inbound_log import InboundLog
 from services.notifier.patients.registry import ConsentRegistry
 from services.notifier.patients.replies import UNMAPPED, InboxReply, RepliesInbox, ReplyKind
@@ -184,11 +186,11 @@ def test_the_ledger_keeps_the_counts_and_a_waiting_row_is_skipped(built: Built) 
     built.erasure.erase(erasure())
     ledger = built.stores.ledger
 
-    assert ledger.count_by_state() == {"sent": 3, "skipped": 1}
+    assert LedgerReads(ledger.engine).count_by_state() == {"sent": 3, "skipped": 1}
     kept = ledger.get("digest-email", Channel.EMAIL)
     assert kept is not None and kept.state is LedgerState.SKIPPED and kept.reason == ERASED
-    assert ledger.due_retries(NOW + timedelta(hours=1)) == []
-    assert ledger.by_provider_id("SM-bk-w1") is None
+    assert RetryQueue(ledger.engine).due_retries(NOW + timedelta(hours=1)) == []
+    assert LedgerReads(ledger.engine).by_provider_id("SM-bk-w1") is None
 
 
 def test_the_patients_stop_still_holds_when_the_number_is_booked_again(built: Built) -> None:

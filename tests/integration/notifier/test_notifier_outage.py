@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.settings import NotifierSettings
 from services.shared.broker import EmbeddedBroker
 from services.shared.clock import ManualClock, ScaledClock
@@ -99,7 +100,7 @@ def on_twilio(base: dict[str, Any], twilio: RecordingTwilio) -> NotifierSettings
 def states(settings: NotifierSettings) -> dict[str, int]:
     ledger = DeliveryLedger(settings.database_url)
     try:
-        return ledger.count_by_state()
+        return LedgerReads(ledger.engine).count_by_state()
     finally:
         ledger.close()
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.patients.registry import ConsentRegistry
 from services.shared.events import Channel, ConsentChanged
 from tests.support.reminders import reminder
@@ -68,7 +69,7 @@ def test_the_ledger_settles_a_sent_text_by_its_provider_id(database_url: str) ->
     ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.SENT, NOW, provider_id="SM9")
     assert ledger.settle("SM9", LedgerState.DELIVERED, NOW + timedelta(seconds=3))
     assert not ledger.settle("SM9", LedgerState.FAILED, NOW + timedelta(seconds=4), "30008")
-    tracked = ledger.by_provider_id("SM9")
+    tracked = LedgerReads(ledger.engine).by_provider_id("SM9")
     assert tracked is not None and tracked.delivery.state is LedgerState.DELIVERED
     assert tracked.delivery.updated_at == NOW + timedelta(seconds=3)
     assert (tracked.clinic_id, tracked.booking_id, tracked.patient_id) == (
@@ -76,7 +77,7 @@ def test_the_ledger_settles_a_sent_text_by_its_provider_id(database_url: str) ->
         "bk-1001",
         "p-42",
     )
-    assert ledger.by_provider_id("SM0") is None
+    assert LedgerReads(ledger.engine).by_provider_id("SM0") is None
     ledger.close()
 
 
@@ -99,6 +100,6 @@ def test_a_ledger_made_before_status_callbacks_gains_the_patient_column(
     ledger = DeliveryLedger(database_url)
     assert ledger.claim(reminder(), Channel.SMS, NOW).granted
     ledger.finish(reminder().reminder_id, Channel.SMS, LedgerState.SENT, NOW, provider_id="SM1")
-    tracked = ledger.by_provider_id("SM1")
+    tracked = LedgerReads(ledger.engine).by_provider_id("SM1")
     assert tracked is not None and tracked.patient_id == "p-42"
     ledger.close()

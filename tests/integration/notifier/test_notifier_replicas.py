@@ -22,6 +22,7 @@ import pytest
 from kafka import KafkaProducer
 
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.shared.broker import EmbeddedBroker
 from services.shared.events import Channel, encode
 from services.shared.topics import Topics
@@ -253,7 +254,7 @@ def test_every_message_goes_out_once_across_a_rebalance_and_a_kill(
     wait_until(lambda: holding(second) == 4, "the survivor holding every partition", 60)
 
     def settled() -> bool:
-        counts = ledger.count_by_state()
+        counts = LedgerReads(ledger.engine).count_by_state()
         return set(counts) <= SETTLED and sum(counts.values()) == 2 * PATIENTS
 
     wait_until(settled, "every delivery settled", 60)

@@ -20,6 +20,7 @@ import pytest
 from services.notifier.delivery import deliverer as delivery
 from services.notifier.delivery.deliverer import FIRST_STEP, Deliverer, Job, Senders
 from services.notifier.delivery.ledger import DeliveryLedger
+from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.delivery.retry import Backoff, RetryPolicy
 from services.notifier.messages.rendering import TemplateRenderer
 from services.notifier.senders.base import SendResult
@@ -53,7 +54,7 @@ class PacedSms:
 
     def send(self, to: str, body: str, due: ReminderDue) -> SendResult:
         began = time.monotonic()
-        claimed = self._ledger.count_by_state().get("sending", 0)
+        claimed = LedgerReads(self._ledger.engine).count_by_state().get("sending", 0)
         if due.reminder_id == self._slow:
             time.sleep(self._takes * 10)
         else:
