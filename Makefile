@@ -70,9 +70,10 @@ e2e: install
 # The fault runs go first, so that the two longest tests (a minute and more each)
 # overlap the many short ones instead of running alone at the end; worksteal
 # moves queued tests to whichever process is free.
+# Each run names its slowest tests, so that the 15 minutes the command may take stay in view.
 test: lint typecheck browser postgres kafka-jars
-	$(BIN)/pytest -q -n 2 --dist worksteal tests/faults tests/integration tests/unit
-	$(BIN)/pytest -q tests/e2e
+	$(BIN)/pytest -q -n 2 --dist worksteal --durations=12 tests/faults tests/integration tests/unit
+	$(BIN)/pytest -q --durations=6 tests/e2e
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
