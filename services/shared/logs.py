@@ -137,3 +137,6 @@ def configure_logging(
     # SASL_PLAINTEXT, though SCRAM never sends the password; which protocol is used on
     # which network is the deployment's choice (docs/deploy.md), said once, not per login.
     logging.getLogger("kafka.net.sasl.scram").setLevel(logging.ERROR)
+    # kafka-python 3 warns whenever one of its own network tasks runs over 100 ms (a busy
+    # machine, a large fetch): a note about its event loop, nothing a person can act on.
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
