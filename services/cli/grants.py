@@ -58,8 +58,21 @@ def service_passwords(environ: dict[str, str]) -> tuple[dict[str, str], list[str
     return found, problems
 
 
+def logged_in(settings: PlatformSettings) -> bool:
+    """Grants are made as Kafka's administrator: say so when no login is set."""
+    if settings.kafka.logs_in:
+        return True
+    print(
+        "grants: log in as Kafka's administrator: CLINIC_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT "
+        "(or SASL_SSL), CLINIC_KAFKA_USERNAME and CLINIC_KAFKA_PASSWORD (docs/deploy.md)"
+    )
+    return False
+
+
 def run_services(args: argparse.Namespace) -> int:
     settings = load_settings(PlatformSettings)
+    if not logged_in(settings):
+        return 2
     passwords, problems = service_passwords(dict(os.environ))
     for problem in problems:
         print(f"grants: {problem}")
@@ -71,6 +84,8 @@ def run_services(args: argparse.Namespace) -> int:
 
 def run_clinic(args: argparse.Namespace) -> int:
     settings = load_settings(PlatformSettings)
+    if not logged_in(settings):
+        return 2
     try:
         grants = clinic_grants(args.clinic_id, settings.topics)
     except ValueError as exc:
@@ -82,7 +97,11 @@ def run_clinic(args: argparse.Namespace) -> int:
         print(f"grants: the password in {args.password_file} is under {MIN_PASSWORD} characters")
         return 2
     topic = settings.topics.ingress(args.clinic_id)
-    ensure_topics(settings.kafka, [topic], settings.partitions)
+    try:
+        ensure_topics(settings.kafka, [topic], settings.partitions, timeout=10.0)
+    except RuntimeError as exc:
+        print(f"grants: {exc}")
+        return 1
     user = clinic_user(args.clinic_id)
     code = _apply(settings, {user: password}, grants, f"user {user}, who may write {topic} only")
     if code == 0 and made:

@@ -26,6 +26,7 @@ from kafka.admin import (
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
+from kafka.errors import KafkaError
 
 from services.shared.kafka_access import KafkaAccess
 from services.shared.topics import Topics
@@ -92,9 +93,22 @@ def service_grants(user: str, topics: Topics) -> list[Grant]:
 def apply(admin_access: KafkaAccess, passwords: dict[str, str], grants: list[Grant]) -> None:
     """Sets each user's SCRAM password and adds the ACLs (adding one again changes nothing).
 
-    Blocks for a few admin requests; ``RuntimeError`` naming what the brokers refused.
+    Blocks for a few admin requests; ``RuntimeError`` naming what the brokers refused, or
+    saying that they do not keep users and ACLs at all.
     """
-    admin = KafkaAdminClient(**admin_access.client_options(), client_id="clinic-grants")
+    try:
+        _apply(admin_access, passwords, grants)
+    except (KafkaError, OSError) as exc:
+        raise RuntimeError(
+            f"Kafka at {admin_access.bootstrap} did not take the users and ACLs ({exc}): grants "
+            "need Apache Kafka with SCRAM logins and an authorizer (docs/deploy.md)"
+        ) from exc
+
+
+def _apply(admin_access: KafkaAccess, passwords: dict[str, str], grants: list[Grant]) -> None:
+    admin = KafkaAdminClient(
+        **admin_access.client_options(), client_id="clinic-grants", request_timeout_ms=10_000
+    )
     try:
         mechanism = ScramMechanism[admin_access.mechanism.replace("-", "_")]
         if passwords:
