@@ -169,6 +169,7 @@ def notifier(
         settings.partitions,
         seen,
         on_erased=erasure.erase,
+        forgetful_broker=settings.on_tansu,
     )
     consumer = consumer or open_consumer(settings)
     pool = (

@@ -41,7 +41,11 @@ class BookingFollower:
         seen: BookingsSeen,
         poll_ms: int = 100,
         on_erased: Callable[[PatientErased], object] | None = None,
+        forgetful_broker: bool = False,
     ) -> None:
+        """``forgetful_broker``: the embedded broker, which keeps nothing across its
+        restarts, so that a topic shorter than read before is expected there."""
+        self._forgetful = forgetful_broker
         self._on_erased = on_erased
         self._kafka = access_of(kafka)
         self._topic = topic
@@ -104,9 +108,8 @@ class BookingFollower:
         ends = true_ends(consumer, consumer.end_offsets(self._parts))
         consumer.assign(self._parts)
         if any(stored.get(tp.partition, 0) > ends[tp] for tp in self._parts):
-            log.warning(
-                "booking follower: %s is shorter than read before; reading it all", self._topic
-            )
+            say = log.info if self._forgetful else log.warning
+            say("booking follower: %s is shorter than read before; reading it all", self._topic)
             self._seen.forget_offsets(self._topic)
             stored = {}
         for tp in self._parts:
