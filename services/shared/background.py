@@ -34,6 +34,23 @@ class Background:
         raise NotImplementedError
 
 
+class Repeats:
+    """How loudly a failure that is tried again is said: the first in a row at INFO (a
+    broker still starting, a connection dropped once: the next try mends it), from the
+    second in a row at WARNING (it may need a look)."""
+
+    def __init__(self) -> None:
+        self._in_a_row = 0
+
+    def level(self) -> int:
+        """The level for one more failure in a row."""
+        self._in_a_row += 1
+        return logging.WARNING if self._in_a_row > 1 else logging.INFO
+
+    def mended(self) -> None:
+        self._in_a_row = 0
+
+
 class Retrying(Background):
     """Runs :meth:`follow` until stopped, and again after each failure, waiting 1 s, then
     twice as long each time up to 10 s: ``retryable`` failures are a warning, anything
@@ -47,12 +64,13 @@ class Retrying(Background):
 
     def run(self) -> None:
         log = logging.getLogger(type(self).__module__)
+        repeats = Repeats()
         wait = 1.0
         while not self.stopping.is_set():
             try:
                 self.follow()
             except self.retryable as exc:
-                log.warning("%s: %s; reading again in %.0fs", self.name, exc, wait)
+                log.log(repeats.level(), "%s: %s; reading again in %.0fs", self.name, exc, wait)
             except Exception:
                 log.exception("%s failed; reading again in %.0fs", self.name, wait)
             self.stopping.wait(wait)

@@ -21,6 +21,7 @@ from kafka.errors import KafkaError
 from services.booking.publishing.broker_memory import BrokerMemory
 from services.booking.store.lease import lease_for
 from services.booking.store.store import BookingStore, OutboxRecord
+from services.shared.background import Repeats
 from services.shared.clock import Clock
 from services.shared.kafka_access import KafkaAccess, access_of
 from services.shared.metrics import PlatformMetrics
@@ -192,12 +193,14 @@ class OutboxRelay:
 
     def _run(self) -> None:
         backoff = self._poll
+        repeats = Repeats()
         while not self._stopping.is_set():
             try:
                 published = self._step()
                 backoff = self._poll
+                repeats.mended()
             except RelayUnavailable as exc:
-                log.warning("%s; next try in %.1fs", exc, backoff)
+                log.log(repeats.level(), "%s; next try in %.1fs", exc, backoff)
                 published = 0
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)

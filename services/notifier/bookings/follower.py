@@ -22,6 +22,7 @@ from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.notifier.bookings.seen import BookingsSeen
+from services.shared.background import Repeats
 from services.shared.erasure import PatientErased, decode_booking_topic
 from services.shared.events import BookingEvent, InvalidEvent
 from services.shared.kafka_access import KafkaAccess, access_of
@@ -77,11 +78,12 @@ class BookingFollower:
             return self._current.wait_for(lambda: self._current_as_of >= since, timeout)
 
     def _run(self) -> None:
+        repeats = Repeats()
         while not self._stopping.is_set():
             try:
                 self._follow()
             except (KafkaError, SQLAlchemyError, OSError) as exc:
-                log.warning("booking follower: %s; reading again in 1s", exc)
+                log.log(repeats.level(), "booking follower: %s; reading again in 1s", exc)
                 self._stopping.wait(1.0)
             except Exception:  # a fault of ours: said loudly, and never the end of the thread
                 log.exception("booking follower failed; reading again in 1s")

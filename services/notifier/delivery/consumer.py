@@ -19,6 +19,7 @@ from kafka.structs import OffsetAndMetadata
 
 from services.notifier.delivery.deliverer import Deliverer, Job, Outcome, Source
 from services.notifier.delivery.ledger import Retry
+from services.shared.background import Repeats
 from services.shared.clinics import ClinicDirectory, quiet_until
 from services.shared.clock import Clock
 from services.shared.events import (
@@ -136,6 +137,7 @@ class NotifierLoop:
 
     def run(self, stop: threading.Event) -> None:
         """Block, processing batches, until ``stop`` is set; commit what was done."""
+        repeats = Repeats()
         while not stop.is_set():
             self._resume_due_partitions()
             try:
@@ -147,9 +149,10 @@ class NotifierLoop:
                     raise
                 # kafka-python lets a lost connection out of poll while it looks for the
                 # group's coordinator (seen when an Apache Kafka node died): poll again.
-                log.warning("poll failed (%s); polling again in 1s", exc)
+                log.log(repeats.level(), "poll failed (%s); polling again in 1s", exc)
                 stop.wait(1.0)
                 continue
+            repeats.mended()
             self._partitions = tuple(sorted(tp.partition for tp in self._consumer.assignment()))
             self._wait_for_bookings(batch)
             self._process(batch)

@@ -181,10 +181,14 @@ def test_grants_refuse_a_clinic_id_no_topic_can_carry_and_missing_service_passwo
     topics = Topics(prefix=f"t{uuid.uuid4().hex[:10]}.")
     odd = grants(secured_kafka, topics, "clinic", "dr@jenny")
     assert odd.returncode == 2 and "cannot name a Kafka topic" in odd.stdout
+    admin_only = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_KAFKA")}
+    admin_only |= {"CLINIC_BOOTSTRAP_SERVERS": secured_kafka.bootstrap,
+                   "CLINIC_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                   "CLINIC_KAFKA_USERNAME": "admin",
+                   "CLINIC_KAFKA_PASSWORD": secured_kafka.admin_password}  # fmt: skip
     env_less = subprocess.run(
         [sys.executable, "-m", "services.cli", "grants", "services"],
-        env={k: v for k, v in os.environ.items() if not k.startswith("CLINIC_KAFKA")},
-        capture_output=True, text=True, timeout=60, check=False,
+        env=admin_only, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert env_less.returncode == 2
     assert "CLINIC_KAFKA_BOOKING_PASSWORD must be set" in env_less.stdout
