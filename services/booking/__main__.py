@@ -114,18 +114,21 @@ def main() -> int:
     return 0
 
 
+def _make_topics(settings: BookingSettings) -> None:
+    """Creates what topics are missing (quickly given up: each caller tries again), before
+    the relays and followers connect, so that no broker makes one with a count of its own."""
+    ensure_topics(
+        settings.kafka,
+        settings.topics.all(),
+        settings.partitions,
+        timeout=2.0,
+        configs=settings.topics.configs(),
+    )
+
+
 def _relay(
     settings: BookingSettings, store: BookingStore, clock: ScaledClock, metrics: PlatformMetrics
 ) -> OutboxRelay:
-    def prepare() -> None:
-        ensure_topics(
-            settings.kafka,
-            settings.topics.all(),
-            settings.partitions,
-            timeout=2.0,
-            configs=settings.topics.configs(),
-        )
-
     return OutboxRelay(
         store,
         settings.kafka,
@@ -133,7 +136,7 @@ def _relay(
         poll_seconds=settings.relay_poll_seconds,
         batch_size=settings.relay_batch_size,
         max_backoff_seconds=settings.relay_max_backoff_seconds,
-        prepare=prepare,
+        prepare=partial(_make_topics, settings),
         metrics=metrics,
         memory=BrokerMemory(
             store,
@@ -153,13 +156,7 @@ def _replies(settings: BookingSettings, service: BookingService) -> ReplyFollowe
         settings.topics.replies,
         settings.booking_replies_group,
         settings.booking_session_timeout_ms,
-        prepare=lambda: ensure_topics(
-            settings.kafka,
-            settings.topics.all(),
-            settings.partitions,
-            timeout=2.0,
-            configs=settings.topics.configs(),
-        ),
+        prepare=partial(_make_topics, settings),
     )
 
 
@@ -169,13 +166,7 @@ def _ingress(settings: BookingSettings, clock: ScaledClock) -> IngressRelay:
         settings.topics,
         settings.booking_ingress_group,
         clock,
-        prepare=lambda: ensure_topics(
-            settings.kafka,
-            settings.topics.all(),
-            settings.partitions,
-            timeout=2.0,
-            configs=settings.topics.configs(),
-        ),
+        prepare=partial(_make_topics, settings),
     )
 
 

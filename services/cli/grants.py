@@ -19,6 +19,7 @@ from typing import Any
 
 from services.shared.kafka_grants import (
     SERVICE_USERS,
+    Grant,
     apply,
     clinic_grants,
     clinic_user,
@@ -109,7 +110,9 @@ def run_clinic(args: argparse.Namespace) -> int:
     return code
 
 
-def _apply(settings: PlatformSettings, passwords: dict[str, str], grants: Any, what: str) -> int:
+def _apply(
+    settings: PlatformSettings, passwords: dict[str, str], grants: list[Grant], what: str
+) -> int:
     try:
         apply(settings.kafka, passwords, grants)
     except RuntimeError as exc:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.shared.broker import LocalServer, die_with_parent, free_port, wait_for_port
+from services.shared.kafka_access import KafkaAccess, access_of
 
 _CHECKOUT = Path(__file__).resolve().parents[2]
 POM = _CHECKOUT / "deploy" / "kafka" / "pom.xml"
@@ -193,12 +194,7 @@ class ApacheKafka(LocalServer):
 
     def wait_for_brokers(self, count: int, timeout: float = 90.0) -> None:
         """Blocks until ``count`` brokers are registered with the quorum."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if len(registered_brokers(self.bootstrap)) >= count:
-                return
-            time.sleep(0.2)
-        raise TimeoutError(f"Apache Kafka: fewer than {count} brokers within {timeout:.0f}s")
+        wait_for_brokers(self.bootstrap, count, timeout)
 
     def leaders(self, topics: list[str]) -> Counter[int]:
         """How many partitions of ``topics`` each node leads now."""
@@ -307,14 +303,24 @@ def _server_properties(node: KafkaNode, voters: str, cluster: ApacheKafka) -> st
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
-def registered_brokers(bootstrap: str) -> list[int]:
+def wait_for_brokers(kafka: KafkaAccess | str, count: int, timeout: float = 90.0) -> None:
+    """Blocks until ``count`` brokers are registered with the quorum; ``TimeoutError`` if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(registered_brokers(kafka)) >= count:
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"Apache Kafka: fewer than {count} brokers within {timeout:.0f}s")
+
+
+def registered_brokers(kafka: KafkaAccess | str) -> list[int]:
     """The ids of the brokers the cluster reports; empty while it cannot answer."""
     from kafka.admin import KafkaAdminClient
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=3000, bootstrap_timeout_ms=3000
+            **access_of(kafka).client_options(), request_timeout_ms=3000, bootstrap_timeout_ms=3000
         )
     except (KafkaError, OSError):
         return []

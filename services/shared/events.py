@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -287,6 +287,21 @@ class NotificationStatus(Frozen):
     occurred_at: UtcDatetime
 
 
+class ConsumedRecord(Protocol):
+    """What a dead letter takes of a consumed record (kafka-python's and Faust's have it)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
 class DeadLetter(Frozen):
     """On a ``*.dlq.v1`` topic: a record that could not be processed, and why."""
 
@@ -300,6 +315,24 @@ class DeadLetter(Frozen):
     payload: str
     reason: str
     occurred_at: UtcDatetime
+
+    @classmethod
+    def of(
+        cls, service: str, record: ConsumedRecord, reason: str, occurred_at: datetime
+    ) -> DeadLetter:
+        """``record`` as ``service`` could not process it: where it was, its key and value
+        as text (undecodable bytes replaced), and ``reason``."""
+        key, raw = record.key, record.value
+        return cls(
+            service=service,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=key.decode(errors="replace") if isinstance(key, bytes) else None,
+            payload=raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw or ""),
+            reason=reason,
+            occurred_at=occurred_at,
+        )
 
 
 Event = TypeVar("Event", bound=Frozen)

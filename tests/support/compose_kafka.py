@@ -11,13 +11,9 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
-from kafka.admin import KafkaAdminClient
-from kafka.errors import KafkaError
-
-from services.shared.apache_kafka import java, kafka_libs
+from services.shared.apache_kafka import java, kafka_libs, wait_for_brokers
 from services.shared.broker import LocalServer, die_with_parent, free_port, wait_for_port
 from services.shared.kafka_access import KafkaAccess
 from tests.support.compose import ROOT
@@ -72,29 +68,11 @@ class ComposeKafka(LocalServer):
             )  # fmt: skip
         try:
             wait_for_port("127.0.0.1", self.port, timeout)
-            self._wait_for_the_broker(timeout)
+            wait_for_brokers(self.access, 1, timeout)  # the administrator logs in, too
         except TimeoutError:
             self.stop()
             raise
         return self
-
-    def _wait_for_the_broker(self, timeout: float) -> None:
-        """Until the administrator logs in and the broker is registered with its quorum."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                admin = KafkaAdminClient(**self.access.client_options(), bootstrap_timeout_ms=3000)
-            except (KafkaError, OSError):
-                time.sleep(0.2)
-                continue
-            try:
-                if admin.describe_cluster()["brokers"]:
-                    return
-            except (KafkaError, OSError):
-                time.sleep(0.2)
-            finally:
-                admin.close()
-        raise TimeoutError(f"the compose file's Kafka did not answer within {timeout:.0f}s")
 
     def healthcheck(self, shell: str) -> list[str]:
         """The compose file's ``CMD-SHELL`` check, pointed at this machine's paths and port."""

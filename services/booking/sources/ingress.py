@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.consumer.fetcher import ConsumerRecord
@@ -55,19 +54,6 @@ def relayed(clinic_id: str, raw: bytes) -> BookingEvent:
         raise Refused(f"not a booking event: {exc}") from exc
     data = event.data.model_copy(update={"clinic_id": clinic_id})
     return event.model_copy(update={"clinic_id": clinic_id, "data": data})
-
-
-def dead_letter(record: ConsumerRecord, reason: str, now: datetime) -> DeadLetter:
-    return DeadLetter(
-        service=SERVICE,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=record.key.decode(errors="replace") if record.key else None,
-        payload=(record.value or b"").decode(errors="replace"),
-        reason=reason,
-        occurred_at=now,
-    )
 
 
 LOOK_SECONDS = 10.0
@@ -153,7 +139,7 @@ class IngressRelay(Retrying):
                 raise Refused(f"{record.topic} is no clinic's ingress topic")
             event = relayed(clinic, record.value or b"")
         except Refused as exc:
-            letter = dead_letter(record, str(exc), self._clock.now())
+            letter = DeadLetter.of(SERVICE, record, str(exc), self._clock.now())
             producer.send(self._topics.bookings_dlq, key=record.key, value=encode(letter))
             return
         producer.send(self._topics.bookings, key=event.key.encode(), value=encode(event))

@@ -61,6 +61,7 @@ class UnsubscribeLinks:
     def __init__(self, key: bytes, base_url: str) -> None:
         self._key = key
         self._base = base_url.rstrip("/")
+        self._cipher = AESGCM(hmac.new(key, _SEAL_KEY, hashlib.sha256).digest())
 
     def url(self, clinic_id: str, address: str) -> str:
         """The link that unsubscribes ``address`` from ``clinic_id``'s email."""
@@ -96,11 +97,11 @@ class UnsubscribeLinks:
 
     def _seal(self, fields: bytes) -> bytes:
         nonce = hmac.new(self._key, _NONCE + fields, hashlib.sha256).digest()[:12]
-        return nonce + AESGCM(self._cipher_key()).encrypt(nonce, fields, _CONTEXT)
+        return nonce + self._cipher.encrypt(nonce, fields, _CONTEXT)
 
     def _open(self, sealed: bytes) -> bytes:
         try:
-            return AESGCM(self._cipher_key()).decrypt(sealed[:12], sealed[12:], _CONTEXT)
+            return self._cipher.decrypt(sealed[:12], sealed[12:], _CONTEXT)
         except (InvalidTag, ValueError) as exc:
             raise InvalidLink(
                 "the link's seal does not match: it was changed, "
@@ -119,9 +120,6 @@ class UnsubscribeLinks:
 
     def _sign(self, fields: bytes) -> bytes:
         return hmac.new(self._key, _CONTEXT + fields, hashlib.sha256).digest()
-
-    def _cipher_key(self) -> bytes:
-        return hmac.new(self._key, _SEAL_KEY, hashlib.sha256).digest()
 
 
 def signing_key(secret: SecretStr | None, var_dir: Path) -> bytes:

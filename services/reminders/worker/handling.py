@@ -34,6 +34,7 @@ from services.shared.metrics import PlatformMetrics
 from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.reminders")
+SERVICE = "reminders"
 
 
 class Record(Protocol):
@@ -150,7 +151,7 @@ class WorkerHandling:
                 "pending_reminders": len(held.pending),
                 "done_reminders": len(held.done),
             }
-        record = ErasureRecord.of(erased, "reminders", self._keys, self._clock.now(), counts)
+        record = ErasureRecord.of(erased, SERVICE, self._keys, self._clock.now(), counts)
         log.info("erasure %s: %d plan(s) deleted", erased.erasure_id, counts["plans"])
         try:
             await self._out.erasure(record.key.encode(), encode(record))
@@ -215,7 +216,9 @@ class WorkerHandling:
                 self._metrics.record_delivery(state.channel.value, state.state.value, state.reason)
 
     async def _dead_letter(self, record: Record, exc: Exception) -> None:
-        await self._out.dead_letter(record.key, encode(_dead_letter(record, exc, self._clock)))
+        reason = f"{type(exc).__name__}: {exc}"
+        letter = DeadLetter.of(SERVICE, record, reason, self._clock.now())
+        await self._out.dead_letter(record.key, encode(letter))
         self._metrics.record_produced(self._topics.bookings_dlq)
         log.warning(
             "dead-lettered %s:%s: %s",
@@ -251,20 +254,6 @@ def _say_planned(event: BookingEvent, state: PatientState) -> None:
         booking.booking_id,
         plan,
         extra={"booking_id": booking.booking_id, "clinic_id": booking.clinic_id},
-    )
-
-
-def _dead_letter(record: Record, exc: Exception, clock: Clock) -> DeadLetter:
-    raw, key = record.value, record.key
-    return DeadLetter(
-        service="reminders",
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        key=key.decode(errors="replace") if isinstance(key, bytes) else None,
-        payload=raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw),
-        reason=f"{type(exc).__name__}: {exc}",
-        occurred_at=clock.now(),
     )
 
 
