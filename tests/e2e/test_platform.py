@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.e2e
 
 SCALE = 7200.0
 START = datetime(2026, 11, 16, 8, 30, tzinfo=UTC)
+PATIENT_ZONE = ZoneInfo("Europe/London")
 
 
 def booking_body(booking_id: str, patient_id: str, start: datetime) -> dict[str, Any]:
@@ -35,10 +37,25 @@ def platform(tmp_path: Path) -> Iterator[Platform]:
         yield started
 
 
+def daytime(now: datetime) -> datetime:
+    """``now`` if it is 08:00-17:00 in the patient's zone, else the next 08:30 there.
+
+    A message that falls due near 21:00 is rightly held until 08:00 (the default
+    quiet hours); the booking is made by day so that "on time" means the plan's time,
+    whatever hour the platform's start left the clock at.
+    """
+    local = now.astimezone(PATIENT_ZONE)
+    if 8 <= local.hour < 17:
+        return now
+    day = local if local.hour < 8 else local + timedelta(days=1)
+    return day.replace(hour=8, minute=30, second=0, microsecond=0).astimezone(UTC)
+
+
 def test_booking_becomes_texts_on_time_and_a_cancelled_booking_sends_none(
     platform: Platform,
 ) -> None:
-    now = platform.now()
+    now = daytime(platform.now())
+    platform.wait_until(now)
     kept = Booking.model_validate(
         platform.post("/v1/bookings", booking_body("bk-1001", "p-42", now + timedelta(hours=50)))[
             "booking"
