@@ -16,7 +16,8 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, Topic
 from services.notifier.bookings.follower import BookingFollower
 from services.notifier.bookings.seen import BookingsSeen
 from services.notifier.delivery.consumer import NotifierLoop
-from services.notifier.delivery.deliverer import Deliverer, Senders
+from services.notifier.delivery.deliverer import Deliverer
+from services.notifier.delivery.hand_over import Senders
 from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.delivery.publisher import Publisher
 from services.notifier.delivery.retry import Backoff, RetryPolicy

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from services.notifier.delivery.deliverer import Senders
+from services.notifier.delivery.hand_over import Senders
 from services.notifier.senders.base import EmailSender, SmsSender
 from services.notifier.senders.local import LocalEmailSender, LocalSmsSender
 from services.notifier.senders.rate_buckets import Rate, RateBuckets

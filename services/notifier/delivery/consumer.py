@@ -17,7 +17,8 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from services.notifier.delivery.deliverer import Deliverer, Job, Outcome, Source
+from services.notifier.delivery.deliverer import Deliverer
+from services.notifier.delivery.jobs import Job, Outcome, Source
 from services.notifier.delivery.ledger import Retry
 from services.shared.background import Repeats
 from services.shared.clinics import ClinicDirectory, quiet_until
@@ -99,7 +100,7 @@ class NotifierLoop:
 
     A transient failure does not hold the partition: the delivery is deferred in
     the ledger and the offset committed; between polls the loop tries each
-    deferred delivery again once it is due (:meth:`Deliverer.due_retries`).
+    deferred delivery again once it is due (:meth:`Deferrals.due`).
     """
 
     def __init__(
@@ -168,23 +169,23 @@ class NotifierLoop:
         self._next_sweep = time.monotonic() + RETRY_SWEEP_SECONDS
         if self._started_at is None:
             self._started_at = self._clock.now()
-            for reminder, outcome in self._deliverer.close_interrupted(self._started_at):
+            for reminder, outcome in self._deliverer.retries.close_interrupted(self._started_at):
                 self._send(self._topics.status, reminder.key, encode(outcome.status))
         due: list[Delivering] = []
-        retries = self._deliverer.due_retries(RETRY_PAGE)
+        retries = self._deliverer.retries.due(RETRY_PAGE)
         if len(retries) == RETRY_PAGE:
             self._next_sweep = 0.0  # more are due: the next turn of the loop takes them
         for retry in retries:
             try:
                 reminder = decode(ReminderDue, retry.reminder_json)
             except InvalidEvent as exc:  # kept by an older release: never stop the loop
-                self._deliverer.fail_unreadable(retry, str(exc))
+                self._deliverer.retries.fail_unreadable(retry, str(exc))
                 self._dead_letter(self._origin_of(retry, None), f"{retry.channel}: {exc}")
                 continue
             clinic = self._clinics.get(reminder.clinic_id)
             until = quiet_until(clinic.quiet_hours, reminder.patient.timezone, self._clock.now())
             if until is not None:
-                self._deliverer.postpone(reminder, retry.channel, until)
+                self._deliverer.retries.postpone(reminder, retry.channel, until)
                 continue
             due.append((self._origin_of(retry, reminder), reminder, (retry.channel,)))
         if due:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from services.notifier.delivery.deliverer import published_status
+from services.notifier.delivery.jobs import published_status
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState, TrackedDelivery
 from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.patients.inbound import Publish

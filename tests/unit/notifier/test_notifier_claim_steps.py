@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from services.notifier.delivery import deliverer as delivery
-from services.notifier.delivery.deliverer import FIRST_STEP, Deliverer, Job, Senders
+from services.notifier.delivery.deliverer import FIRST_STEP, Deliverer
+from services.notifier.delivery.hand_over import Senders
+from services.notifier.delivery.jobs import Job
 from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.delivery.ledger_reads import LedgerReads
 from services.notifier.delivery.retry import Backoff, RetryPolicy

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from services.notifier.bookings.currency import SeenBooking
 from services.notifier.bookings.seen import BookingKey
-from services.notifier.delivery.deliverer import Deliverer, Senders, Source
+from services.notifier.delivery.deliverer import Deliverer
+from services.notifier.delivery.hand_over import Senders
+from services.notifier.delivery.jobs import Source
 from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.delivery.retry import Backoff, RetryPolicy
 from services.notifier.exceptions import (
@@ -83,7 +85,7 @@ class Harness:
     def retry_when_due(self, due: ReminderDue) -> DeliveryState:
         """Move the clock to the next attempt and deliver what the ledger hands back."""
         self.clock.set(self.next_attempt(due))
-        [retry] = self.deliverer.due_retries()
+        [retry] = self.deliverer.retries.due()
         assert retry.channel is Channel.SMS
         return self.deliverer.deliver(
             ReminderDue.model_validate_json(retry.reminder_json), retry.channel
@@ -240,7 +242,7 @@ def test_transient_failures_are_retried_with_backoff(tmp_path: Path, defaults_di
     assert h.next_attempt(reminder()) == h.clock.now() + timedelta(seconds=2), "Retry-After wins"
     assert h.retry_when_due(reminder()) is DeliveryState.SENT
     assert len(sms.sent) == 3
-    assert h.deliverer.due_retries() == []
+    assert h.deliverer.retries.due() == []
 
 
 def test_a_retry_is_not_tried_before_it_is_due(tmp_path: Path, defaults_dir: Path) -> None:
@@ -250,7 +252,7 @@ def test_a_retry_is_not_tried_before_it_is_due(tmp_path: Path, defaults_dir: Pat
     h.clock.advance(timedelta(seconds=29))
     again = h.deliverer.deliver(reminder(), Channel.SMS)  # the record read a second time
     assert again.repeat and again.status.state is DeliveryState.RETRYING
-    assert h.deliverer.due_retries() == [] and len(sms.sent) == 1
+    assert h.deliverer.retries.due() == [] and len(sms.sent) == 1
 
 
 def test_retries_give_up_once_the_message_is_no_longer_useful(
@@ -308,10 +310,10 @@ def test_a_retry_left_mid_send_by_a_stopped_notifier_is_unknown_and_never_resent
     h.clock.advance(timedelta(minutes=1))
     restarted = Harness(tmp_path, defaults_dir, sms)
     restarted.clock.set(h.clock.now())
-    [(due, outcome)] = restarted.deliverer.close_interrupted(restarted.clock.now())
+    [(due, outcome)] = restarted.deliverer.retries.close_interrupted(restarted.clock.now())
     assert due.reminder_id == reminder().reminder_id
     assert outcome.status.state is DeliveryState.UNKNOWN
-    assert restarted.deliverer.due_retries() == [] and len(sms.sent) == 1
+    assert restarted.deliverer.retries.due() == [] and len(sms.sent) == 1
 
 
 def test_a_kept_retry_that_no_longer_reads_is_failed_with_the_reason(
@@ -320,12 +322,12 @@ def test_a_kept_retry_that_no_longer_reads_is_failed_with_the_reason(
     h = Harness(tmp_path, defaults_dir, ScriptedSms(RetryableSendError("HTTP 503")))
     h.deliverer.deliver(reminder(), Channel.SMS)
     h.clock.set(h.next_attempt(reminder()))
-    [retry] = h.deliverer.due_retries()
-    h.deliverer.fail_unreadable(retry, "emitted_at: Field required")
+    [retry] = h.deliverer.retries.due()
+    h.deliverer.retries.fail_unreadable(retry, "emitted_at: Field required")
     row = h.ledger.get(reminder().reminder_id, Channel.SMS)
     assert row is not None and row.state.value == "failed"
     assert row.reason == "kept reminder unreadable: emitted_at: Field required"
-    assert h.deliverer.due_retries() == []
+    assert h.deliverer.retries.due() == []
 
 
 def test_a_replayed_dead_letter_is_sent_again_once(tmp_path: Path, defaults_dir: Path) -> None:
@@ -385,7 +387,7 @@ def test_due_retries_come_those_of_use_for_the_least_time_first(
     for due in lasting:
         h.deliverer.deliver(due, Channel.SMS)
     h.clock.advance(timedelta(minutes=10))  # every retry due at once, as after an outage
-    order = [retry.reminder_id for retry in h.deliverer.due_retries()]
+    order = [retry.reminder_id for retry in h.deliverer.retries.due()]
     assert order == ["bk-1001:r1:1", "bk-1001:r2:1", "bk-1001:r0:1"]
 
 
@@ -398,7 +400,7 @@ def test_a_retry_taken_up_after_its_last_useful_moment_says_when_it_was_due(
     h.deliverer.deliver(due, Channel.SMS)
     next_try = h.next_attempt(due)
     h.clock.set(NOW + timedelta(hours=2))  # the notifier was stopped meanwhile
-    [retry] = h.deliverer.due_retries()
+    [retry] = h.deliverer.retries.due()
     state = h.deliverer.deliver(ReminderDue.model_validate_json(retry.reminder_json), Channel.SMS)
     row = h.ledger.get(due.reminder_id, Channel.SMS)
     assert state.status.state is DeliveryState.FAILED and len(sms.sent) == 1

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.delivery.deliverer import Deliverer, Job, Senders
+from services.notifier.delivery.deliverer import Deliverer
+from services.notifier.delivery.hand_over import Senders
+from services.notifier.delivery.jobs import Job
 from services.notifier.delivery.ledger import DeliveryLedger, LedgerState
 from services.notifier.delivery.retry import Backoff, RetryPolicy
 from services.notifier.messages.rendering import TemplateRenderer

@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
 from services.notifier.bookings.seen import BookingsSeen
-from services.notifier.delivery.deliverer import Deliverer, Senders
+from services.notifier.delivery.deliverer import Deliverer
+from services.notifier.delivery.hand_over import Senders
 from services.notifier.delivery.ledger import DeliveryLedger
 from services.notifier.delivery.retry import Backoff, RetryPolicy
 from services.notifier.http.app import WebParts, create_app
