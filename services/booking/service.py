@@ -14,7 +14,8 @@ from services.booking import domain
 from services.booking.errors import AmbiguousBooking, BookingNotFound, FieldError, InvalidBooking
 from services.booking.privacy.erasure import Erasure, PatientEraser
 from services.booking.settings import BookingSettings
-from services.booking.store.store import BookingStore, IdempotencyKey, Recorded
+from services.booking.store.idempotency import IdempotencyKey
+from services.booking.store.store import BookingStore, Recorded
 from services.booking.treatments import known_treatments
 from services.shared.clinics import ClinicDirectory
 from services.shared.clock import Clock

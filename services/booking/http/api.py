@@ -48,7 +48,7 @@ def create_app(
     )
     app.state.service = service
     app.state.keys = ClinicKeys(settings.booking_api_keys)
-    app.state.backlog = backlog or store.backlog
+    app.state.backlog = backlog or store.outbox.backlog
     app.state.webhooks = MappingFolder(
         settings.booking_webhook_dir or settings.var_dir / "webhooks"
     )

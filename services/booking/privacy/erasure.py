@@ -20,7 +20,8 @@ from datetime import datetime
 from sqlalchemy import Connection, Delete, delete, func, insert, select
 
 from services.booking.store import erased_bookings
-from services.booking.store.store import BookingStore, queue_outbox
+from services.booking.store.outbox import queue_outbox
+from services.booking.store.store import BookingStore
 from services.booking.store.tables import (
     booking_events,
     bookings,

@@ -97,7 +97,7 @@ class BrokerMemory:
         why = self._reason(state, store_id, request)
         pending = (why, request.request_id if request else None)
         if self._unmarked != pending:
-            count = self._store.enqueue_resync(self._topics.bookings, self._clock.now())
+            count = self._store.outbox.enqueue_resync(self._topics.bookings, self._clock.now())
             self._unmarked = pending
             self._report(why, request, count)
         else:
@@ -146,5 +146,5 @@ class BrokerMemory:
 
     def _own_id(self) -> str:
         if self._store_id is None:
-            self._store_id = self._store.store_id()
+            self._store_id = self._store.outbox.store_id()
         return self._store_id

@@ -20,7 +20,8 @@ from kafka.errors import KafkaError
 
 from services.booking.publishing.broker_memory import BrokerMemory
 from services.booking.store.lease import lease_for
-from services.booking.store.store import BookingStore, OutboxRecord
+from services.booking.store.outbox import OutboxRecord
+from services.booking.store.store import BookingStore
 from services.shared.background import Repeats
 from services.shared.clock import Clock
 from services.shared.kafka_access import KafkaAccess, access_of
@@ -103,12 +104,12 @@ class OutboxRelay:
             return 0
         if self._memory is not None and self._memory.due():
             self._memory.check(self._connected())  # never raises: see BrokerMemory.check
-        records = self._store.pending(self._batch)
+        records = self._store.outbox.pending(self._batch)
         if not records:
             return 0
         producer = self._connected()
         acked = self._send(producer, records)
-        self._store.mark_published([r.id for r in records[:acked]], self._clock.now())
+        self._store.outbox.mark_published([r.id for r in records[:acked]], self._clock.now())
         if self._metrics is not None:
             for record in records[:acked]:
                 self._metrics.record_produced(record.topic)

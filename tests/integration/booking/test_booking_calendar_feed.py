@@ -98,7 +98,7 @@ def test_the_feed_state_survives_a_restart_on_both_databases(
     assert first.count(Outcome.CREATED) == 3
     assert {r.uid: r.outcome for r in later.results}[AMIR] is Outcome.RESCHEDULED
     assert again.count(Outcome.CREATED) == 0
-    assert store.backlog() == 7
+    assert store.outbox.backlog() == 7
     amir = store.get("dr-jenny", booking_id_for(AMIR))
     assert amir is not None and amir.start == datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     olga = store.get("dr-jenny", booking_id_for(OLGA))
@@ -116,7 +116,7 @@ def test_an_http_error_is_unavailable_and_changes_nothing(
 
     with pytest.raises(FeedUnavailable, match="HTTP 503"):
         _sync(server, service).run_once()
-    assert store.backlog() == 3
+    assert store.outbox.backlog() == 3
 
 
 def test_the_poller_follows_the_feed_until_stopped(
@@ -142,7 +142,7 @@ def test_the_poller_follows_the_feed_until_stopped(
     finally:
         poller.stop()
     assert isinstance(errors[0], FeedUnavailable)
-    assert store.backlog() == 7
+    assert store.outbox.backlog() == 7
 
 
 def _status(store: BookingStore, uid: str) -> BookingStatus | None:

@@ -14,7 +14,8 @@ from services.booking import domain
 from services.booking.errors import ErasedBooking
 from services.booking.privacy.erasure import PatientEraser
 from services.booking.store import callback_queue
-from services.booking.store.store import BookingStore, IdempotencyKey
+from services.booking.store.idempotency import IdempotencyKey
+from services.booking.store.store import BookingStore
 from services.booking.store.tables import calendar_events, erasures, metadata
 from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased
 from services.shared.events import Booking, BookingEventType, Patient, decode
@@ -62,7 +63,7 @@ def stored(store: BookingStore) -> BookingStore:
     book(store, booking("bk-w1", "p-w", NAME, PHONE, EMAIL), key="create-w1")
     book(store, booking("bk-w2", "p-w", NAME, PHONE, EMAIL))
     book(store, booking("bk-j1", "p-j", "Jane", "+447700900123", "jane@example.com"))
-    store.mark_published([store.pending()[0].id], NOW)
+    store.outbox.mark_published([store.outbox.pending()[0].id], NOW)
     store.update("dr-jenny", "bk-w1", domain.confirm(NOW, "sms"), TOPICS.bookings, callback=True)
     with store.engine.begin() as conn:
         conn.execute(
@@ -106,7 +107,7 @@ def test_the_erasure_is_queued_after_everything_else_and_its_record_is_anonymous
 ) -> None:
     PatientEraser(stored, KEYS, TOPICS).erase("dr-jenny", "p-w", NOW, "api key of dr-jenny")
 
-    *before, erased, audit = stored.pending()
+    *before, erased, audit = stored.outbox.pending()
     assert [r.key for r in before] == ["dr-jenny:p-j"]
     assert (erased.topic, erased.key) == (TOPICS.bookings, "dr-jenny:p-w")
     event = decode(PatientErased, erased.payload)
@@ -140,7 +141,7 @@ def test_a_patient_the_store_never_knew_is_erased_all_the_same(store: BookingSto
     erasure = PatientEraser(store, KEYS, TOPICS).erase("dr-jenny", "p-nobody", NOW, "test")
 
     assert set(erasure.counts.values()) == {0}
-    assert [r.topic for r in store.pending()] == [TOPICS.bookings, TOPICS.erasures]
+    assert [r.topic for r in store.outbox.pending()] == [TOPICS.bookings, TOPICS.erasures]
 
 
 def _audit_rows(store: BookingStore) -> str:

@@ -53,7 +53,7 @@ def test_a_posted_booking_reaches_the_bookings_topic(
     )
     assert (event.clinic_id, event.source, event.occurred_at) == ("dr-jenny", "api", NOW)
     assert event.data.booking_id == "bk-1001"
-    assert store.backlog() == 0
+    assert store.outbox.backlog() == 0
     assert relay.publish_pending() == 0
 
 
@@ -65,7 +65,7 @@ def _changes(store: BookingStore, created: MakeEvent, topic: str) -> list[str]:
         later = NOW + timedelta(days=45)
         store.update("dr-jenny", booking_id, domain.reschedule(later, NOW, "test"), topic)
         store.update("dr-jenny", booking_id, CANCEL, topic)
-    return [r.event_id for r in store.pending()]
+    return [r.event_id for r in store.outbox.pending()]
 
 
 def test_events_wait_for_a_broker_then_arrive_in_order(
@@ -85,14 +85,14 @@ def test_events_wait_for_a_broker_then_arrive_in_order(
 
     with pytest.raises(RelayUnavailable):
         relay.publish_pending()
-    assert store.backlog() == len(expected)
+    assert store.outbox.backlog() == len(expected)
 
     with EmbeddedBroker(port=port) as broker:
         assert relay.publish_pending() == len(expected)
         relay.stop()
         records = read_topic(broker.bootstrap, topics.bookings, len(expected))
 
-    assert store.backlog() == 0
+    assert store.outbox.backlog() == 0
     for patient in ("p-1", "p-2"):
         mine = [
             decode(BookingEvent, v) for _, k, v in records if k == f"dr-jenny:{patient}".encode()
@@ -126,13 +126,13 @@ def test_the_relay_thread_publishes_once_the_broker_is_up(
     try:
         store.insert(created(), topics.bookings, "fp")
         time.sleep(0.5)
-        assert store.backlog() == 1
+        assert store.outbox.backlog() == 1
         with EmbeddedBroker(port=port) as broker:
-            _wait(lambda: store.backlog() == 0, 20)
+            _wait(lambda: store.outbox.backlog() == 0, 20)
             [(_, key, _)] = read_topic(broker.bootstrap, topics.bookings, 1)
             store.insert(created(booking_id="bk-2"), topics.bookings, "fp")
             relay.wake()
-            _wait(lambda: store.backlog() == 0, 10)
+            _wait(lambda: store.outbox.backlog() == 0, 10)
     finally:
         relay.stop()
     assert key == b"dr-jenny:p-1"

@@ -9,7 +9,8 @@ from sqlalchemy import text
 
 from services.booking import domain
 from services.booking.errors import BookingNotFound, Conflict, TransitionNotAllowed
-from services.booking.store.store import BookingStore, IdempotencyKey
+from services.booking.store.idempotency import IdempotencyKey
+from services.booking.store.store import BookingStore
 from services.shared.events import BookingStatus
 from tests.integration.booking.conftest import NOW, MakeEvent
 
@@ -32,7 +33,7 @@ def test_a_new_booking_commits_with_its_history_and_outbox_row(
     assert not recorded.replayed
     assert store.get("dr-jenny", "bk-1") == event.data
     assert store.history("dr-jenny", "bk-1") == [event]
-    [row] = store.pending()
+    [row] = store.outbox.pending()
     assert (row.event_id, row.key, row.topic) == (event.event_id, "dr-jenny:p-1", TOPIC)
     assert row.payload == event.model_dump_json().encode()
 
@@ -58,7 +59,7 @@ def test_a_refused_change_writes_nothing(store: BookingStore, created: MakeEvent
         store.update("dr-jenny", "bk-1", ATTENDED, TOPIC)
 
     assert store.get("dr-jenny", "bk-1").status is BookingStatus.CANCELLED  # type: ignore[union-attr]
-    assert store.backlog() == 2
+    assert store.outbox.backlog() == 2
 
 
 def test_each_change_is_appended_in_order(store: BookingStore, created: MakeEvent) -> None:
@@ -74,7 +75,7 @@ def test_each_change_is_appended_in_order(store: BookingStore, created: MakeEven
         "booking.cancelled",
     ]
     assert [e.data.schedule_version for e in history] == [1, 2, 2]
-    assert [r.event_id for r in store.pending()] == [e.event_id for e in history]
+    assert [r.event_id for r in store.outbox.pending()] == [e.event_id for e in history]
 
 
 def test_changing_an_unknown_booking_is_not_found(store: BookingStore) -> None:
@@ -92,7 +93,7 @@ def test_a_repeat_replays_and_a_different_repeat_conflicts(
         store.insert(created(), TOPIC, "fp-2")
 
     assert again.replayed and again.event == first.event
-    assert store.backlog() == 1
+    assert store.outbox.backlog() == 1
 
 
 def test_an_idempotency_key_returns_the_first_change(
@@ -113,7 +114,7 @@ def test_an_idempotency_key_returns_the_first_change(
         )
 
     assert again.replayed and again.event == first.event
-    assert store.backlog() == 2
+    assert store.outbox.backlog() == 2
 
 
 def test_bookings_are_listed_per_clinic_in_order(store: BookingStore, created: MakeEvent) -> None:
@@ -131,10 +132,10 @@ def test_bookings_are_listed_per_clinic_in_order(store: BookingStore, created: M
 def test_published_rows_leave_the_backlog(store: BookingStore, created: MakeEvent) -> None:
     for n in range(3):
         store.insert(created(booking_id=f"bk-{n}"), TOPIC, "fp")
-    first, *rest = store.pending()
+    first, *rest = store.outbox.pending()
 
-    store.mark_published([first.id], NOW)
+    store.outbox.mark_published([first.id], NOW)
 
-    assert store.backlog() == 2
-    assert [r.id for r in store.pending()] == [r.id for r in rest]
-    assert [r.id for r in store.pending(limit=1)] == [rest[0].id]
+    assert store.outbox.backlog() == 2
+    assert [r.id for r in store.outbox.pending()] == [r.id for r in rest]
+    assert [r.id for r in store.outbox.pending(limit=1)] == [rest[0].id]

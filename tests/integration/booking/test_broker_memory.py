@@ -27,7 +27,7 @@ def stored(database_url: str, topics: Topics, count: int) -> BookingStore:
     for n in range(count):
         made = booking(f"bk-m{n}", f"p-m{n}", start=NOW + timedelta(days=9), booked_at=NOW)
         store.insert(event(made), topics.bookings, fingerprint=made.booking_id)
-    store.mark_published([r.id for r in store.pending()], NOW)
+    store.outbox.mark_published([r.id for r in store.outbox.pending()], NOW)
     return store
 
 
@@ -49,9 +49,9 @@ def test_a_broker_without_the_marker_gets_every_booking_again_once(
     store = stored(database_url, topics, 3)
     memory = checking(store, broker, topics)
     assert memory.check(producer) == 3
-    queued = [BookingEvent.model_validate_json(r.payload) for r in store.pending()]
+    queued = [BookingEvent.model_validate_json(r.payload) for r in store.outbox.pending()]
     assert [e.type for e in queued] == [BookingEventType.RESYNCED] * 3
-    assert read_control(broker.bootstrap, topics.control).remembers(store.store_id())
+    assert read_control(broker.bootstrap, topics.control).remembers(store.outbox.store_id())
     assert memory.check(producer) is None  # remembered now: nothing more
 
 
@@ -68,4 +68,4 @@ def test_a_worker_s_request_is_answered_with_a_resync_and_a_done_record(
     assert state.open_request() is None
     assert state.done is not None and state.done.request_id == request.request_id
     assert memory.check(producer) is None
-    assert len(store.pending()) == 4
+    assert len(store.outbox.pending()) == 4

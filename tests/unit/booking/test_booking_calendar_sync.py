@@ -92,7 +92,7 @@ def test_the_first_pass_books_the_future_appointments_and_explains_the_rest(
         "olga.p@example.org",
     )
     assert store.history("dr-jenny", booking_id_for(JANE))[0].source == "ical"
-    assert store.backlog() == 3
+    assert store.outbox.backlog() == 3
 
 
 def test_a_restart_neither_imports_again_nor_cancels(
@@ -105,7 +105,7 @@ def test_a_restart_neither_imports_again_nor_cancels(
     assert again.count(Outcome.CREATED) == 0
     assert again.count(Outcome.CANCELLED) == 0
     assert again.count(Outcome.UNCHANGED) == 3
-    assert store.backlog() == 3
+    assert store.outbox.backlog() == 3
 
 
 def test_moved_cancelled_removed_and_new_events_change_the_bookings(
@@ -131,7 +131,7 @@ def test_moved_cancelled_removed_and_new_events_change_the_bookings(
     assert removed.reason == "removed from the calendar"
     types = [e.type.value for e in store.history("dr-jenny", booking_id_for(AMIR))]
     assert types == ["booking.created", "booking.rescheduled"]
-    assert store.backlog() == 3 + 4
+    assert store.outbox.backlog() == 3 + 4
 
 
 def test_the_later_feed_applied_twice_changes_nothing_more(
@@ -149,7 +149,7 @@ def test_the_later_feed_applied_twice_changes_nothing_more(
         Outcome.IGNORED,
         Outcome.REJECTED,
     }
-    assert store.backlog() == 7
+    assert store.outbox.backlog() == 7
 
 
 def test_an_appointment_that_leaves_the_feed_after_its_start_is_kept(
@@ -192,7 +192,7 @@ def test_an_empty_or_missing_feed_cancels_nothing(
     with pytest.raises(FeedUnavailable, match="cannot read"):
         _sync(feed, service).run_once()
     assert _status(store, JANE) is BookingStatus.BOOKED
-    assert store.backlog() == 3
+    assert store.outbox.backlog() == 3
 
 
 def test_booking_ids_are_stable_and_valid_for_any_uid() -> None:

@@ -59,7 +59,7 @@ def test_a_confirmation_is_recorded_and_the_booking_is_as_it_was(
     assert types(client) == ["booking.created", "booking.confirmed"]
     booking = client.get("/v1/bookings/bk-1001").json()
     assert booking["status"] == "booked" and booking["schedule_version"] == 1
-    assert [r.topic for r in store.pending()] == ["unit.clinic.bookings.v1"] * 2
+    assert [r.topic for r in store.outbox.pending()] == ["unit.clinic.bookings.v1"] * 2
 
 
 def test_the_same_text_read_again_and_a_second_c_change_nothing(

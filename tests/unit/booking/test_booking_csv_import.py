@@ -33,7 +33,7 @@ def test_the_sample_file_imports_with_a_reason_per_rejected_row(
     assert stored["bk-2002"].start.isoformat() == "2026-12-02T13:15:00+00:00"
     assert stored["bk-2002"].patient.consent.email is False
     assert [e.source for e in store.history("dr-jenny", "bk-2006")] == ["csv"]
-    assert store.backlog() == 3
+    assert store.outbox.backlog() == 3
     assert "patient.phone" in out and "patient.email" in out
     assert "unknown treatment 'botox'" in out
     assert "too far in the past" in out
@@ -50,7 +50,7 @@ def test_importing_the_same_file_again_changes_nothing(
 
     out = capsys.readouterr().out
     assert out.count("unchanged") == 3
-    assert BookingStore(f"sqlite:///{env}/booking.db").backlog() == 3
+    assert BookingStore(f"sqlite:///{env}/booking.db").outbox.backlog() == 3
 
 
 def test_a_missing_file_is_named(env: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,7 @@ def test_the_same_booking_twice_returns_the_first_result(
     assert again.status_code == 201
     assert again.json() == first.json()
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert store.backlog() == 1
+    assert store.outbox.backlog() == 1
 
 
 def test_the_same_booking_id_with_other_details_is_a_conflict(
@@ -55,7 +55,7 @@ def test_an_idempotency_key_makes_a_retried_change_a_no_op(
     assert again.status_code == 200 and again.json() == first.json()
     assert again.json()["booking"]["schedule_version"] == 2
     assert other.status_code == 409 and "move-1" in other.json()["detail"]
-    assert store.backlog() == 2
+    assert store.outbox.backlog() == 2
 
 
 def test_a_retried_cancel_with_its_key_is_not_a_409(client: TestClient, payload: Payload) -> None:

@@ -31,7 +31,7 @@ def test_a_sweep_removes_what_is_past_its_time_and_keeps_the_rest(
     service.create(payload(booking_id="bk-old"), idempotency_key="k-1")
     service.create(payload(booking_id="bk-cancelled", start="2027-06-01T10:00:00+00:00"))
     service.change_status("dr-jenny", "bk-cancelled", StatusChange.CANCEL)
-    store.mark_published([r.id for r in store.pending()], NOW)
+    store.outbox.mark_published([r.id for r in store.outbox.pending()], NOW)
     retention = BookingRetention(finished_days=400, cancelled_days=30)
     nothing_yet = retention.sweep(store.engine, NOW + timedelta(days=20))
     assert nothing_yet == {

@@ -87,7 +87,7 @@ def test_an_attended_booking_cannot_be_rescheduled(
 
     assert response.status_code == 409
     assert response.json()["status"] == "attended"
-    assert store.backlog() == 2
+    assert store.outbox.backlog() == 2
 
 
 @pytest.mark.parametrize("action", ["attended", "no-show"])

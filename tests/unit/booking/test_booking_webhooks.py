@@ -75,7 +75,7 @@ def test_a_cancel_delivered_twice_cancels_once(hook: TestClient, store: BookingS
 
     assert first.json()["booking"]["status"] == "cancelled"
     assert again.status_code == 200 and again.json()["replayed"]
-    assert store.backlog() == 2
+    assert store.outbox.backlog() == 2
 
 
 def test_bad_data_names_our_fields_and_their_words(hook: TestClient) -> None:
