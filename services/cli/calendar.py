@@ -13,22 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings, CalendarFeedSettings
 from services.booking.sources.calendar.poller import CalendarPoller, build_feed
-from services.booking.sources.calendar.sync import CalendarFeed, Outcome, SyncReport
+from services.booking.sources.calendar.sync import CalendarFeed
+from services.booking.sources.report import SyncReport
 from services.booking.store.store import BookingStore
+from services.cli.source_reports import report_summary, report_table
 from services.shared.clock import ScaledClock
 from services.shared.settings import load_settings
-
-COLOURS = {
-    Outcome.CREATED: "green",
-    Outcome.RESCHEDULED: "yellow",
-    Outcome.CANCELLED: "magenta",
-    Outcome.REJECTED: "red",
-}
 
 
 def register(subparsers: Any) -> None:
@@ -75,8 +69,8 @@ def _follow(
     outcome = {"code": 0}
 
     def reported(_: CalendarFeed, report: SyncReport) -> None:
-        console.print(_table(report, changes_only=not args.once))
-        console.print(_summary(report))
+        console.print(report_table(report, "event", changes_only=not args.once))
+        console.print(report_summary(report))
         outcome["code"] = 1 if report.rejected else 0
 
     def failed(_: CalendarFeed, exc: Exception) -> None:
@@ -90,17 +84,3 @@ def _follow(
     with contextlib.suppress(KeyboardInterrupt):
         poller.run()
     return 0
-
-
-def _table(report: SyncReport, changes_only: bool) -> Table:
-    table = Table("event", "booking", "result", "reason")
-    quiet = (Outcome.UNCHANGED, Outcome.PAST) if changes_only else ()
-    for r in (r for r in report.results if r.outcome not in quiet):
-        colour = COLOURS.get(r.outcome, "cyan")
-        table.add_row(r.uid, r.booking_id, f"[{colour}]{r.outcome.value}", r.reason)
-    return table
-
-
-def _summary(report: SyncReport) -> str:
-    counts = ((o, report.count(o)) for o in Outcome)
-    return ", ".join(f"{n} {o.value}" for o, n in counts if n)

@@ -90,6 +90,30 @@ calendar_events = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+fhir_appointments = Table(
+    "fhir_appointments",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("appointment_id", String(128), primary_key=True),
+    Column("version", String(128), nullable=False),
+    Column("clinic_id", String(128), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""What each clinic's FHIR server last said of each appointment (its ``meta.versionId``,
+else its ``meta.lastUpdated``) and what was done with it; ``source`` names the server
+and clinic (:func:`services.booking.sources.fhir.state.source_name`)."""
+
+fhir_watermarks = Table(
+    "fhir_watermarks",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("last_updated", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""The latest ``meta.lastUpdated`` a server gave, by its own clock: the next pass asks
+for what changed since (less an overlap)."""
+
 callbacks = Table(
     "callbacks",
     metadata,

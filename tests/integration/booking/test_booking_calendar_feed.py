@@ -16,13 +16,8 @@ from services.booking.sources.calendar.feeds import FeedUnavailable, open_feed
 from services.booking.sources.calendar.mapping import CalendarMapping
 from services.booking.sources.calendar.poller import CalendarPoller
 from services.booking.sources.calendar.state import CalendarState
-from services.booking.sources.calendar.sync import (
-    CalendarFeed,
-    CalendarSync,
-    Outcome,
-    SyncReport,
-    booking_id_for,
-)
+from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, booking_id_for
+from services.booking.sources.report import Outcome, SyncReport
 from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
 from services.shared.events import BookingStatus

@@ -12,12 +12,8 @@ from services.booking.service import BookingService
 from services.booking.sources.calendar.feeds import FileFeed
 from services.booking.sources.calendar.mapping import CalendarMapping
 from services.booking.sources.calendar.state import CalendarState
-from services.booking.sources.calendar.sync import (
-    CalendarFeed,
-    CalendarSync,
-    Outcome,
-    booking_id_for,
-)
+from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, booking_id_for
+from services.booking.sources.report import Outcome
 from services.booking.store.store import BookingStore
 from services.reminders.planning import ClinicPolicy, ProtocolRegistry, plan_patient
 from services.shared.clinics import ClinicDirectory, ClinicInfo

@@ -15,7 +15,8 @@ from services.booking.settings import CalendarFeedSettings
 from services.booking.sources.calendar.feeds import open_feed
 from services.booking.sources.calendar.mapping import CalendarMapping
 from services.booking.sources.calendar.state import CalendarState, feed_name
-from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, SyncReport
+from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync
+from services.booking.sources.report import SyncReport
 
 log = logging.getLogger(__name__)
 OnReport = Callable[[CalendarFeed, SyncReport], None]

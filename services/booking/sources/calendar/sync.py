@@ -27,7 +27,6 @@ import hashlib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from enum import StrEnum
 
 from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
@@ -36,43 +35,10 @@ from services.booking.sources.calendar.events import EventProblem, FeedEvent, pa
 from services.booking.sources.calendar.feeds import FeedSource, FeedUnavailable
 from services.booking.sources.calendar.mapping import CalendarMapping, source
 from services.booking.sources.calendar.state import CalendarState, EventState, FeedRecord, event_key
+from services.booking.sources.report import EventResult, Outcome, SyncReport
 from services.shared.events import BookingEventType
 
 SOURCE = "ical"
-
-
-class Outcome(StrEnum):
-    CREATED = "created"
-    RESCHEDULED = "rescheduled"
-    CANCELLED = "cancelled"
-    UNCHANGED = "unchanged"
-    PAST = "past"
-    IGNORED = "ignored"
-    REJECTED = "rejected"
-
-
-@dataclass(frozen=True)
-class EventResult:
-    """What one event of the feed became."""
-
-    uid: str
-    outcome: Outcome
-    booking_id: str = ""
-    reason: str = ""
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    """Every event's result for one pass, in feed order (removed events last)."""
-
-    results: tuple[EventResult, ...]
-
-    def count(self, outcome: Outcome) -> int:
-        return sum(r.outcome is outcome for r in self.results)
-
-    @property
-    def rejected(self) -> list[EventResult]:
-        return [r for r in self.results if r.outcome is Outcome.REJECTED]
 
 
 @dataclass(frozen=True)

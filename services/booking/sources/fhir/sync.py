@@ -1,0 +1,277 @@
+"""One pass over a clinic's FHIR server: the appointments that changed since the last pass
+(all those in the booking window, the first time) become booking changes through
+:class:`BookingService`, so the same outbox and events as the API.
+
+The first pass asks for ``Appointment`` by ``date`` (the window a new booking may start
+in) and later ones by ``_lastUpdated`` since the watermark less an overlap:
+the watermark is the latest ``meta.lastUpdated`` the server gave (its clock, not ours),
+kept in the booking database (the search's own ``meta.lastUpdated`` when no appointment
+came yet). What the overlap brings again is known by its
+``meta.versionId`` (else its ``meta.lastUpdated``) and left alone. A refused appointment
+is not remembered: it is taken once it changes, or at the next full pass
+(:meth:`FhirSync.run_once` with ``full``), after the clinic fixed its map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from fhir.resources.R4B.appointment import Appointment
+from fhir.resources.R4B.reference import Reference
+from pydantic import ValidationError
+
+from services.booking.domain import StatusChange
+from services.booking.errors import BookingError, TransitionNotAllowed
+from services.booking.service import BookingService
+from services.booking.sources.fhir.client import FhirClient
+from services.booking.sources.fhir.mapping import Action, Mapped, Refused, map_appointment
+from services.booking.sources.fhir.resources import MODELS, parse_resource, refusal_of
+from services.booking.sources.fhir.rules import FhirRules
+from services.booking.sources.fhir.state import FhirState, Seen, source_name
+from services.booking.sources.report import EventResult, Outcome, SyncReport
+from services.shared.events import BookingEventType, BookingStatus
+
+SOURCE = "fhir"
+OVERLAP = timedelta(minutes=5)
+"""How far before the watermark each pass asks again: a change the server committed late,
+with an earlier ``lastUpdated``, is not passed over."""
+PAGE = 100
+"""``_count``: appointments per page asked for (the server may give fewer)."""
+
+
+@dataclass(frozen=True)
+class FhirServer:
+    """One clinic's FHIR server to follow: where it is, how to log in, and the clinic's rules."""
+
+    client: FhirClient
+    rules: FhirRules
+
+    @property
+    def name(self) -> str:
+        return source_name(self.client.base_url, self.rules.clinic_id)
+
+
+class FhirSync:
+    """Brings one clinic's bookings in line with its FHIR server, a pass at a time."""
+
+    def __init__(self, server: FhirServer, service: BookingService, state: FhirState) -> None:
+        self.server = server
+        self._service = service
+        self._state = state
+
+    def run_once(self, full: bool = False) -> SyncReport:
+        """Ask for what changed since the last pass (every appointment in the booking window
+        the first time, or when ``full``) and apply it.
+
+        Raises:
+            FhirUnavailable, FhirRefusedRequest: the server could not be searched; what
+                was applied before stays, and the watermark does not move.
+        """
+        now = self._service.clock.now()
+        watermark = None if full else self._state.watermark(self.server.name)
+        results: list[EventResult] = []
+        newest: datetime | None = None
+        answered: datetime | None = None
+        included: dict[str, dict[str, Any]] = {}
+        for page in self.server.client.search("Appointment", self._params(now, watermark)):
+            answered = answered or _last_updated(page)
+            for raw in _entries(page, included):
+                results.append(self._take(raw, included, now))
+                updated = _last_updated(raw)
+                if updated is not None and (newest is None or updated > newest):
+                    newest = updated
+        # None changed yet: when the server answered is where the next pass starts.
+        mark = newest or (answered if watermark is None else None)
+        if mark is not None:
+            self._state.advance(self.server.name, mark, now)
+        return SyncReport(tuple(results))
+
+    def _params(self, now: datetime, watermark: datetime | None) -> list[tuple[str, str]]:
+        """The first pass (or a full one) asks by ``date`` for the booking window; later
+        ones by ``_lastUpdated`` alone, so that an appointment whose time is only in its
+        Slot (no ``start`` for ``date`` to match) is seen once it changes."""
+        window = self._service.window
+        params = [("_include", "Appointment:patient"), ("_count", str(PAGE))]
+        if watermark is None:
+            params += [
+                ("date", f"ge{_instant(now - window.past)}"),
+                ("date", f"le{_instant(now + window.future)}"),
+            ]
+        else:
+            params.append(("_lastUpdated", f"ge{_instant(watermark - OVERLAP)}"))
+        return params
+
+    def _take(
+        self, raw: dict[str, Any], included: dict[str, dict[str, Any]], now: datetime
+    ) -> EventResult:
+        item = f"Appointment/{raw.get('id') or '?'}"
+        try:
+            appointment = parse_resource(raw, Appointment)
+        except ValidationError as exc:
+            return EventResult(item, Outcome.REJECTED, reason=refusal_of(exc, "Appointment"))
+        booking_id = appointment.id or ""
+        version = _version(raw)
+        seen = self._state.seen(self.server.name, booking_id)
+        if seen is not None and seen.version == version:
+            return EventResult(item, Outcome.UNCHANGED, booking_id)
+        try:
+            mapped = map_appointment(appointment, self.server.rules, self._resolver(included), now)
+            outcome, reason = self._apply(mapped, now)
+        except (Refused, BookingError) as exc:
+            return EventResult(item, Outcome.REJECTED, booking_id, str(exc))
+        except ValidationError as exc:  # a Patient, Location or Slot it points at
+            return EventResult(item, Outcome.REJECTED, booking_id, refusal_of(exc))
+        self._state.keep(
+            self.server.name,
+            self.server.rules.clinic_id,
+            booking_id,
+            Seen(version, mapped.action),
+            now,
+        )
+        return EventResult(item, outcome, booking_id, reason)
+
+    def _apply(self, mapped: Mapped, now: datetime) -> tuple[Outcome, str]:
+        clinic, booking_id = self.server.rules.clinic_id, mapped.appointment_id
+        if mapped.action is Action.BOOK:
+            assert mapped.body is not None
+            return self._book(mapped.body, now), ""
+        current = self._service.store.get(clinic, booking_id)
+        if current is None:
+            return Outcome.IGNORED, f"{mapped.status} before it was ever booked here"
+        if mapped.action is Action.HOLD:
+            if current.status is not BookingStatus.BOOKED:
+                return Outcome.UNCHANGED, ""
+            return self._change(booking_id, StatusChange.CANCEL), (
+                f"status {mapped.status}: not reminded until it is booked again"
+            )
+        change = {
+            Action.ATTEND: StatusChange.ATTENDED,
+            Action.NO_SHOW: StatusChange.NO_SHOW,
+            Action.CANCEL: StatusChange.CANCEL,
+        }[mapped.action]
+        if current.status is change.status:
+            return Outcome.UNCHANGED, ""
+        return self._change(booking_id, change), f"status {mapped.status}"
+
+    def _book(self, body: dict[str, Any], now: datetime) -> Outcome:
+        start = datetime.fromisoformat(body["start"])
+        current = self._service.store.get(body["clinic_id"], body["booking_id"])
+        if current is None and start < now - self._service.window.past:
+            return Outcome.PAST
+        if current is not None and current.status is BookingStatus.CANCELLED:
+            raise Refused("the booking was cancelled; a cancelled booking is not booked again")
+        recorded = self._service.upsert(body, source=SOURCE)
+        if recorded.replayed:
+            return Outcome.UNCHANGED
+        return {
+            BookingEventType.CREATED: Outcome.CREATED,
+            BookingEventType.RESCHEDULED: Outcome.RESCHEDULED,
+        }.get(recorded.event.type, Outcome.UNCHANGED)
+
+    def _change(self, booking_id: str, change: StatusChange) -> Outcome:
+        try:
+            self._service.change_status(
+                self.server.rules.clinic_id, booking_id, change, source=SOURCE
+            )
+        except TransitionNotAllowed as exc:
+            if exc.status != change.status.value:
+                raise
+            return Outcome.UNCHANGED
+        return {
+            StatusChange.CANCEL: Outcome.CANCELLED,
+            StatusChange.ATTENDED: Outcome.ATTENDED,
+            StatusChange.NO_SHOW: Outcome.NO_SHOW,
+        }[change]
+
+    def _resolver(self, included: dict[str, dict[str, Any]]) -> Any:
+        client = self.server.client
+
+        def resolve(reference: Reference, kind: str) -> Any | None:
+            return _resolve(client, included, reference, kind)
+
+        return resolve
+
+
+def _resolve(
+    client: FhirClient, included: dict[str, dict[str, Any]], reference: Reference, kind: str
+) -> Any | None:
+    """The resource ``reference`` points at: from the pages' ``_include``, else read from
+    the server (by identifier, a search); None if the server has none."""
+    model = MODELS[kind]
+    if reference.reference:
+        key = _relative(reference.reference, client.base_url)
+        raw = included.get(key)
+        if raw is None:
+            raw = client.read(key)
+            if raw is None:
+                return None
+            included[key] = raw
+        return parse_resource(raw, model)
+    identifier = reference.identifier
+    if identifier is not None and identifier.value:
+        token = (
+            f"{identifier.system}|{identifier.value}"
+            if identifier.system
+            else str(identifier.value)
+        )
+        for page in client.search(kind, [("identifier", token)]):
+            for entry in page.get("entry") or []:
+                resource = entry.get("resource") if isinstance(entry, dict) else None
+                if isinstance(resource, dict) and resource.get("resourceType") == kind:
+                    return parse_resource(resource, model)
+            break
+    return None
+
+
+def _entries(page: dict[str, Any], included: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page's matched appointments; its included resources go into ``included`` by
+    ``Type/id``. An entry with no search mode is a match when it is an Appointment."""
+    matches: list[dict[str, Any]] = []
+    for entry in page.get("entry") or []:
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        mode = (
+            (entry.get("search") or {}).get("mode")
+            if isinstance(entry.get("search"), dict)
+            else None
+        )
+        kind = resource.get("resourceType")
+        if kind == "Appointment" and mode in (None, "match"):
+            matches.append(resource)
+        elif kind and resource.get("id"):
+            included[f"{kind}/{resource['id']}"] = resource
+    return matches
+
+
+def _relative(reference: str, base_url: str) -> str:
+    """``Patient/1`` for ``[base]/Patient/1`` or ``Patient/1/_history/2``."""
+    if reference.startswith(base_url.rstrip("/") + "/"):
+        reference = reference[len(base_url.rstrip("/")) + 1 :]
+    kind, _, rest = reference.partition("/")
+    return f"{kind}/{rest.split('/')[0]}" if "://" not in reference else reference
+
+
+def _meta(raw: dict[str, Any]) -> dict[str, Any]:
+    meta = raw.get("meta")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _version(raw: dict[str, Any]) -> str:
+    meta = _meta(raw)
+    return str(meta.get("versionId") or meta.get("lastUpdated") or "")
+
+
+def _last_updated(raw: dict[str, Any]) -> datetime | None:
+    meta = _meta(raw)
+    try:
+        found = datetime.fromisoformat(str(meta.get("lastUpdated")))
+    except ValueError:
+        return None
+    return found if found.tzinfo else None
+
+
+def _instant(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")

@@ -1,0 +1,45 @@
+"""What one pass over a clinic's booking source (a calendar feed, a FHIR server) did with
+each item it read: the same outcomes and report for every source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    RESCHEDULED = "rescheduled"
+    CANCELLED = "cancelled"
+    ATTENDED = "attended"
+    NO_SHOW = "no-show"
+    UNCHANGED = "unchanged"
+    PAST = "past"
+    IGNORED = "ignored"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class EventResult:
+    """What one item of a source became: ``uid`` is its id there (an iCalendar event's
+    UID, a FHIR appointment's reference)."""
+
+    uid: str
+    outcome: Outcome
+    booking_id: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """Every item's result for one pass, in the source's order (a calendar's removed
+    events last)."""
+
+    results: tuple[EventResult, ...]
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(r.outcome is outcome for r in self.results)
+
+    @property
+    def rejected(self) -> list[EventResult]:
+        return [r for r in self.results if r.outcome is Outcome.REJECTED]
