@@ -28,8 +28,10 @@ from services.booking.publishing.relay import OutboxRelay
 from services.booking.publishing.replies import Confirmations, ReplyFollower
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.sources.calendar.poller import CalendarPoller, build_feed
+from services.booking.sources.calendar.state import CalendarState
+from services.booking.sources.calendar.sync import CalendarSync, build_feed
 from services.booking.sources.ingress import IngressRelay
+from services.booking.sources.poller import SourcePoller
 from services.booking.store.callback_queue import CallbackQueue
 from services.booking.store.store import BookingStore
 from services.shared import kafka_patches
@@ -66,7 +68,13 @@ def main() -> int:
         print(f"configuration error: CLINIC_CLINICS_FILE: {exc}", file=sys.stderr)
         store.close()
         return 2
-    calendars = CalendarPoller(feeds, app.state.service, settings.booking_calendar_poll_seconds)
+    service = app.state.service
+    state = CalendarState(store.engine)
+    calendars = SourcePoller(
+        "calendar",
+        [CalendarSync(feed, service, state) for feed in feeds],
+        settings.booking_calendar_poll_seconds,
+    )
     replies = _replies(settings, app.state.service)
     ingress = _ingress(settings, clock)
     callbacks = CallbackSender(
@@ -97,8 +105,7 @@ def main() -> int:
     ingress.start()
     callbacks.start()
     sweeper.start()
-    if feeds:
-        calendars.start()
+    calendars.start()
     try:
         server.run()
     finally:

@@ -102,11 +102,20 @@ class BookingService:
         ):
             return first
         now = self.clock.now()
-        region = self.clinics.get(str(clinic_id)).country if is_key_part(clinic_id) else None
-        booking = domain.new_booking(payload, now, self._treatments, self.window, region)
+        booking = self.check(payload)
         event = domain.event_for(booking, BookingEventType.CREATED, now, source)
         recorded = self.store.insert(event, self._topic, domain.booking_fingerprint(booking), key)
         return self._done(recorded)
+
+    def check(self, payload: Mapping[str, Any]) -> Booking:
+        """The booking :meth:`create` would make of ``payload`` now, recorded nowhere.
+
+        Raises:
+            InvalidBooking: naming every bad field.
+        """
+        clinic_id = payload.get("clinic_id")
+        region = self.clinics.get(str(clinic_id)).country if is_key_part(clinic_id) else None
+        return domain.new_booking(payload, self.clock.now(), self._treatments, self.window, region)
 
     def change_status(
         self,

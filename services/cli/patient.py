@@ -20,12 +20,10 @@ from rich.console import Console
 from rich.table import Table
 
 from services.booking.errors import InvalidBooking
-from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store.store import BookingStore
+from services.cli.booking_service import booking_service
 from services.ops.erasures import erasure_records, wait_for_records
 from services.ops.kafka_io import BrokerUnavailable, TopicNotFound
-from services.shared.clock import ScaledClock
 from services.shared.erasure import ErasureRecord
 from services.shared.settings import load_settings
 
@@ -61,15 +59,12 @@ def register(subparsers: Any) -> None:
 
 def erase_command(args: argparse.Namespace) -> int:
     settings = load_settings(BookingSettings)
-    store = BookingStore(settings.database_url)
-    try:
-        service = BookingService.from_settings(settings, store, ScaledClock.from_environment())
-        erasure = service.erase_patient(args.clinic, args.patient, f"cli: {_who(args.by)}")
-    except InvalidBooking as exc:
-        print(f"patient erase: {exc}")
-        return 2
-    finally:
-        store.close()
+    with booking_service() as service:
+        try:
+            erasure = service.erase_patient(args.clinic, args.patient, f"cli: {_who(args.by)}")
+        except InvalidBooking as exc:
+            print(f"patient erase: {exc}")
+            return 2
     records = [erasure.record]
     note = None
     if args.wait > 0:

@@ -190,7 +190,10 @@ class ClinicDirectory:
         """Read ``{clinic_id: {name, phone, sign_off, ...}}``; ValueError names the entry."""
         if path is None:
             return cls(default_quiet_hours=default_quiet_hours)
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{path}: not readable as YAML: {exc}") from exc
         if not isinstance(raw, dict):
             raise ValueError(f"{path}: expected a mapping of clinic id to clinic details")
         clinics: dict[str, ClinicInfo] = {}

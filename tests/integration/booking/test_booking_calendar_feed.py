@@ -14,9 +14,9 @@ import pytest
 from services.booking.service import BookingService
 from services.booking.sources.calendar.feeds import FeedUnavailable, open_feed
 from services.booking.sources.calendar.mapping import CalendarMapping
-from services.booking.sources.calendar.poller import CalendarPoller
 from services.booking.sources.calendar.state import CalendarState
 from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, booking_id_for
+from services.booking.sources.poller import SourcePoller
 from services.booking.sources.report import Outcome, SyncReport
 from services.booking.store.store import BookingStore
 from services.shared.clock import ManualClock
@@ -119,9 +119,9 @@ def test_the_poller_follows_the_feed_until_stopped(
 ) -> None:
     reports: list[SyncReport] = []
     errors: list[Exception] = []
-    poller = CalendarPoller(
-        [_feed(server)],
-        service,
+    poller = SourcePoller(
+        "calendar",
+        [CalendarSync(_feed(server), service, CalendarState(service.store.engine))],
         interval=0.05,
         on_report=lambda _, report: reports.append(report),
         on_error=lambda _, exc: errors.append(exc),

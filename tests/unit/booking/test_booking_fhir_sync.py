@@ -104,21 +104,22 @@ def test_an_epic_appointment_becomes_the_clinic_s_booking_under_its_own_id(
 def test_the_next_pass_asks_since_the_watermark_and_takes_each_version_once(
     fhir: LocalFhir, service: BookingService, epic: dict[str, Any], clock: ManualClock
 ) -> None:
-    sync(fhir, service).run_once()
-    again = sync(fhir, service).run_once()  # the overlap brings it back: same version
+    follower = sync(fhir, service)
+    follower.run_once()
+    again = follower.run_once()  # the overlap brings it back: same version
     assert outcomes(again) == {f"Appointment/{epic['id']}": (Outcome.UNCHANGED, "")}
-    assert "_lastUpdated=ge" in fhir.searches()[-1]
+    assert "_lastUpdated=ge" in fhir.searches()[-1] and "date=" not in fhir.searches()[-1]
 
     moved = clock.now() + timedelta(days=12)
     fhir.put(
         {**epic, "start": moved.isoformat(), "end": (moved + timedelta(minutes=30)).isoformat()}
     )
-    report = sync(fhir, service).run_once()
+    report = follower.run_once()
     assert outcomes(report)[f"Appointment/{epic['id']}"][0] is Outcome.RESCHEDULED
     assert service.get(CLINIC, epic["id"]).start == moved
 
     fhir.put({**fhir.resources[("Appointment", epic["id"])], "status": "cancelled"})
-    report = sync(fhir, service).run_once()
+    report = follower.run_once()
     assert outcomes(report)[f"Appointment/{epic['id']}"][0] is Outcome.CANCELLED
     assert service.get(CLINIC, epic["id"]).status is BookingStatus.CANCELLED
 
@@ -281,13 +282,14 @@ def test_a_bad_appointment_is_refused_with_the_field_named_and_the_rest_go_on(
     reason: str,
 ) -> None:
     fhir.put(fixture("patient-epic"))
-    sync(fhir, service).run_once()  # the first pass: the watermark is set
+    follower = sync(fhir, service)
+    follower.run_once()  # the first pass: the watermark is set
     good = fhir.put(appointment("appointment-epic", clock.now() + timedelta(days=2), id="good"))
     bad = appointment("appointment-epic", clock.now() + timedelta(days=3), id="bad")
     bad.update(change)
     fhir.put({k: v for k, v in bad.items() if v is not None})
 
-    report = sync(fhir, service).run_once()
+    report = follower.run_once()  # by _lastUpdated: a start no date search finds is seen
     results = outcomes(report)
     assert results[f"Appointment/{good['id']}"][0] is Outcome.CREATED
     outcome, why = results["Appointment/bad"]
@@ -304,10 +306,14 @@ def test_a_refused_appointment_is_taken_once_the_clinic_fixes_its_map(
     assert report.count(Outcome.CREATED) == 1
 
 
-def test_the_watermark_is_the_server_s_clock_and_survives_a_restart(
+def test_the_watermark_is_the_server_s_clock_and_a_restart_reads_the_window_again(
     fhir: LocalFhir, service: BookingService, epic: dict[str, Any]
 ) -> None:
     sync(fhir, service).run_once()
     stamp = datetime.fromisoformat(epic["meta"]["lastUpdated"])
-    kept = FhirState(service.store.engine).watermark(sync(fhir, service).server.name)
+    kept = FhirState(service.store.engine).watermark(sync(fhir, service).name)
     assert kept == stamp.astimezone(UTC)
+
+    restarted = sync(fhir, service)
+    assert outcomes(restarted.run_once()) == {f"Appointment/{epic['id']}": (Outcome.UNCHANGED, "")}
+    assert "date=ge" in fhir.searches()[-1]  # a start reconciles the whole window

@@ -31,10 +31,17 @@ from dataclasses import dataclass
 from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
+from services.booking.settings import CalendarFeedSettings
 from services.booking.sources.calendar.events import EventProblem, FeedEvent, parse_calendar
-from services.booking.sources.calendar.feeds import FeedSource, FeedUnavailable
+from services.booking.sources.calendar.feeds import FeedSource, FeedUnavailable, open_feed
 from services.booking.sources.calendar.mapping import CalendarMapping, source
-from services.booking.sources.calendar.state import CalendarState, EventState, FeedRecord, event_key
+from services.booking.sources.calendar.state import (
+    CalendarState,
+    EventState,
+    FeedRecord,
+    event_key,
+    feed_name,
+)
 from services.booking.sources.report import EventResult, Outcome, SyncReport
 from services.shared.events import BookingEventType
 
@@ -58,6 +65,19 @@ def booking_id_for(uid: str) -> str:
     return f"ical-{local}-{digest}" if local else f"ical-{digest}"
 
 
+def build_feed(entry: CalendarFeedSettings) -> CalendarFeed:
+    """The feed an entry of the settings names.
+
+    Raises:
+        OSError, ValueError: the mapping file cannot be read or is not a mapping.
+    """
+    mapping = CalendarMapping()
+    if entry.mapping is not None:
+        mapping = CalendarMapping.from_yaml(entry.mapping.read_text(encoding="utf-8"))
+    name = entry.name or feed_name(entry.url)
+    return CalendarFeed(name, entry.clinic_id, open_feed(entry.url), mapping)
+
+
 class CalendarSync:
     """Brings the bookings of one feed in line with the feed, one :meth:`run_once` at a time."""
 
@@ -65,6 +85,10 @@ class CalendarSync:
         self.feed = feed
         self._service = service
         self._state = state
+
+    @property
+    def name(self) -> str:
+        return self.feed.name
 
     def run_once(self) -> SyncReport:
         """Read the feed and apply it; blocks for the read and the database writes.

@@ -54,22 +54,43 @@ class FhirServer:
 
 
 class FhirSync:
-    """Brings one clinic's bookings in line with its FHIR server, a pass at a time."""
+    """Brings one clinic's bookings in line with its FHIR server, a pass at a time.
 
-    def __init__(self, server: FhirServer, service: BookingService, state: FhirState) -> None:
+    Every ``reconcile_every`` (and at the first pass after a start) the pass is a full
+    one: every appointment in the booking window is read again, so that one refused
+    before the clinic fixed its map, or a change a server never dated, is taken.
+    """
+
+    def __init__(
+        self,
+        server: FhirServer,
+        service: BookingService,
+        state: FhirState,
+        reconcile_every: timedelta = timedelta(hours=6),
+    ) -> None:
         self.server = server
         self._service = service
         self._state = state
+        self._reconcile_every = reconcile_every
+        self._last_full: datetime | None = None
 
-    def run_once(self, full: bool = False) -> SyncReport:
+    @property
+    def name(self) -> str:
+        return self.server.name
+
+    def run_once(self, full: bool | None = None) -> SyncReport:
         """Ask for what changed since the last pass (every appointment in the booking window
-        the first time, or when ``full``) and apply it.
+        the first time, when ``full``, or when a reconciling pass is due) and apply it.
 
         Raises:
             FhirUnavailable, FhirRefusedRequest: the server could not be searched; what
                 was applied before stays, and the watermark does not move.
         """
         now = self._service.clock.now()
+        if full is None:
+            full = self._last_full is None or now - self._last_full >= self._reconcile_every
+        if full:
+            self._last_full = now
         watermark = None if full else self._state.watermark(self.server.name)
         results: list[EventResult] = []
         newest: datetime | None = None
@@ -103,34 +124,63 @@ class FhirSync:
             params.append(("_lastUpdated", f"ge{_instant(watermark - OVERLAP)}"))
         return params
 
+    def preview(self) -> SyncReport:
+        """What a full pass would do now, doing nothing: each appointment in the booking
+        window would be booked (``created``), left as its status says (``ignored``), or
+        refused with the reason (``rejected``)."""
+        now = self._service.clock.now()
+        results: list[EventResult] = []
+        included: dict[str, dict[str, Any]] = {}
+        for page in self.server.client.search("Appointment", self._params(now, None)):
+            for raw in _entries(page, included):
+                item = f"Appointment/{raw.get('id') or '?'}"
+                try:
+                    mapped = self._map(raw, included, now)
+                    if mapped.body is not None:
+                        self._service.check(mapped.body)
+                except (Refused, BookingError) as exc:
+                    results.append(
+                        EventResult(item, Outcome.REJECTED, str(raw.get("id") or ""), str(exc))
+                    )
+                    continue
+                if mapped.action is Action.BOOK:
+                    results.append(EventResult(item, Outcome.CREATED, mapped.appointment_id))
+                else:
+                    why = f"status {mapped.status}: {mapped.action.value}"
+                    results.append(EventResult(item, Outcome.IGNORED, mapped.appointment_id, why))
+        return SyncReport(tuple(results))
+
     def _take(
         self, raw: dict[str, Any], included: dict[str, dict[str, Any]], now: datetime
     ) -> EventResult:
-        item = f"Appointment/{raw.get('id') or '?'}"
-        try:
-            appointment = parse_resource(raw, Appointment)
-        except ValidationError as exc:
-            return EventResult(item, Outcome.REJECTED, reason=refusal_of(exc, "Appointment"))
-        booking_id = appointment.id or ""
+        booking_id = str(raw.get("id") or "")
+        item = f"Appointment/{booking_id or '?'}"
         version = _version(raw)
-        seen = self._state.seen(self.server.name, booking_id)
+        seen = self._state.seen(self.server.name, booking_id) if booking_id else None
         if seen is not None and seen.version == version:
             return EventResult(item, Outcome.UNCHANGED, booking_id)
         try:
-            mapped = map_appointment(appointment, self.server.rules, self._resolver(included), now)
+            mapped = self._map(raw, included, now)
             outcome, reason = self._apply(mapped, now)
         except (Refused, BookingError) as exc:
             return EventResult(item, Outcome.REJECTED, booking_id, str(exc))
-        except ValidationError as exc:  # a Patient, Location or Slot it points at
-            return EventResult(item, Outcome.REJECTED, booking_id, refusal_of(exc))
-        self._state.keep(
-            self.server.name,
-            self.server.rules.clinic_id,
-            booking_id,
-            Seen(version, mapped.action),
-            now,
-        )
+        kept = Seen(version, mapped.action)
+        self._state.keep(self.server.name, self.server.rules.clinic_id, booking_id, kept, now)
         return EventResult(item, outcome, booking_id, reason)
+
+    def _map(
+        self, raw: dict[str, Any], included: dict[str, dict[str, Any]], now: datetime
+    ) -> Mapped:
+        """``raw`` read and mapped; :class:`Refused` naming the field of whatever is wrong
+        with it or with a resource it points at."""
+        try:
+            appointment = parse_resource(raw, Appointment)
+        except ValidationError as exc:
+            raise Refused(refusal_of(exc, "Appointment")) from exc
+        try:
+            return map_appointment(appointment, self.server.rules, self._resolver(included), now)
+        except ValidationError as exc:  # a Patient, Location or Slot it points at
+            raise Refused(refusal_of(exc)) from exc
 
     def _apply(self, mapped: Mapped, now: datetime) -> tuple[Outcome, str]:
         clinic, booking_id = self.server.rules.clinic_id, mapped.appointment_id

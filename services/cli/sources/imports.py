@@ -15,11 +15,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.booking.service import BookingService
-from services.booking.settings import BookingSettings
 from services.booking.sources.csv_import import RowResult, count_rows, import_rows
-from services.booking.store.store import BookingStore
-from services.shared.clock import ScaledClock
-from services.shared.settings import load_settings
+from services.cli.booking_service import booking_service
 
 
 def register(subparsers: Any) -> None:
@@ -39,13 +36,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.file.is_file():
         console.print(f"[red]no such file: {args.file}[/red]")
         return 2
-    settings = load_settings(BookingSettings)
-    store = BookingStore(settings.database_url)
-    try:
-        service = BookingService.from_settings(settings, store, ScaledClock.from_environment())
+    with booking_service() as service:
         results = _import(args.file, args.clinic, service, console)
-    finally:
-        store.close()
     console.print(_report(results))
     rejected = sum(r.outcome == "rejected" for r in results)
     console.print(f"{len(results) - rejected} taken, {rejected} rejected")

@@ -15,14 +15,13 @@ from typing import Any
 from rich.console import Console
 
 from services.booking.service import BookingService
-from services.booking.settings import BookingSettings, CalendarFeedSettings
-from services.booking.sources.calendar.poller import CalendarPoller, build_feed
-from services.booking.sources.calendar.sync import CalendarFeed
+from services.booking.settings import CalendarFeedSettings
+from services.booking.sources.calendar.state import CalendarState
+from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, build_feed
+from services.booking.sources.poller import SourcePoller
 from services.booking.sources.report import SyncReport
-from services.booking.store.store import BookingStore
-from services.cli.source_reports import report_summary, report_table
-from services.shared.clock import ScaledClock
-from services.shared.settings import load_settings
+from services.cli.booking_service import booking_service
+from services.cli.sources.reports import report_summary, report_table
 
 
 def register(subparsers: Any) -> None:
@@ -51,16 +50,8 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         console.print(f"[red]cannot use this feed: {exc}[/red]")
         return 2
-    settings = load_settings(BookingSettings)
-    store = BookingStore(settings.database_url)
-    try:
-        return _follow(args, feed, _service(settings, store), console)
-    finally:
-        store.close()
-
-
-def _service(settings: BookingSettings, store: BookingStore) -> BookingService:
-    return BookingService.from_settings(settings, store, ScaledClock.from_environment())
+    with booking_service() as service:
+        return _follow(args, feed, service, console)
 
 
 def _follow(
@@ -68,16 +59,17 @@ def _follow(
 ) -> int:
     outcome = {"code": 0}
 
-    def reported(_: CalendarFeed, report: SyncReport) -> None:
+    def reported(_: str, report: SyncReport) -> None:
         console.print(report_table(report, "event", changes_only=not args.once))
         console.print(report_summary(report))
         outcome["code"] = 1 if report.rejected else 0
 
-    def failed(_: CalendarFeed, exc: Exception) -> None:
+    def failed(_: str, exc: Exception) -> None:
         console.print(f"[red]pass failed: {exc}[/red]")
         outcome["code"] = 3
 
-    poller = CalendarPoller([feed], service, args.every, reported, failed)
+    calendar = CalendarSync(feed, service, CalendarState(service.store.engine))
+    poller = SourcePoller("calendar", [calendar], args.every, reported, failed)
     if args.once:
         poller.poll_once()
         return outcome["code"]

@@ -1,0 +1,187 @@
+"""``clinic-reminders fhir sync BASE_URL --clinic ID`` and ``fhir check BASE_URL``.
+
+``sync`` follows a clinic's FHIR R4 server: booked appointments become the clinic's
+bookings (under the Appointment's id), moved ones are rescheduled, cancelled,
+attended and no-show ones change their booking, through the booking store and its
+outbox, so the booking service publishes them. ``--once`` makes one pass and prints
+what each appointment came to. ``check`` says, before anything is booked, what the
+server supports and what a first pass would take and refuse, and why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rich.console import Console
+
+from services.booking.sources.fhir.capabilities import ServerSupport
+from services.booking.sources.fhir.client import (
+    BearerToken,
+    ClientCredentials,
+    FhirClient,
+    FhirRefusedRequest,
+    FhirUnavailable,
+    Login,
+)
+from services.booking.sources.fhir.rules import FhirRules, Treatment
+from services.booking.sources.fhir.state import FhirState
+from services.booking.sources.fhir.sync import FhirServer, FhirSync
+from services.booking.sources.poller import SourcePoller
+from services.booking.sources.report import Outcome, SyncReport
+from services.cli.booking_service import booking_service
+from services.cli.sources.reports import report_summary, report_table
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "fhir", help="follow a clinic's FHIR R4 server's appointments", description=__doc__
+    )
+    actions = parser.add_subparsers(dest="fhir_command", required=True)
+    sync = actions.add_parser("sync", help="book, move and cancel from a FHIR server")
+    _server_arguments(sync)
+    sync.add_argument("--once", action="store_true", help="one pass, then exit")
+    sync.add_argument("--full", action="store_true", help="read the whole window, not changes")
+    sync.add_argument("--every", type=float, default=60.0, help="seconds between passes")
+    sync.set_defaults(func=run_sync)
+    check = actions.add_parser("check", help="what the server supports, and what it would give")
+    _server_arguments(check, clinic_required=False)
+    check.set_defaults(func=run_check)
+
+
+def _server_arguments(parser: argparse.ArgumentParser, clinic_required: bool = True) -> None:
+    parser.add_argument("base_url", metavar="BASE_URL", help="the server's FHIR R4 base URL")
+    parser.add_argument(
+        "--clinic",
+        required=clinic_required,
+        default="check",
+        help="the clinic the bookings belong to",
+    )
+    parser.add_argument(
+        "--treatment",
+        help="the treatment (TREATMENT or TREATMENT/KIND) when no --map entry matches",
+    )
+    parser.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="KEY=TREATMENT",
+        help="a serviceType/appointmentType coding (SYSTEM|CODE, CODE or text) and our treatment",
+    )
+    parser.add_argument("--timezone", default="Europe/London", help="the clinic's IANA time zone")
+    parser.add_argument(
+        "--consent",
+        default="sms,email",
+        help="the channels the clinic's patients agreed to when booking (or none)",
+    )
+    parser.add_argument("--token-file", type=Path, help="a file holding a static bearer token")
+    parser.add_argument("--token-url", help="OAuth2 token endpoint (client credentials)")
+    parser.add_argument("--client-id", help="OAuth2 client id")
+    parser.add_argument("--client-secret-file", type=Path, help="a file holding the client secret")
+
+
+def run_sync(args: argparse.Namespace) -> int:
+    """One pass (exit 0, or 1 if any appointment was refused; 3 if the server could not be
+    read), or poll until interrupted (0). 2: the arguments cannot be used."""
+    console = Console()
+    try:
+        server = _server(args)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot use this server: {exc}[/red]")
+        return 2
+    with booking_service() as service:
+        follower = FhirSync(server, service, FhirState(service.store.engine))
+        return _follow(args, follower, console)
+
+
+def _follow(args: argparse.Namespace, follower: FhirSync, console: Console) -> int:
+    outcome = {"code": 0}
+
+    def reported(_: str, report: SyncReport) -> None:
+        console.print(report_table(report, "appointment", changes_only=not args.once))
+        console.print(report_summary(report) or "no appointments")
+        outcome["code"] = 1 if report.rejected else 0
+
+    def failed(_: str, exc: Exception) -> None:
+        console.print(f"[red]pass failed: {exc}[/red]")
+        outcome["code"] = 3
+
+    if args.once:
+        try:
+            reported(follower.name, follower.run_once(full=True if args.full else None))
+        except (FhirUnavailable, FhirRefusedRequest) as exc:
+            failed(follower.name, exc)
+        return outcome["code"]
+    poller = SourcePoller("fhir", [follower], args.every, reported, failed)
+    with contextlib.suppress(KeyboardInterrupt):
+        poller.run()
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """0 when the server can be followed, 3 when it cannot be read, 2 on bad arguments."""
+    console = Console()
+    try:
+        server = _server(args)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot use this server: {exc}[/red]")
+        return 2
+    with booking_service() as service:
+        try:
+            support = ServerSupport.of(server.client.capabilities())
+            for line in support.lines():
+                console.print(line)
+            report = FhirSync(server, service, FhirState(service.store.engine)).preview()
+        except (FhirUnavailable, FhirRefusedRequest) as exc:
+            console.print(f"[red]cannot read the server: {exc}[/red]")
+            return 3
+    console.print(report_table(report, "appointment", changes_only=True))
+    taken, refused = report.count(Outcome.CREATED), len(report.rejected)
+    left = report.count(Outcome.IGNORED)
+    console.print(
+        f"upcoming appointments: {taken} would be reminded, {refused} refused (reasons above),"
+        f" {left} not reminded by their status"
+    )
+    if not server.rules.consent:
+        console.print("[yellow]--consent none: no patient would be sent anything[/yellow]")
+    return 0
+
+
+def _server(args: argparse.Namespace) -> FhirServer:
+    """The server and the clinic's rules the arguments name; ValueError or OSError says why not."""
+    try:
+        ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"--timezone {args.timezone!r} is not an IANA time zone") from None
+    rules = FhirRules(
+        clinic_id=args.clinic,
+        codes=FhirRules.parse_map(args.map),
+        default=Treatment.parse(args.treatment) if args.treatment else None,
+        timezone=args.timezone,
+        consent=FhirRules.parse_consent(args.consent),
+    )
+    return FhirServer(FhirClient(args.base_url, _login(args)), rules)
+
+
+def _login(args: argparse.Namespace) -> Login | None:
+    oauth = (args.token_url, args.client_id, args.client_secret_file)
+    if args.token_file is not None and any(oauth):
+        raise ValueError("give --token-file or the OAuth2 client's settings, not both")
+    if args.token_file is not None:
+        return BearerToken(_secret(args.token_file, "--token-file"))
+    if any(oauth):
+        if not all(oauth):
+            raise ValueError("OAuth2 needs --token-url, --client-id and --client-secret-file")
+        secret = _secret(args.client_secret_file, "--client-secret-file")
+        return ClientCredentials(args.token_url, args.client_id, secret)
+    return None
+
+
+def _secret(path: Path, flag: str) -> str:
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"{flag} {path} is empty")
+    return text
