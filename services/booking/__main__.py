@@ -7,7 +7,8 @@ of their own (:mod:`services.booking.publishing.replies`), and sent on to each c
 callback URL from another (:mod:`services.booking.publishing.callbacks`). What clinics
 write to their own ingress topics is relayed from a third
 (:mod:`services.booking.sources.ingress`).
-Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS``, if any, on a
+Follows the calendar feeds of ``CLINIC_BOOKING_CALENDAR_FEEDS`` and the FHIR servers of
+``CLINIC_BOOKING_FHIR_SERVERS``, if any, each kind on a
 background thread.
 """
 
@@ -30,6 +31,8 @@ from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.sources.calendar.state import CalendarState
 from services.booking.sources.calendar.sync import CalendarSync, build_feed
+from services.booking.sources.fhir.state import FhirState
+from services.booking.sources.fhir.sync import FhirSync, build_server
 from services.booking.sources.ingress import IngressRelay
 from services.booking.sources.poller import SourcePoller
 from services.booking.store.callback_queue import CallbackQueue
@@ -59,6 +62,11 @@ def main() -> int:
     except (OSError, ValueError) as exc:
         print(f"configuration error: CLINIC_BOOKING_CALENDAR_FEEDS: {exc}", file=sys.stderr)
         return 2
+    try:
+        fhir_servers = [build_server(entry) for entry in settings.booking_fhir_servers]
+    except (OSError, ValueError) as exc:
+        print(f"configuration error: CLINIC_BOOKING_FHIR_SERVERS: {exc}", file=sys.stderr)
+        return 2
     store = BookingStore(settings.database_url)
     metrics = PlatformMetrics("booking")
     relay = _relay(settings, store, clock, metrics)
@@ -75,6 +83,16 @@ def main() -> int:
         [CalendarSync(feed, service, state) for feed in feeds],
         settings.booking_calendar_poll_seconds,
     )
+    fhir_state = FhirState(store.engine)
+    fhir = SourcePoller(
+        "fhir",
+        [
+            FhirSync(server, service, fhir_state, inbox=app.state.fhir_inbox)
+            for server in fhir_servers
+        ],
+        settings.booking_fhir_poll_seconds,
+    )
+    app.state.fhir_wake = fhir.wake
     replies = _replies(settings, app.state.service)
     ingress = _ingress(settings, clock)
     callbacks = CallbackSender(
@@ -106,12 +124,14 @@ def main() -> int:
     callbacks.start()
     sweeper.start()
     calendars.start()
+    fhir.start()
     try:
         server.run()
     finally:
         for background in (callbacks, replies, ingress):
             background.stopping.set()  # all asked at once: each stop below waits for its own
         calendars.stop()
+        fhir.stop()
         sweeper.stop()
         callbacks.stop()
         replies.stop()

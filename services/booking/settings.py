@@ -41,6 +41,44 @@ class CalendarFeedSettings(BaseModel):
         return url
 
 
+class FhirServerSettings(BaseModel):
+    """One clinic's FHIR R4 server the booking service follows
+    (see :mod:`services.booking.sources.fhir.sync`); the ``fhir sync`` options, by name."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    clinic_id: str = Field(min_length=1)
+    base_url: str = Field(min_length=1, description="the server's FHIR R4 base URL (https)")
+    treatment: str | None = None
+    """The treatment (``TREATMENT`` or ``TREATMENT/KIND``) when no ``map`` entry matches."""
+    map: dict[str, str] = Field(default_factory=dict)
+    """A coding (``SYSTEM|CODE``, ``CODE`` or text) to our ``TREATMENT[/KIND]``."""
+    timezone: str = "Europe/London"
+    consent: str = "sms,email"
+    """The channels the clinic's patients agreed to when booking, or ``none``."""
+    token_file: Path | None = None
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret_file: Path | None = None
+
+    @field_validator("base_url", "token_url")
+    @classmethod
+    def _https_only(cls, url: str | None) -> str | None:
+        """A server's address carries the clinic's token: never plain http across a network."""
+        if url is not None and (why := refusal(url)):
+            raise ValueError(why)
+        return url
+
+    @model_validator(mode="after")
+    def _one_login(self) -> FhirServerSettings:
+        oauth = (self.token_url, self.client_id, self.client_secret_file)
+        if self.token_file is not None and any(oauth):
+            raise ValueError("give token_file or the OAuth2 client's settings, not both")
+        if any(oauth) and not all(oauth):
+            raise ValueError("OAuth2 needs token_url, client_id and client_secret_file")
+        return self
+
+
 class BookingSettings(PlatformSettings):
     """``CLINIC_BOOKING_*`` variables on top of the platform's own.
 
@@ -61,6 +99,11 @@ class BookingSettings(PlatformSettings):
     """Calendar feeds to follow, JSON in the variable, e.g.
     ``[{"clinic_id": "dr-jenny", "url": "https://...ics", "mapping": "dr-jenny.yaml"}]``."""
     booking_calendar_poll_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    booking_fhir_servers: tuple[FhirServerSettings, ...] = ()
+    """Clinics' FHIR R4 servers to follow, JSON in the variable, e.g. ``[{"clinic_id":
+    "lakeside", "base_url": "https://ehr.example.org/fhir/R4", "treatment":
+    "microsclerotherapy", "token_file": "/run/secrets/fhir-token"}]``."""
+    booking_fhir_poll_seconds: float = Field(default=60.0, gt=0, le=86_400)
     relay_poll_seconds: float = Field(default=0.2, gt=0, le=60)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_max_backoff_seconds: float = Field(default=5.0, gt=0, le=300)

@@ -11,10 +11,11 @@ from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from services.booking.http import errors as http_errors
-from services.booking.http import openapi, routes
+from services.booking.http import fhir_push, openapi, routes
 from services.booking.http.auth import ClinicKeys
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
+from services.booking.sources.fhir.inbox import FhirInbox
 from services.booking.sources.webhooks import MappingFolder
 from services.booking.store.store import BookingStore
 from services.shared.body_limit import BodyLimit
@@ -52,9 +53,13 @@ def create_app(
     app.state.webhooks = MappingFolder(
         settings.booking_webhook_dir or settings.var_dir / "webhooks"
     )
+    app.state.fhir_clinics = frozenset(server.clinic_id for server in settings.booking_fhir_servers)
+    app.state.fhir_inbox = FhirInbox(store.engine) if app.state.fhir_clinics else None
+    app.state.fhir_wake = lambda: None  # the booking service's FHIR poller, once it runs
     http_errors.install(app)
     app.add_middleware(BodyLimit, limit=settings.booking_max_body_bytes)
     app.include_router(routes.router)
+    app.include_router(fhir_push.router)
     app.openapi = openapi.with_booking_request(app)  # type: ignore[method-assign]
     if metrics is not None:
         _serve_metrics(app, metrics, app.state.backlog)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Mapping
 
@@ -38,6 +40,15 @@ class ClinicKeys:
         if found is None:
             raise NotAuthorised("the API key is not valid")
         return found
+
+    def signed(self, clinic_id: str, body: bytes, signature: str) -> bool:
+        """Whether ``signature`` (``sha256=<hex>``) is the HMAC-SHA256 of ``body`` under the
+        clinic's key (for a sender that signs rather than sends the key)."""
+        key = self._keys.get(clinic_id)
+        if key is None or not signature.startswith("sha256="):
+            return False
+        expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        return secrets.compare_digest(signature[len("sha256=") :].strip().lower(), expected)
 
 
 def require_clinic(caller: str | None, clinic_id: str) -> None:

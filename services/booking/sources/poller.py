@@ -61,6 +61,7 @@ class SourcePoller:
         self._on_report = on_report or LogRejections(kind)
         self._on_error = on_error or self._log_error
         self._stopping = threading.Event()
+        self._woken = threading.Event()
         self._thread: threading.Thread | None = None
 
     def poll_once(self) -> None:
@@ -76,8 +77,13 @@ class SourcePoller:
     def run(self) -> None:
         """Poll until :meth:`stop`; blocks the calling thread."""
         while not self._stopping.is_set():
+            self._woken.clear()
             self.poll_once()
-            self._stopping.wait(self._interval)
+            self._woken.wait(self._interval)
+
+    def wake(self) -> None:
+        """Make the next pass now rather than at the interval (a source pushed a change)."""
+        self._woken.set()
 
     def start(self) -> None:
         """Poll on a daemon thread, if there is anything to follow."""
@@ -89,6 +95,7 @@ class SourcePoller:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the poller to stop and wait up to ``timeout`` for the pass under way."""
         self._stopping.set()
+        self._woken.set()
         if self._thread is not None:
             self._thread.join(timeout)
 

@@ -114,6 +114,18 @@ fhir_watermarks = Table(
 """The latest ``meta.lastUpdated`` a server gave, by its own clock: the next pass asks
 for what changed since (less an overlap)."""
 
+fhir_notices = Table(
+    "fhir_notices",
+    metadata,
+    Column("id", _SerialId, primary_key=True, autoincrement=True),
+    Column("clinic_id", String(128), nullable=False),
+    Column("notice", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+"""What clinics' FHIR servers pushed, kept from the moment it is acknowledged until the
+follower has taken it (seconds): the push is answered at once, and nothing is lost if
+the service stops before it is taken."""
+
 callbacks = Table(
     "callbacks",
     metadata,

@@ -14,22 +14,18 @@ import argparse
 import contextlib
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pydantic import ValidationError
 from rich.console import Console
 
+from services.booking.settings import FhirServerSettings
 from services.booking.sources.fhir.capabilities import ServerSupport
 from services.booking.sources.fhir.client import (
-    BearerToken,
-    ClientCredentials,
-    FhirClient,
     FhirRefusedRequest,
     FhirUnavailable,
-    Login,
 )
-from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState
-from services.booking.sources.fhir.sync import FhirServer, FhirSync
+from services.booking.sources.fhir.sync import FhirServer, FhirSync, build_server
 from services.booking.sources.poller import SourcePoller
 from services.booking.sources.report import Outcome, SyncReport
 from services.cli.booking_service import booking_service
@@ -152,36 +148,32 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _server(args: argparse.Namespace) -> FhirServer:
     """The server and the clinic's rules the arguments name; ValueError or OSError says why not."""
+    map_entries = {}
+    for entry in args.map:
+        key, equals, value = entry.partition("=")
+        if not equals or not key.strip():
+            raise ValueError(f"--map {entry!r}: write SYSTEM|CODE=TREATMENT, CODE=... or TEXT=...")
+        map_entries[key.strip()] = value
     try:
-        ZoneInfo(args.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"--timezone {args.timezone!r} is not an IANA time zone") from None
-    rules = FhirRules(
-        clinic_id=args.clinic,
-        codes=FhirRules.parse_map(args.map),
-        default=Treatment.parse(args.treatment) if args.treatment else None,
-        timezone=args.timezone,
-        consent=FhirRules.parse_consent(args.consent),
-    )
-    return FhirServer(FhirClient(args.base_url, _login(args)), rules)
+        entry = FhirServerSettings(
+            clinic_id=args.clinic,
+            base_url=args.base_url,
+            treatment=args.treatment,
+            map=map_entries,
+            timezone=args.timezone,
+            consent=args.consent,
+            token_file=args.token_file,
+            token_url=args.token_url,
+            client_id=args.client_id,
+            client_secret_file=args.client_secret_file,
+        )
+    except ValidationError as exc:
+        raise ValueError("; ".join(_said(error) for error in exc.errors())) from None
+    return build_server(entry)
 
 
-def _login(args: argparse.Namespace) -> Login | None:
-    oauth = (args.token_url, args.client_id, args.client_secret_file)
-    if args.token_file is not None and any(oauth):
-        raise ValueError("give --token-file or the OAuth2 client's settings, not both")
-    if args.token_file is not None:
-        return BearerToken(_secret(args.token_file, "--token-file"))
-    if any(oauth):
-        if not all(oauth):
-            raise ValueError("OAuth2 needs --token-url, --client-id and --client-secret-file")
-        secret = _secret(args.client_secret_file, "--client-secret-file")
-        return ClientCredentials(args.token_url, args.client_id, secret)
-    return None
-
-
-def _secret(path: Path, flag: str) -> str:
-    text = path.read_text(encoding="utf-8").strip()
-    if not text:
-        raise ValueError(f"{flag} {path} is empty")
-    return text
+def _said(error: Any) -> str:
+    """One settings error as the options would say it."""
+    where = "--" + str(error["loc"][0]).replace("_", "-") if error["loc"] else ""
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

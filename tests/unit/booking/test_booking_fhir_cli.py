@@ -97,7 +97,7 @@ def test_a_token_file_logs_in_and_a_wrong_one_is_refused_by_the_server(
         (["--treatment", "x/surgery"], "kind after '/'"),
         (["--map", "nothing"], "--map 'nothing'"),
         (["--timezone", "Mars/Olympus"], "not an IANA time zone"),
-        (["--token-url", "http://127.0.0.1:1/token"], "needs --token-url, --client-id"),
+        (["--token-url", "http://127.0.0.1:1/token"], "OAuth2 needs token_url, client_id"),
     ],
 )
 def test_arguments_that_cannot_be_used_exit_2_naming_them(

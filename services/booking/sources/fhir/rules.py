@@ -49,19 +49,6 @@ class FhirRules:
     timezone: str = "Europe/London"
     consent: frozenset[Channel] = frozenset({Channel.SMS, Channel.EMAIL})
 
-    @classmethod
-    def parse_map(cls, entries: list[str]) -> dict[str, Treatment]:
-        """``--map KEY=TREATMENT[/KIND]`` entries; ValueError naming a bad one."""
-        codes: dict[str, Treatment] = {}
-        for entry in entries:
-            key, equals, value = entry.partition("=")
-            if not equals or not key.strip():
-                raise ValueError(
-                    f"--map {entry!r}: write SYSTEM|CODE=TREATMENT, CODE=... or TEXT=..."
-                )
-            codes[key.strip()] = Treatment.parse(value)
-        return codes
-
     @staticmethod
     def parse_consent(text: str) -> frozenset[Channel]:
         """``sms,email``, ``sms``, ``email`` or ``none``; ValueError otherwise."""

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.reference import Reference
@@ -25,10 +27,17 @@ from pydantic import ValidationError
 from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
-from services.booking.sources.fhir.client import FhirClient
+from services.booking.settings import FhirServerSettings
+from services.booking.sources.fhir.client import (
+    BearerToken,
+    ClientCredentials,
+    FhirClient,
+    Login,
+)
+from services.booking.sources.fhir.inbox import FhirInbox
 from services.booking.sources.fhir.mapping import Action, Mapped, Refused, map_appointment
 from services.booking.sources.fhir.resources import MODELS, parse_resource, refusal_of
-from services.booking.sources.fhir.rules import FhirRules
+from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState, Seen, source_name
 from services.booking.sources.report import EventResult, Outcome, SyncReport
 from services.shared.events import BookingEventType, BookingStatus
@@ -53,6 +62,39 @@ class FhirServer:
         return source_name(self.client.base_url, self.rules.clinic_id)
 
 
+def build_server(entry: FhirServerSettings) -> FhirServer:
+    """The server an entry of the settings (or ``fhir sync``'s options) names.
+
+    Raises:
+        OSError, ValueError: a secret file cannot be read, or a rule is not one.
+    """
+    try:
+        ZoneInfo(entry.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"timezone {entry.timezone!r} is not an IANA time zone") from None
+    rules = FhirRules(
+        clinic_id=entry.clinic_id,
+        codes={key: Treatment.parse(value) for key, value in entry.map.items()},
+        default=Treatment.parse(entry.treatment) if entry.treatment else None,
+        timezone=entry.timezone,
+        consent=FhirRules.parse_consent(entry.consent),
+    )
+    login: Login | None = None
+    if entry.token_file is not None:
+        login = BearerToken(_secret(entry.token_file))
+    elif entry.token_url and entry.client_id and entry.client_secret_file:
+        secret = _secret(entry.client_secret_file)
+        login = ClientCredentials(entry.token_url, entry.client_id, secret)
+    return FhirServer(FhirClient(entry.base_url, login), rules)
+
+
+def _secret(path: Path) -> str:
+    text = path.read_text(encoding="utf-8").strip()
+    if not text:
+        raise ValueError(f"{path} is empty")
+    return text
+
+
 class FhirSync:
     """Brings one clinic's bookings in line with its FHIR server, a pass at a time.
 
@@ -67,10 +109,12 @@ class FhirSync:
         service: BookingService,
         state: FhirState,
         reconcile_every: timedelta = timedelta(hours=6),
+        inbox: FhirInbox | None = None,
     ) -> None:
         self.server = server
         self._service = service
         self._state = state
+        self._inbox = inbox
         self._reconcile_every = reconcile_every
         self._last_full: datetime | None = None
 
@@ -87,12 +131,12 @@ class FhirSync:
                 was applied before stays, and the watermark does not move.
         """
         now = self._service.clock.now()
+        results = self._take_pushed(now)
         if full is None:
             full = self._last_full is None or now - self._last_full >= self._reconcile_every
         if full:
             self._last_full = now
         watermark = None if full else self._state.watermark(self.server.name)
-        results: list[EventResult] = []
         newest: datetime | None = None
         answered: datetime | None = None
         included: dict[str, dict[str, Any]] = {}
@@ -108,6 +152,31 @@ class FhirSync:
         if mark is not None:
             self._state.advance(self.server.name, mark, now)
         return SyncReport(tuple(results))
+
+    def _take_pushed(self, now: datetime) -> list[EventResult]:
+        """Take what the server pushed (:mod:`notifications`), oldest first; a notice is
+        dropped once taken, and stays for the next pass if the server cannot be read."""
+        if self._inbox is None:
+            return []
+        results: list[EventResult] = []
+        for notice_id, notice in self._inbox.waiting(self.server.rules.clinic_id):
+            included = {
+                f"{r['resourceType']}/{r.get('id')}": r
+                for r in notice.resources
+                if r.get("resourceType") != "Appointment"
+            }
+            for raw in notice.resources:
+                if raw.get("resourceType") == "Appointment":
+                    results.append(self._take(raw, included, now))
+            for reference in notice.references:
+                found = self.server.client.read(reference)
+                if found is None:
+                    why = "pushed, but the server no longer has it"
+                    results.append(EventResult(reference, Outcome.IGNORED, reason=why))
+                else:
+                    results.append(self._take(found, included, now))
+            self._inbox.done(notice_id)
+        return results
 
     def _params(self, now: datetime, watermark: datetime | None) -> list[tuple[str, str]]:
         """The first pass (or a full one) asks by ``date`` for the booking window; later
