@@ -30,8 +30,10 @@ START = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
 def test_plans_survive_ctrl_c_and_kill_9_and_nothing_goes_out_twice(tmp_path: Path) -> None:
     var = tmp_path / "var"
     first = Platform(var, SCALE, START).start()
+    # Three days ahead: the messages of the week and three days before go at once, the
+    # day-before one falls due after the first restart, the aftercare after the second.
     booked = first.post(
-        "/v1/bookings", booking_body("bk-7", "p-7", first.now() + timedelta(days=4))
+        "/v1/bookings", booking_body("bk-7", "p-7", first.now() + timedelta(days=3))
     )
     plan = sorted(_plan(Booking.model_validate(booked["booking"])), key=lambda r: r.due_at)
     before = [r for r in plan if r.milestone.startswith(("treatment-", "consultation-"))]

@@ -79,14 +79,20 @@ def _server_arguments(parser: argparse.ArgumentParser, clinic_required: bool = T
     parser.add_argument("--client-secret-file", type=Path, help="a file holding the client secret")
 
 
+def _usable(args: argparse.Namespace, console: Console) -> FhirServer | None:
+    """The server the arguments name, or None once it is said why it cannot be used."""
+    try:
+        return _server(args)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]cannot use this server: {exc}[/red]")
+        return None
+
+
 def run_sync(args: argparse.Namespace) -> int:
     """One pass (exit 0, or 1 if any appointment was refused; 3 if the server could not be
     read), or poll until interrupted (0). 2: the arguments cannot be used."""
     console = Console()
-    try:
-        server = _server(args)
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot use this server: {exc}[/red]")
+    if (server := _usable(args, console)) is None:
         return 2
     with booking_service() as service:
         follower = FhirSync(server, service, FhirState(service.store.engine))
@@ -118,12 +124,10 @@ def _follow(args: argparse.Namespace, follower: FhirSync, console: Console) -> i
 
 
 def run_check(args: argparse.Namespace) -> int:
-    """0 when the server can be followed, 3 when it cannot be read, 2 on bad arguments."""
+    """0 when the server can be followed, 1 when it does not let Appointments be searched or
+    Patients read, 3 when it cannot be read, 2 on bad arguments."""
     console = Console()
-    try:
-        server = _server(args)
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]cannot use this server: {exc}[/red]")
+    if (server := _usable(args, console)) is None:
         return 2
     with booking_service() as service:
         try:
@@ -143,7 +147,7 @@ def run_check(args: argparse.Namespace) -> int:
     )
     if not server.rules.consent:
         console.print("[yellow]--consent none: no patient would be sent anything[/yellow]")
-    return 0
+    return 0 if support.followable else 1
 
 
 def _server(args: argparse.Namespace) -> FhirServer:
