@@ -28,6 +28,7 @@ from services.booking.store.tables import (
     calendar_events,
     callbacks,
     erasures,
+    fhir_appointments,
     idempotency_keys,
     outbox,
 )
@@ -117,6 +118,13 @@ def _delete_patient(
             conn,
             delete(calendar_events).where(
                 calendar_events.c.clinic_id == clinic_id, calendar_events.c.booking_id.in_(ids)
+            ),
+        ),
+        "fhir_appointments": _deleted(
+            conn,
+            delete(fhir_appointments).where(
+                fhir_appointments.c.clinic_id == clinic_id,
+                fhir_appointments.c.appointment_id.in_(ids),
             ),
         ),
         "bookings": _deleted(

@@ -20,6 +20,7 @@ from services.booking.store.tables import (
     bookings,
     calendar_events,
     callbacks,
+    fhir_appointments,
     idempotency_keys,
     outbox,
 )
@@ -103,3 +104,9 @@ def _remove_bookings(conn: Connection, ids: Iterable[tuple[str, str]]) -> None:
                     table.c.clinic_id == clinic_id, table.c.booking_id.in_(booking_ids)
                 )
             )
+        conn.execute(
+            delete(fhir_appointments).where(
+                fhir_appointments.c.clinic_id == clinic_id,
+                fhir_appointments.c.appointment_id.in_(booking_ids),
+            )
+        )

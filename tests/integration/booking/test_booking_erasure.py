@@ -13,6 +13,7 @@ from sqlalchemy import insert, select
 from services.booking import domain
 from services.booking.errors import ErasedBooking
 from services.booking.privacy.erasure import PatientEraser
+from services.booking.sources.fhir.state import FhirState, Seen
 from services.booking.store import callback_queue
 from services.booking.store.idempotency import IdempotencyKey
 from services.booking.store.store import BookingStore
@@ -59,7 +60,7 @@ def everything(store: BookingStore) -> str:
 @pytest.fixture
 def stored(store: BookingStore) -> BookingStore:
     """Wilhelmina (two bookings, a key, a confirmation for the clinic's callback, a calendar
-    record, one row published) and Jane (one booking), at dr-jenny."""
+    record, a FHIR server's record, one row published) and Jane (one booking), at dr-jenny."""
     book(store, booking("bk-w1", "p-w", NAME, PHONE, EMAIL), key="create-w1")
     book(store, booking("bk-w2", "p-w", NAME, PHONE, EMAIL))
     book(store, booking("bk-j1", "p-j", "Jane", "+447700900123", "jane@example.com"))
@@ -79,6 +80,7 @@ def stored(store: BookingStore) -> BookingStore:
                 updated_at=NOW,
             )
         )
+    FhirState(store.engine).keep("fhir-x", "dr-jenny", "bk-w1", Seen("3", "book"), NOW)
     return store
 
 
@@ -93,6 +95,7 @@ def test_every_row_of_the_patient_goes_and_the_others_stay(stored: BookingStore)
         "idempotency_keys": 1,
         "callbacks": 1,
         "calendar_events": 1,
+        "fhir_appointments": 1,
     }
     left = everything(stored)
     for trace in (PHONE, EMAIL, NAME, "bk-w1", "bk-w2", "create-w1", "uid-1@practice"):
