@@ -12,7 +12,13 @@ from services.booking.privacy.retention import BookingRetention
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
 from services.booking.store.store import BookingStore
-from services.booking.store.tables import booking_events, idempotency_keys, outbox
+from services.booking.sources.fhir.state import FhirState, Seen
+from services.booking.store.tables import (
+    booking_events,
+    fhir_appointments,
+    idempotency_keys,
+    outbox,
+)
 from services.shared.clock import ManualClock
 from tests.unit.booking.conftest import NOW, Payload
 
@@ -32,6 +38,7 @@ def test_a_sweep_removes_what_is_past_its_time_and_keeps_the_rest(
     service.create(payload(booking_id="bk-cancelled", start="2027-06-01T10:00:00+00:00"))
     service.change_status("dr-jenny", "bk-cancelled", StatusChange.CANCEL)
     store.outbox.mark_published([r.id for r in store.outbox.pending()], NOW)
+    FhirState(store.engine).keep("fhir-x", "dr-jenny", "bk-cancelled", Seen("2", "cancel"), NOW)
     retention = BookingRetention(finished_days=400, cancelled_days=30)
     nothing_yet = retention.sweep(store.engine, NOW + timedelta(days=20))
     assert nothing_yet == {
@@ -49,6 +56,7 @@ def test_a_sweep_removes_what_is_past_its_time_and_keeps_the_rest(
     assert store.get("dr-jenny", "bk-new") is not None, "its appointment is 126 days past"
     assert [e.data.booking_id for e in store.history("dr-jenny", "bk-new")] == ["bk-new"]
     assert rows(store, booking_events) == 1
+    assert rows(store, fhir_appointments) == 0, "a FHIR server's record goes with its booking"
     assert rows(store, idempotency_keys) == 0
     assert rows(store, outbox) == 1, "not yet published: kept until it is"
     store.close()
