@@ -11,8 +11,8 @@ from services.booking.domain import StatusChange
 from services.booking.privacy.retention import BookingRetention
 from services.booking.service import BookingService
 from services.booking.settings import BookingSettings
-from services.booking.store.store import BookingStore
 from services.booking.sources.fhir.state import FhirState, Seen
+from services.booking.store.store import BookingStore
 from services.booking.store.tables import (
     booking_events,
     fhir_appointments,
