@@ -31,6 +31,8 @@ from tests.support.fhir_server import fixture, running_fhir_server
 
 CLINIC = "lakeside"
 SCLEROTHERAPY = Treatment.parse("microsclerotherapy")
+ELSEWHERE = "https://elsewhere.example/fhir/Patient/1"
+"""A patient on another server: its address is not followed with the clinic's token."""
 
 
 @pytest.fixture
@@ -271,6 +273,10 @@ def test_a_bearer_token_or_client_credentials_log_in(
         (
             {"participant": [{"actor": {"reference": "Patient/nobody"}, "status": "accepted"}]},
             "not on the server",
+        ),
+        (
+            {"participant": [{"actor": {"reference": ELSEWHERE}, "status": "accepted"}]},
+            "is on another server; not read",
         ),
     ],
 )

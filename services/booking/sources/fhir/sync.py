@@ -32,6 +32,7 @@ from services.booking.sources.fhir.client import (
     BearerToken,
     ClientCredentials,
     FhirClient,
+    FhirRefusedRequest,
     Login,
 )
 from services.booking.sources.fhir.inbox import FhirInbox
@@ -250,6 +251,8 @@ class FhirSync:
             return map_appointment(appointment, self.server.rules, self._resolver(included), now)
         except ValidationError as exc:  # a Patient, Location or Slot it points at
             raise Refused(refusal_of(exc)) from exc
+        except FhirRefusedRequest as exc:  # one it may not read: this appointment only
+            raise Refused(f"Appointment.participant: {exc}") from exc
 
     def _apply(self, mapped: Mapped, now: datetime) -> tuple[Outcome, str]:
         clinic, booking_id = self.server.rules.clinic_id, mapped.appointment_id
