@@ -62,18 +62,23 @@ integration: install
 e2e: install
 	$(BIN)/pytest -q tests/e2e
 
-# Unit and integration tests in two processes (pytest-xdist): most wait on brokers
-# and processes, not the CPU; each process starts its own broker, and every test
-# has its own topics, database schema and ports. The end-to-end tests run alone
-# after them: they time whole platforms against a sped-up clock, and one beside
-# another test's load was seen seconds late.
+# Unit, integration and most end-to-end tests in two processes (pytest-xdist): most
+# wait on brokers and processes, not the CPU; each process starts its own broker, and
+# every test has its own topics, database schema and ports. The type check runs beside
+# them. The end-to-end tests marked `alone` run after them, one at a time: they time
+# whole platforms against a sped-up clock to the second, and one beside another
+# test's load was seen seconds late.
 # The fault runs go first, so that the two longest tests (a minute and more each)
 # overlap the many short ones instead of running alone at the end; worksteal
 # moves queued tests to whichever process is free.
 # Each run names its slowest tests, so that the 15 minutes the command may take stay in view.
-test: lint typecheck browser postgres kafka-jars
-	$(BIN)/pytest -q -n 2 --dist worksteal --durations=12 tests/faults tests/integration tests/unit
-	$(BIN)/pytest -q --durations=6 tests/e2e
+test: lint browser postgres kafka-jars
+	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
+	$(BIN)/pytest -q -n 2 --dist worksteal --durations=12 -m "not chaos and not alone" \
+		tests/faults tests/e2e tests/integration tests/unit; code=$$?; \
+	wait $$types; typed=$$?; cat $(VENV)/mypy.log; \
+	if [ $$code -ne 0 ]; then exit $$code; fi; if [ $$typed -ne 0 ]; then exit 1; fi
+	$(BIN)/pytest -q --durations=6 -m alone tests/e2e
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -76,11 +76,13 @@ def _story(platform: Platform, fhir: FhirServer) -> None:
     now = platform.now()
     fhir.put(patient("pt-ana", "Ana", "07700 900771"))
     fhir.put(patient("pt-bea", "Bea", "07700 900772"))
-    ana = fhir.put(appointment("fhir-ana", "pt-ana", now + timedelta(days=5)))
+    # Two days ahead: the note of three days before is late, so it is texted at once.
+    ana = fhir.put(appointment("fhir-ana", "pt-ana", now + timedelta(days=2)))
     fhir.put(appointment("fhir-bea", "pt-bea", now + timedelta(days=6)))
 
-    platform.wait_for_line("[treatment-consultation-fee] booking fhir-ana", timeout=30)
-    [text] = [m for m in platform.sent("sms") if m["booking_id"] == "fhir-ana"][:1]
+    line = platform.wait_for_line("[treatment-prepare] booking fhir-ana", timeout=30)
+    assert line.split("]", 1)[1].strip().startswith("SMS"), line
+    [text] = [m for m in platform.sent("sms") if m["booking_id"] == "fhir-ana"]
     assert text["to"] == "+447700900771" and "Ana" in text["body"]
     bea = _wait_for(lambda: _pending(platform, "pt-bea"), "Bea's plan")
 

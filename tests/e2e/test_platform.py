@@ -20,7 +20,7 @@ from services.shared.events import Booking
 from tests.e2e.platform import Platform, running
 from tests.support.bookings import booking_request
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 SCALE = 7200.0
 START = datetime(2026, 11, 16, 8, 30, tzinfo=UTC)

@@ -21,7 +21,7 @@ from services.shared.events import Booking
 from tests.e2e.platform import Platform
 from tests.e2e.test_platform import booking_body
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
 SCALE = 3600.0
 START = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
