@@ -323,3 +323,22 @@ def test_the_watermark_is_the_server_s_clock_and_a_restart_reads_the_window_agai
     restarted = sync(fhir, service)
     assert outcomes(restarted.run_once()) == {f"Appointment/{epic['id']}": (Outcome.UNCHANGED, "")}
     assert "date=ge" in fhir.searches()[-1]  # a start reconciles the whole window
+
+
+def test_a_contained_patient_is_read_from_the_appointment_itself(
+    fhir: LocalFhir, service: BookingService, clock: ManualClock
+) -> None:
+    patient = {**fixture("patient-epic"), "id": "p1", "identifier": [{"value": "MRN-77"}]}
+    practitioner = {"resourceType": "Practitioner", "id": "dr"}
+    booked = appointment(
+        "appointment-epic",
+        clock.now() + timedelta(days=3),
+        contained=[practitioner, patient],
+        participant=[
+            {"actor": {"reference": "#dr"}, "status": "accepted"},
+            {"actor": {"reference": "#p1"}, "status": "accepted"},
+        ],
+    )
+    fhir.put(booked)
+    assert sync(fhir, service).run_once().count(Outcome.CREATED) == 1
+    assert service.get(CLINIC, booked["id"]).patient.id == "MRN-77"

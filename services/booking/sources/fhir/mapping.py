@@ -150,7 +150,7 @@ def _times(appointment: Appointment, resolve: Resolve) -> tuple[datetime, int | 
 
 
 def _patient(appointment: Appointment, resolve: Resolve) -> tuple[str, Patient]:
-    participants = [p for p in appointment.participant or [] if _is_patient(p.actor)]
+    participants = [p for p in appointment.participant or [] if _is_patient(p.actor, appointment)]
     if not participants:
         raise Refused("Appointment.participant: no Patient takes part")
     taking = [p for p in participants if p.required != "information-only"]
@@ -174,15 +174,18 @@ def _patient(appointment: Appointment, resolve: Resolve) -> tuple[str, Patient]:
     return str(patient.id), patient
 
 
-def _is_patient(actor: Reference | None) -> bool:
+def _is_patient(actor: Reference | None, appointment: Appointment) -> bool:
+    """Whether ``actor`` names a Patient: by type, by a reference to one, or by a
+    ``#contained`` one."""
     if actor is None:
         return False
     if actor.type == "Patient":
         return True
     reference = actor.reference or ""
-    return bool(
-        re.search(r"(^|/)Patient/[^/]+(/_history/[^/]+)?$", reference)
-    ) or reference.startswith("#")
+    if reference.startswith("#"):
+        contained = appointment.contained or []
+        return any(isinstance(c, Patient) and c.id == reference[1:] for c in contained)
+    return bool(re.search(r"(^|/)Patient/[^/]+(/_history/[^/]+)?$", reference))
 
 
 def _patient_fields(
