@@ -57,8 +57,13 @@ class FhirServerSettings(BaseModel):
     consent: str = "sms,email"
     """The channels the clinic's patients agreed to when booking, or ``none``."""
     token_file: Path | None = None
+    """A static bearer token, or else OAuth2 client credentials: ``token_url``, ``client_id``
+    and either ``private_key_file`` (SMART Backend Services: an RSA or EC P-384 key in
+    PEM, its public half registered as ``key_id``) or ``client_secret_file``."""
     token_url: str | None = None
     client_id: str | None = None
+    private_key_file: Path | None = None
+    key_id: str | None = None
     client_secret_file: Path | None = None
 
     @field_validator("base_url", "token_url")
@@ -71,11 +76,16 @@ class FhirServerSettings(BaseModel):
 
     @model_validator(mode="after")
     def _one_login(self) -> FhirServerSettings:
-        oauth = (self.token_url, self.client_id, self.client_secret_file)
+        proofs = [p for p in (self.private_key_file, self.client_secret_file) if p is not None]
+        oauth = (self.token_url, self.client_id, *proofs)
         if self.token_file is not None and any(oauth):
             raise ValueError("give token_file or the OAuth2 client's settings, not both")
-        if any(oauth) and not all(oauth):
-            raise ValueError("OAuth2 needs token_url, client_id and client_secret_file")
+        if len(proofs) > 1:
+            raise ValueError("give private_key_file or client_secret_file, not both")
+        if any(oauth) and not (self.token_url and self.client_id and proofs):
+            raise ValueError(
+                "OAuth2 needs token_url, client_id and private_key_file (or client_secret_file)"
+            )
         return self
 
 

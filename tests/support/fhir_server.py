@@ -12,6 +12,7 @@ with ``Retry-After`` for the next requests.
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 import threading
@@ -22,6 +23,11 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from services.shared.broker import free_port
 
@@ -45,6 +51,9 @@ class FhirServer:
         self.honours_include = True
         self.token: str | None = None
         self.client: tuple[str, str] | None = None
+        """The registered client: its id and secret."""
+        self.public_key: Any = None
+        """The public half of the client's key, for its signed assertions."""
         self.tokens_issued = 0
         self.busy: list[tuple[int, str]] = []
         self._pages: dict[str, list[dict[str, Any]]] = {}
@@ -122,12 +131,40 @@ class FhirServer:
         return 400, _outcome("not-supported", f"{method} {path}"), {}
 
     def _token(self, body: bytes) -> tuple[int, dict[str, Any], dict[str, str]]:
-        form = urllib.parse.parse_qs(body.decode())
-        given = (form.get("client_id", [""])[0], form.get("client_secret", [""])[0])
-        if form.get("grant_type") != ["client_credentials"] or given != self.client:
+        form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+        if form.get("grant_type") != "client_credentials":
+            return 400, {"error": "unsupported_grant_type"}, {}
+        if "client_assertion" in form:
+            if not self._assertion_holds(form["client_assertion"]):
+                return 401, {"error": "invalid_client"}, {}
+        elif (form.get("client_id"), form.get("client_secret")) != self.client:
             return 401, {"error": "invalid_client"}, {}
         self.tokens_issued += 1
         return 200, {"access_token": self.token, "token_type": "bearer", "expires_in": 300}, {}
+
+    def _assertion_holds(self, assertion: str) -> bool:
+        """A SMART Backend Services client assertion: signed by the registered key (RS384 or
+        ES384), from the registered client, for this token endpoint, not expired."""
+        if self.public_key is None or self.client is None:
+            return False
+        head, claims, signature = (_unb64(part) for part in assertion.split("."))
+        header, body = json.loads(head), json.loads(claims)
+        signed = assertion.rsplit(".", 1)[0].encode()
+        try:
+            if header["alg"] == "RS384":
+                self.public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA384())
+            else:
+                r, s = int.from_bytes(signature[:48], "big"), int.from_bytes(signature[48:], "big")
+                self.public_key.verify(
+                    encode_dss_signature(r, s), signed, ec.ECDSA(hashes.SHA384())
+                )
+        except (InvalidSignature, TypeError, ValueError):  # a wrong key, or a key of another kind
+            return False
+        return bool(
+            body["iss"] == body["sub"] == self.client[0]
+            and body["aud"] == f"http://127.0.0.1:{self.port}/oauth/token"
+            and body["exp"] > datetime.now(UTC).timestamp()
+        )
 
     def _search(self, kind: str, query: dict[str, list[str]]) -> dict[str, Any]:
         found = [
@@ -261,6 +298,10 @@ def _compare(found: str | None, condition: str) -> bool:
         "lt": left < right,
         "eq": left == right,
     }[prefix]
+
+
+def _unb64(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
 
 
 def _outcome(code: str, text: str) -> dict[str, Any]:

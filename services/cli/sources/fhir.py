@@ -20,10 +20,7 @@ from rich.console import Console
 
 from services.booking.settings import FhirServerSettings
 from services.booking.sources.fhir.capabilities import ServerSupport
-from services.booking.sources.fhir.client import (
-    FhirRefusedRequest,
-    FhirUnavailable,
-)
+from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
 from services.booking.sources.fhir.state import FhirState
 from services.booking.sources.fhir.sync import FhirServer, FhirSync, build_server
 from services.booking.sources.poller import SourcePoller
@@ -76,6 +73,12 @@ def _server_arguments(parser: argparse.ArgumentParser, clinic_required: bool = T
     parser.add_argument("--token-file", type=Path, help="a file holding a static bearer token")
     parser.add_argument("--token-url", help="OAuth2 token endpoint (client credentials)")
     parser.add_argument("--client-id", help="OAuth2 client id")
+    parser.add_argument(
+        "--private-key-file",
+        type=Path,
+        help="SMART Backend Services: the client's RSA or EC P-384 private key (PEM)",
+    )
+    parser.add_argument("--key-id", help="the kid of the key's public half, as registered")
     parser.add_argument("--client-secret-file", type=Path, help="a file holding the client secret")
 
 
@@ -169,6 +172,8 @@ def _server(args: argparse.Namespace) -> FhirServer:
             token_file=args.token_file,
             token_url=args.token_url,
             client_id=args.client_id,
+            private_key_file=args.private_key_file,
+            key_id=args.key_id,
             client_secret_file=args.client_secret_file,
         )
     except ValidationError as exc:

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from services.booking.http.api import create_app
 from services.booking.settings import BookingSettings
-from services.booking.sources.fhir.client import FhirUnavailable
+from services.booking.sources.fhir.errors import FhirUnavailable
 from services.booking.sources.fhir.state import FhirState
 from services.booking.sources.fhir.sync import FhirSync, build_server
 from services.booking.sources.report import Outcome

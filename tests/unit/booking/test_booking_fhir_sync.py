@@ -9,14 +9,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from services.booking.service import BookingService
-from services.booking.sources.fhir.client import (
+from services.booking.sources.fhir.client import FhirClient
+from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
+from services.booking.sources.fhir.login import (
     BearerToken,
     ClientCredentials,
-    FhirClient,
-    FhirRefusedRequest,
-    FhirUnavailable,
+    ClientSecret,
+    SignedAssertion,
 )
 from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState
@@ -239,11 +242,34 @@ def test_a_bearer_token_or_client_credentials_log_in(
     assert sync(fhir, service, login=BearerToken("t0ken-of-the-clinic")).run_once().results
 
     fhir.client = ("reminders", "s3cret-of-the-clinic")
-    login = ClientCredentials(f"http://127.0.0.1:{fhir.port}/oauth/token", *fhir.client)
+    token_url = f"http://127.0.0.1:{fhir.port}/oauth/token"
+    login = ClientCredentials(token_url, "reminders", ClientSecret("s3cret-of-the-clinic"))
     follower = sync(fhir, service, login=login)
     follower.run_once()
     follower.run_once()
     assert fhir.tokens_issued == 1  # reused until it nears its end
+
+
+@pytest.mark.parametrize(
+    "key",
+    [rsa.generate_private_key(65537, 2048), ec.generate_private_key(ec.SECP384R1())],
+    ids=["RS384", "ES384"],
+)
+def test_smart_backend_services_sign_their_client_assertion(
+    fhir: LocalFhir, service: BookingService, epic: dict[str, Any], key: Any
+) -> None:
+    fhir.token, fhir.client = "t0ken-of-the-clinic", ("reminders", "")
+    fhir.public_key = key.public_key()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    token_url = f"http://127.0.0.1:{fhir.port}/oauth/token"
+    login = ClientCredentials(token_url, "reminders", SignedAssertion(pem, "key-1"))
+    assert sync(fhir, service, login=login).run_once().count(Outcome.CREATED) == 1
+
+    stranger = ec.generate_private_key(ec.SECP384R1())
+    wrong = stranger.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    login = ClientCredentials(token_url, "reminders", SignedAssertion(wrong, "key-1"))
+    with pytest.raises(FhirRefusedRequest, match="token endpoint answered HTTP 401"):
+        sync(fhir, service, login=login).run_once()
 
 
 @pytest.mark.parametrize(

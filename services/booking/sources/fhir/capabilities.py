@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from services.booking.sources.fhir.client import FhirUnavailable
+from services.booking.sources.fhir.errors import FhirUnavailable
 
 BACKPORT = "http://hl7.org/fhir/uv/subscriptions-backport"
 

@@ -14,100 +14,16 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any
 
+from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
+from services.booking.sources.fhir.login import Login, NoLogin
 from services.shared.outbound import opener, refusal
 
 FHIR_JSON = "application/fhir+json"
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 RETRY_STATUSES = (429, 503)
-
-
-class FhirUnavailable(Exception):
-    """The server could not be read this time (down, slow, asking to wait longer than we
-    do); nothing was changed, and the next pass tries again."""
-
-
-class FhirRefusedRequest(Exception):
-    """The server refused the request itself (401, 403, 400...): trying again as it is will
-    not help; the message says what the server said."""
-
-
-class Login(Protocol):
-    def authorization(self) -> str | None:
-        """The ``Authorization`` header's value for the next request (None: none)."""
-        ...
-
-
-@dataclass(frozen=True)
-class NoLogin:
-    def authorization(self) -> str | None:
-        return None
-
-
-@dataclass(frozen=True)
-class BearerToken:
-    """A static token the clinic's server issued (kept in a file, never on the command line)."""
-
-    token: str
-
-    def authorization(self) -> str | None:
-        return f"Bearer {self.token}"
-
-
-@dataclass
-class ClientCredentials:
-    """OAuth2 client credentials (the grant of SMART Backend Services) with a client secret:
-    a token fetched from ``token_url`` and reused until a minute before it expires."""
-
-    token_url: str
-    client_id: str
-    client_secret: str
-    scope: str = "system/Appointment.read system/Patient.read"
-    timeout: float = 15.0
-    clock: Callable[[], float] = time.monotonic
-    _token: str | None = field(default=None, repr=False)
-    _until: float = 0.0
-
-    def authorization(self) -> str | None:
-        if self._token is None or self.clock() >= self._until:
-            self._token, lifetime = self._fetch()
-            self._until = self.clock() + max(lifetime - 60, 0)
-        return f"Bearer {self._token}"
-
-    def _fetch(self) -> tuple[str, float]:
-        if (why := refusal(self.token_url)) is not None:
-            raise FhirRefusedRequest(f"token URL: {why}")
-        form = urllib.parse.urlencode(
-            {
-                "grant_type": "client_credentials",
-                "scope": self.scope,
-                "client_id": self.client_id,
-                "client_secret": self.client_secret,
-            }
-        ).encode()
-        request = urllib.request.Request(
-            self.token_url,
-            data=form,
-            headers={
-                "Content-Type": "application/x-www-form-urlencoded",
-                "Accept": "application/json",
-            },
-        )
-        try:
-            with opener(follow_redirects=False).open(request, timeout=self.timeout) as response:
-                body = json.loads(response.read(1024 * 1024))
-        except urllib.error.HTTPError as exc:
-            raise FhirRefusedRequest(f"the token endpoint answered HTTP {exc.code}") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise FhirUnavailable(f"cannot get a token from {self.token_url}: {exc}") from exc
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if not isinstance(token, str) or not token:
-            raise FhirRefusedRequest("the token endpoint's answer has no access_token")
-        lifetime = body.get("expires_in", 300)
-        return token, float(lifetime) if isinstance(lifetime, int | float) else 300.0
 
 
 class FhirClient:

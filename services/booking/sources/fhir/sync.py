@@ -28,14 +28,17 @@ from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
 from services.booking.settings import FhirServerSettings
-from services.booking.sources.fhir.client import (
+from services.booking.sources.fhir.client import FhirClient
+from services.booking.sources.fhir.errors import FhirRefusedRequest
+from services.booking.sources.fhir.inbox import FhirInbox
+from services.booking.sources.fhir.login import (
     BearerToken,
     ClientCredentials,
-    FhirClient,
-    FhirRefusedRequest,
+    ClientProof,
+    ClientSecret,
     Login,
+    SignedAssertion,
 )
-from services.booking.sources.fhir.inbox import FhirInbox
 from services.booking.sources.fhir.mapping import Action, Mapped, Refused, map_appointment
 from services.booking.sources.fhir.resources import MODELS, parse_resource, refusal_of
 from services.booking.sources.fhir.rules import FhirRules, Treatment
@@ -80,13 +83,25 @@ def build_server(entry: FhirServerSettings) -> FhirServer:
         timezone=entry.timezone,
         consent=FhirRules.parse_consent(entry.consent),
     )
-    login: Login | None = None
+    return FhirServer(FhirClient(entry.base_url, _login(entry)), rules)
+
+
+def _login(entry: FhirServerSettings) -> Login | None:
     if entry.token_file is not None:
-        login = BearerToken(_secret(entry.token_file))
-    elif entry.token_url and entry.client_id and entry.client_secret_file:
-        secret = _secret(entry.client_secret_file)
-        login = ClientCredentials(entry.token_url, entry.client_id, secret)
-    return FhirServer(FhirClient(entry.base_url, login), rules)
+        return BearerToken(_secret(entry.token_file))
+    if not (entry.token_url and entry.client_id):
+        return None
+    proof: ClientProof
+    if entry.private_key_file is not None:
+        proof = SignedAssertion(entry.private_key_file.read_bytes(), entry.key_id)
+        try:
+            proof.token({"iss": entry.client_id})  # the key is read and signs, or says why
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{entry.private_key_file}: {exc}") from exc
+    else:
+        assert entry.client_secret_file is not None  # the settings ask for one or the other
+        proof = ClientSecret(_secret(entry.client_secret_file))
+    return ClientCredentials(entry.token_url, entry.client_id, proof)
 
 
 def _secret(path: Path) -> str:
