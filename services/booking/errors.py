@@ -82,6 +82,10 @@ class AmbiguousBooking(BookingError):
     """The booking id exists at several clinics; the caller must name one (HTTP 400)."""
 
 
+class NotFollowed(BookingError):
+    """A push for a clinic whose booking source this service does not follow (HTTP 404)."""
+
+
 class NotAuthorised(BookingError):
     """Missing or wrong API key, or a clinic acting on another's booking (HTTP 401/403)."""
 

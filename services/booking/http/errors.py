@@ -14,6 +14,7 @@ from services.booking.errors import (
     FieldError,
     InvalidBooking,
     NotAuthorised,
+    NotFollowed,
     TooEarly,
     TransitionNotAllowed,
 )
@@ -80,6 +81,7 @@ def install(app: FastAPI) -> None:
     async def simple(_: Request, exc: Exception) -> JSONResponse:
         codes = (
             (BookingNotFound, 404),
+            (NotFollowed, 404),
             (Conflict, 409),
             (TooEarly, 409),
             (AmbiguousBooking, 400),
@@ -90,5 +92,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, request_invalid)
     app.add_exception_handler(TransitionNotAllowed, not_allowed)
     app.add_exception_handler(NotAuthorised, unauthorised)
-    for kind in (BookingNotFound, Conflict, TooEarly, AmbiguousBooking):
+    for kind in (BookingNotFound, NotFollowed, Conflict, TooEarly, AmbiguousBooking):
         app.add_exception_handler(kind, simple)

@@ -16,14 +16,30 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
-from services.booking.errors import BookingNotFound, FieldError, InvalidBooking, NotAuthorised
+from services.booking.errors import FieldError, InvalidBooking, NotAuthorised, NotFollowed
 from services.booking.http.auth import ClinicKeys, bearer, require_clinic
+from services.booking.http.errors import Problem, ValidationErrors
 from services.booking.sources.fhir.notifications import BadNotice, read_notice
 
 router = APIRouter(tags=["adapters"])
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No key, a wrong key, or a wrong X-Signature."},
+    403: {"model": Problem, "description": "Another clinic's key."},
+    404: {"model": Problem, "description": "No FHIR server is followed for this clinic."},
+    422: {"model": ValidationErrors, "description": "The push cannot be read; names the field."},
+}
+BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/fhir+json": {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
 
 
-@router.post("/v1/fhir/{clinic_id}", status_code=202)
+@router.post("/v1/fhir/{clinic_id}", status_code=202, responses=RESPONSES, openapi_extra=BODY)
 async def fhir_notification(
     clinic_id: str,
     request: Request,
@@ -35,8 +51,18 @@ async def fhir_notification(
     return await _accept(request, clinic_id, None, x_api_key or bearer(authorization), x_signature)
 
 
-@router.put("/v1/fhir/{clinic_id}/Appointment/{appointment_id}", status_code=202)
-@router.post("/v1/fhir/{clinic_id}/Appointment/{appointment_id}", status_code=202)
+@router.put(
+    "/v1/fhir/{clinic_id}/Appointment/{appointment_id}",
+    status_code=202,
+    responses=RESPONSES,
+    openapi_extra=BODY,
+)
+@router.post(
+    "/v1/fhir/{clinic_id}/Appointment/{appointment_id}",
+    status_code=202,
+    responses=RESPONSES,
+    openapi_extra=BODY,
+)
 async def fhir_appointment(
     clinic_id: str,
     appointment_id: str,
@@ -66,7 +92,7 @@ async def _accept(
         require_clinic(keys.clinic_for(key), clinic_id)
     inbox = request.app.state.fhir_inbox
     if clinic_id not in request.app.state.fhir_clinics or inbox is None:
-        raise BookingNotFound(None, f"FHIR server of clinic {clinic_id!r}")
+        raise NotFollowed(f"no FHIR server is followed for clinic {clinic_id!r}")
     try:
         notice = read_notice(body, appointment_id)
     except BadNotice as exc:

@@ -227,4 +227,6 @@ def test_a_push_that_cannot_be_read_is_refused_naming_the_field(
 
 def test_a_clinic_whose_server_is_not_followed_gets_404(api: TestClient) -> None:
     answer = api.post("/v1/fhir/other", content=b"", headers={"X-API-Key": OTHER_KEY})
-    assert answer.status_code == 404 and "FHIR server of clinic 'other'" in answer.text
+    assert (
+        answer.status_code == 404 and "no FHIR server is followed for clinic 'other'" in answer.text
+    )

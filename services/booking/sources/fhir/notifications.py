@@ -134,34 +134,38 @@ def _status(status: Any) -> tuple[str, list[str]]:
             "Bundle.entry[0].resource", "missing: a notification starts with its status"
         )
     if status.get("resourceType") == "SubscriptionStatus":
-        events = status.get("notificationEvent") or []
         focus = [
-            str(e["focus"]["reference"])
-            for e in events
-            if isinstance(e, dict)
-            and isinstance(e.get("focus"), dict)
-            and e["focus"].get("reference")
+            str(reference)
+            for event in _dicts(status.get("notificationEvent"))
+            for reference in [_field(event.get("focus"), "reference")]
+            if reference
         ]
         return str(status.get("type") or "event-notification"), focus
     if status.get("resourceType") == "Parameters":
         kind, focus = "event-notification", []
-        for parameter in status.get("parameter") or []:
-            if not isinstance(parameter, dict):
-                continue
+        for parameter in _dicts(status.get("parameter")):
             if parameter.get("name") == "type":
                 kind = str(parameter.get("valueCode") or kind)
             if parameter.get("name") == "notification-event":
-                for part in parameter.get("part") or []:
-                    if isinstance(part, dict) and part.get("name") == "focus":
-                        reference = (part.get("valueReference") or {}).get("reference")
-                        if reference:
-                            focus.append(str(reference))
+                for part in _dicts(parameter.get("part")):
+                    reference = _field(part.get("valueReference"), "reference")
+                    if part.get("name") == "focus" and reference:
+                        focus.append(str(reference))
         return kind, focus
     raise BadNotice(
         "Bundle.entry[0].resource",
         f"{status.get('resourceType')!r}: a notification starts with a SubscriptionStatus"
         " (or, in R4's backport, its Parameters)",
     )
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list; nothing for anything else."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _field(value: Any, name: str) -> Any:
+    return value.get(name) if isinstance(value, dict) else None
 
 
 def _relative(url: str) -> str:
