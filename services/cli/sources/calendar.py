@@ -8,20 +8,16 @@ the booking store and its outbox, so the booking service publishes them.
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from services.booking.service import BookingService
 from services.booking.settings import CalendarFeedSettings
 from services.booking.sources.calendar.state import CalendarState
-from services.booking.sources.calendar.sync import CalendarFeed, CalendarSync, build_feed
-from services.booking.sources.poller import SourcePoller
-from services.booking.sources.report import SyncReport
+from services.booking.sources.calendar.sync import CalendarSync, build_feed
 from services.cli.booking_service import booking_service
-from services.cli.sources.reports import report_summary, report_table
+from services.cli.sources.reports import follow
 
 
 def register(subparsers: Any) -> None:
@@ -51,28 +47,5 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]cannot use this feed: {exc}[/red]")
         return 2
     with booking_service() as service:
-        return _follow(args, feed, service, console)
-
-
-def _follow(
-    args: argparse.Namespace, feed: CalendarFeed, service: BookingService, console: Console
-) -> int:
-    outcome = {"code": 0}
-
-    def reported(_: str, report: SyncReport) -> None:
-        console.print(report_table(report, "event", changes_only=not args.once))
-        console.print(report_summary(report))
-        outcome["code"] = 1 if report.rejected else 0
-
-    def failed(_: str, exc: Exception) -> None:
-        console.print(f"[red]pass failed: {exc}[/red]")
-        outcome["code"] = 3
-
-    calendar = CalendarSync(feed, service, CalendarState(service.store.engine))
-    poller = SourcePoller("calendar", [calendar], args.every, reported, failed)
-    if args.once:
-        poller.poll_once()
-        return outcome["code"]
-    with contextlib.suppress(KeyboardInterrupt):
-        poller.run()
-    return 0
+        calendar = CalendarSync(feed, service, CalendarState(service.store.engine))
+        return follow("calendar", "event", calendar, args.once, args.every)

@@ -11,7 +11,6 @@ server supports and what a first pass would take and refuse, and why.
 from __future__ import annotations
 
 import argparse
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +22,9 @@ from services.booking.sources.fhir.capabilities import ServerSupport
 from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
 from services.booking.sources.fhir.state import FhirState
 from services.booking.sources.fhir.sync import FhirServer, FhirSync, build_server
-from services.booking.sources.poller import SourcePoller
-from services.booking.sources.report import Outcome, SyncReport
+from services.booking.sources.report import Outcome
 from services.cli.booking_service import booking_service
-from services.cli.sources.reports import report_summary, report_table
+from services.cli.sources.reports import follow, report_table
 
 
 def register(subparsers: Any) -> None:
@@ -37,7 +35,6 @@ def register(subparsers: Any) -> None:
     sync = actions.add_parser("sync", help="book, move and cancel from a FHIR server")
     _server_arguments(sync)
     sync.add_argument("--once", action="store_true", help="one pass, then exit")
-    sync.add_argument("--full", action="store_true", help="read the whole window, not changes")
     sync.add_argument("--every", type=float, default=60.0, help="seconds between passes")
     sync.set_defaults(func=run_sync)
     check = actions.add_parser("check", help="what the server supports, and what it would give")
@@ -99,31 +96,7 @@ def run_sync(args: argparse.Namespace) -> int:
         return 2
     with booking_service() as service:
         follower = FhirSync(server, service, FhirState(service.store.engine))
-        return _follow(args, follower, console)
-
-
-def _follow(args: argparse.Namespace, follower: FhirSync, console: Console) -> int:
-    outcome = {"code": 0}
-
-    def reported(_: str, report: SyncReport) -> None:
-        console.print(report_table(report, "appointment", changes_only=not args.once))
-        console.print(report_summary(report) or "no appointments")
-        outcome["code"] = 1 if report.rejected else 0
-
-    def failed(_: str, exc: Exception) -> None:
-        console.print(f"[red]pass failed: {exc}[/red]")
-        outcome["code"] = 3
-
-    if args.once:
-        try:
-            reported(follower.name, follower.run_once(full=True if args.full else None))
-        except (FhirUnavailable, FhirRefusedRequest) as exc:
-            failed(follower.name, exc)
-        return outcome["code"]
-    poller = SourcePoller("fhir", [follower], args.every, reported, failed)
-    with contextlib.suppress(KeyboardInterrupt):
-        poller.run()
-    return 0
+        return follow("fhir", "appointment", follower, args.once, args.every)
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -141,7 +114,9 @@ def run_check(args: argparse.Namespace) -> int:
         except (FhirUnavailable, FhirRefusedRequest) as exc:
             console.print(f"[red]cannot read the server: {exc}[/red]")
             return 3
-    console.print(report_table(report, "appointment", changes_only=True))
+    console.print(
+        report_table([r for r in report.results if r.outcome is not Outcome.CREATED], "appointment")
+    )
     taken, refused = report.count(Outcome.CREATED), len(report.rejected)
     left = report.count(Outcome.IGNORED)
     console.print(

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from services.booking.settings import BookingSettings
+from services.booking.sources.report import EventResult, Outcome, SyncReport
 from services.booking.store.store import BookingStore
 from services.cli import main
+from services.cli.sources.reports import _news
 from tests.support.fhir_server import FhirServer, fixture, running_fhir_server
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -116,3 +118,13 @@ def test_a_server_only_reached_by_plain_http_elsewhere_is_refused(
 ) -> None:
     assert main(["fhir", "check", "http://ehr.example.org/fhir/R4"]) == 2
     assert "only https" in capsys.readouterr().out
+
+
+def test_a_poll_prints_each_refusal_once_and_what_changed() -> None:
+    refused = EventResult("Appointment/a", Outcome.REJECTED, "a", "Patient.name: no given name")
+    same = EventResult("Appointment/b", Outcome.UNCHANGED, "b")
+    shown: set[tuple[str, str]] = set()
+    assert _news(SyncReport((refused, same)), shown) == [refused]
+    assert _news(SyncReport((refused, same)), shown) == []
+    moved = EventResult("Appointment/b", Outcome.RESCHEDULED, "b")
+    assert _news(SyncReport((refused, moved)), shown) == [moved]
