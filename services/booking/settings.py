@@ -72,6 +72,8 @@ class FhirServerSettings(BaseModel):
         """A server's address carries the clinic's token: never plain http across a network."""
         if url is not None and (why := refusal(url)):
             raise ValueError(why)
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError(f"{url!r}: a FHIR server is reached over https")
         return url
 
     @model_validator(mode="after")
@@ -82,6 +84,10 @@ class FhirServerSettings(BaseModel):
             raise ValueError("give token_file or the OAuth2 client's settings, not both")
         if len(proofs) > 1:
             raise ValueError("give private_key_file or client_secret_file, not both")
+        if self.private_key_file is not None and not self.key_id:
+            raise ValueError(
+                "private_key_file needs key_id: the kid SMART servers look the key up by"
+            )
         if any(oauth) and not (self.token_url and self.client_id and proofs):
             raise ValueError(
                 "OAuth2 needs token_url, client_id and private_key_file (or client_secret_file)"

@@ -54,6 +54,10 @@ class FhirServer:
         """The registered client: its id and secret."""
         self.public_key: Any = None
         """The public half of the client's key, for its signed assertions."""
+        self.forbidden: set[str] = set()
+        """``Type/id`` of resources a read of answers 403 (a token without their scope)."""
+        self.assertions_seen: set[Any] = set()
+        """Each assertion's jti: one used twice is refused, as SMART servers do."""
         self.tokens_issued = 0
         self.busy: list[tuple[int, str]] = []
         self._pages: dict[str, list[dict[str, Any]]] = {}
@@ -116,6 +120,8 @@ class FhirServer:
             )
         if method == "GET" and len(parts) == 1:
             return 200, self._search(parts[0], query), {}
+        if method == "GET" and len(parts) == 2 and "/".join(parts) in self.forbidden:
+            return 403, _outcome("forbidden", "the token's scopes do not cover it"), {}
         if method == "GET" and len(parts) == 2:
             found = self.resources.get((parts[0], parts[1]))
             return (
@@ -135,6 +141,9 @@ class FhirServer:
         if form.get("grant_type") != "client_credentials":
             return 400, {"error": "unsupported_grant_type"}, {}
         if "client_assertion" in form:
+            kind = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            if form.get("client_assertion_type") != kind:
+                return 400, {"error": "invalid_request"}, {}
             if not self._assertion_holds(form["client_assertion"]):
                 return 401, {"error": "invalid_client"}, {}
         elif (form.get("client_id"), form.get("client_secret")) != self.client:
@@ -160,8 +169,14 @@ class FhirServer:
                 )
         except (InvalidSignature, TypeError, ValueError):  # a wrong key, or a key of another kind
             return False
+        now = datetime.now(UTC).timestamp()
+        if body.get("jti") in self.assertions_seen or not header.get("kid"):
+            return False
+        self.assertions_seen.add(body.get("jti"))
         return bool(
-            body["iss"] == body["sub"] == self.client[0]
+            header.get("typ") == "JWT"
+            and body["exp"] <= now + 300
+            and body["iss"] == body["sub"] == self.client[0]
             and body["aud"] == f"http://127.0.0.1:{self.port}/oauth/token"
             and body["exp"] > datetime.now(UTC).timestamp()
         )

@@ -15,15 +15,17 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from services.booking.service import BookingService
 from services.booking.sources.fhir.client import FhirClient
 from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
+from services.booking.sources.fhir.inbox import FhirInbox
 from services.booking.sources.fhir.login import (
     BearerToken,
     ClientCredentials,
     ClientSecret,
     SignedAssertion,
 )
+from services.booking.sources.fhir.notifications import Notice
 from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState
-from services.booking.sources.fhir.sync import FhirServer, FhirSync
+from services.booking.sources.fhir.sync import FhirServer, FhirSync, _older, _version
 from services.booking.sources.report import Outcome, SyncReport
 from services.booking.store.store import BookingStore
 from services.shared.clinics import ClinicDirectory, ClinicInfo
@@ -31,6 +33,7 @@ from services.shared.clock import ManualClock
 from services.shared.events import BookingStatus
 from tests.support.fhir_server import FhirServer as LocalFhir
 from tests.support.fhir_server import fixture, running_fhir_server
+from tests.unit.booking.conftest import NOW
 
 CLINIC = "lakeside"
 SCLEROTHERAPY = Treatment.parse("microsclerotherapy")
@@ -265,7 +268,10 @@ def test_smart_backend_services_sign_their_client_assertion(
     login = ClientCredentials(token_url, "reminders", SignedAssertion(pem, "key-1"))
     assert sync(fhir, service, login=login).run_once().count(Outcome.CREATED) == 1
 
-    stranger = ec.generate_private_key(ec.SECP384R1())
+    if isinstance(key, rsa.RSAPrivateKey):
+        stranger: Any = rsa.generate_private_key(65537, 2048)
+    else:
+        stranger = ec.generate_private_key(ec.SECP384R1())
     wrong = stranger.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
     login = ClientCredentials(token_url, "reminders", SignedAssertion(wrong, "key-1"))
     with pytest.raises(FhirRefusedRequest, match="token endpoint answered HTTP 401"):
@@ -367,4 +373,88 @@ def test_a_contained_patient_is_read_from_the_appointment_itself(
     )
     fhir.put(booked)
     assert sync(fhir, service).run_once().count(Outcome.CREATED) == 1
-    assert service.get(CLINIC, booked["id"]).patient.id == "MRN-77"
+    assert service.get(CLINIC, booked["id"]).patient.id == "contained.MRN-77"
+
+
+def test_a_phone_whose_period_ended_in_a_year_or_month_is_passed_over(
+    fhir: LocalFhir, service: BookingService, clock: ManualClock
+) -> None:
+    telecom = [
+        {"system": "phone", "value": "469-555-0101", "use": "mobile", "period": {"end": "2024"}},
+        {"system": "phone", "value": "469-555-0102", "use": "mobile", "period": {"end": "2031-05"}},
+    ]
+    fhir.put({**fixture("patient-epic"), "telecom": telecom})
+    fhir.put(appointment("appointment-epic", clock.now() + timedelta(days=3)))
+    assert sync(fhir, service).run_once().count(Outcome.CREATED) == 1
+    assert service.get(CLINIC, fixture("appointment-epic")["id"]).patient.phone == "+14695550102"
+
+
+def test_the_location_s_timezone_extension_is_the_patient_s_zone_unless_it_is_out_of_reach(
+    fhir: LocalFhir, service: BookingService, clock: ManualClock
+) -> None:
+    fhir.put(fixture("patient-epic"))
+    booked = fhir.put(appointment("appointment-epic", clock.now() + timedelta(days=3)))
+    location = booked["participant"][2]["actor"]["reference"].split("/")[1]
+    zone = {
+        "url": "http://hl7.org/fhir/StructureDefinition/timezone",
+        "valueCode": "America/Denver",
+    }
+    fhir.put({"resourceType": "Location", "id": location, "extension": [zone]})
+    fhir.put({"resourceType": "Practitioner", "id": "eM5CWtq15N0WJeuCet5bJlQ3"})
+    sync(fhir, service).run_once()
+    assert service.get(CLINIC, booked["id"]).patient.timezone == "America/Denver"
+
+    fhir.forbidden.add(f"Location/{location}")
+    moved = clock.now() + timedelta(days=4)
+    fhir.put(
+        {**booked, "start": moved.isoformat(), "end": (moved + timedelta(minutes=30)).isoformat()}
+    )
+    report = sync(fhir, service).run_once()
+    assert report.count(Outcome.RESCHEDULED) == 1, report  # the zone is the clinic's, not a refusal
+
+
+def test_entered_in_error_with_a_cancelation_reason_still_cancels(
+    fhir: LocalFhir, service: BookingService, epic: dict[str, Any]
+) -> None:
+    follower = sync(fhir, service)
+    follower.run_once()
+    fhir.put({**epic, "status": "entered-in-error", "cancelationReason": {"text": "wrong patient"}})
+    assert follower.run_once().count(Outcome.CANCELLED) == 1
+
+
+def test_a_resource_dated_ahead_of_its_server_does_not_pin_the_watermark(
+    fhir: LocalFhir, service: BookingService, clock: ManualClock
+) -> None:
+    fhir.put(fixture("patient-epic"))
+    ahead = datetime.now(UTC) + timedelta(days=2)
+    fhir.put(appointment("appointment-epic", clock.now() + timedelta(days=3)), at=ahead)
+    follower = sync(fhir, service)
+    follower.run_once()
+    kept = FhirState(service.store.engine).watermark(follower.name)
+    assert kept is not None and kept < ahead - timedelta(days=1)
+
+
+def test_versions_without_meta_are_told_apart_by_content_and_an_older_one_is_left() -> None:
+    first = {"resourceType": "Appointment", "id": "a", "status": "booked"}
+    assert _version(first) == _version(dict(first))
+    assert _version(first) != _version({**first, "status": "cancelled"})
+    assert _older("2", "10") and not _older("10", "2") and not _older("sha256:ab", "3")
+
+
+def test_a_pushed_appointment_the_server_deleted_cancels_and_one_it_forbids_is_refused(
+    fhir: LocalFhir, service: BookingService, epic: dict[str, Any]
+) -> None:
+    inbox = FhirInbox(service.store.engine)
+    client = FhirClient(fhir.base_url, sleep=lambda _: None)
+    follower = FhirSync(
+        FhirServer(client, rules()), service, FhirState(service.store.engine), inbox=inbox
+    )
+    follower.run_once()
+    del fhir.resources[("Appointment", epic["id"])]
+    fhir.forbidden.add("Appointment/secret")
+    inbox.put(CLINIC, Notice(references=[f"Appointment/{epic['id']}", "Appointment/secret"]), NOW)
+    deleted, forbidden = follower.run_once().results[:2]
+    assert (deleted.outcome, deleted.reason) == (Outcome.CANCELLED, "deleted on the server")
+    assert forbidden.outcome is Outcome.REJECTED and "HTTP 403" in forbidden.reason
+    assert inbox.count() == 0
+    assert service.get(CLINIC, epic["id"]).status is BookingStatus.CANCELLED

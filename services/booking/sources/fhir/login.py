@@ -45,6 +45,13 @@ class BearerToken:
         return f"Bearer {self.token}"
 
 
+SCOPES = " ".join(
+    f"system/{kind}.read"
+    for kind in ("Appointment", "Patient", "Slot", "Schedule", "Location", "Practitioner")
+)
+"""What a follower reads: the appointments, their patients, and where a time zone may be."""
+
+
 class ClientProof(Protocol):
     def fields(self, client_id: str, token_url: str) -> dict[str, str]:
         """The token request's fields that prove the client is who it says."""
@@ -68,7 +75,7 @@ class SignedAssertion:
     registered with the server (``kid`` names it)."""
 
     private_key_pem: bytes = field(repr=False)
-    key_id: str | None = None
+    key_id: str
     lifetime: int = 300
 
     def fields(self, client_id: str, token_url: str) -> dict[str, str]:
@@ -94,7 +101,7 @@ class SignedAssertion:
             algorithm = "ES384"
         else:
             raise ValueError("the private key is neither RSA nor EC P-384 (RS384 or ES384)")
-        header = {"alg": algorithm, "typ": "JWT", **({"kid": self.key_id} if self.key_id else {})}
+        header = {"alg": algorithm, "typ": "JWT", "kid": self.key_id}
         signing_input = f"{_b64(json.dumps(header))}.{_b64(json.dumps(claims))}".encode()
         if isinstance(key, rsa.RSAPrivateKey):
             signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA384())
@@ -117,7 +124,7 @@ class ClientCredentials:
     token_url: str
     client_id: str
     proof: ClientProof
-    scope: str = "system/Appointment.read system/Patient.read"
+    scope: str = SCOPES
     timeout: float = 15.0
     clock: Callable[[], float] = time.monotonic
     _token: str | None = field(default=None, repr=False)

@@ -25,7 +25,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +69,11 @@ class Refused(ValueError):
     """The appointment cannot be taken; the message names the field and why."""
 
 
+class Unreadable(Exception):
+    """What a resolver raises for a resource the server will not give (403, another
+    server's): the patient's refuses the appointment, a time zone's is looked for elsewhere."""
+
+
 @dataclass(frozen=True)
 class Mapped:
     """What to do with one appointment; ``body`` is the v1 booking request for ``BOOK``."""
@@ -100,7 +105,7 @@ def map_appointment(
     action = STATUS_ACTIONS.get(status)
     if action is None:
         raise Refused(f"Appointment.status: {status!r} is not an R4 appointment status")
-    if appointment.cancelationReason is not None and status not in ("cancelled", "noshow"):
+    if appointment.cancelationReason is not None and action in (Action.BOOK, Action.ATTEND):
         raise Refused(
             f"Appointment.cancelationReason: given on a {status!r} appointment (FHIR invariant"
             " app-4: only a cancelled or no-show appointment has one); not trusted"
@@ -134,7 +139,7 @@ def _times(appointment: Appointment, resolve: Resolve) -> tuple[datetime, int | 
         if slot is None or slot.start is None:
             raise Refused(
                 "Appointment.start: missing, and no Slot gives it (FHIR invariant app-3: only"
-                " proposed or cancelled appointments may have no start)"
+                " a proposed, cancelled or waitlist appointment may have no start)"
             )
         start, end = slot.start, slot.end
     if end is not None:
@@ -167,7 +172,10 @@ def _patient(appointment: Appointment, resolve: Resolve) -> tuple[str, Patient]:
         if not isinstance(found, Patient):
             raise Refused(f"Appointment.participant.actor: {reference} is not a contained Patient")
         return _contained_patient_id(appointment.id or "", found), found
-    patient = resolve(actor, "Patient")
+    try:
+        patient = resolve(actor, "Patient")
+    except Unreadable as exc:
+        raise Refused(f"Appointment.participant.actor: {exc}") from exc
     if patient is None:
         named = reference or _identifier_text(actor)
         raise Refused(f"Appointment.participant.actor: Patient {named} is not on the server")
@@ -214,8 +222,8 @@ def _first_name(patient: Patient) -> str:
     for name in names:
         if name.given:
             return str(name.given[0])
-        if name.text:
-            return str(name.text).split()[0]
+        if words := str(name.text or "").split():
+            return words[0]
     raise Refused("Patient.name: no given name to greet the patient by")
 
 
@@ -244,8 +252,15 @@ def contact(telecom: Iterable[ContactPoint], channel: Channel, now: datetime) ->
     return min(found)[3] if found else None
 
 
-def _ended(end: datetime | date, now: datetime) -> bool:
-    if not isinstance(end, datetime):  # a date without a time: ended once that day is past
+def _ended(end: datetime | date | str, now: datetime) -> bool:
+    """Whether a period's end has passed; a date, a month (``2031-05``) or a year (``2024``)
+    ends when its last day does."""
+    if isinstance(end, str):
+        year, _, month = end.partition("-")
+        last_month = int(month[:2]) if month else 12
+        following = date(int(year) + last_month // 12, last_month % 12 + 1, 1)
+        end = following - timedelta(days=1)
+    if not isinstance(end, datetime):
         end = datetime.combine(end, time.max)
     return (end if end.tzinfo else end.replace(tzinfo=UTC)) < now
 
@@ -275,18 +290,23 @@ def _zone(appointment: Appointment, resolve: Resolve, rules: FhirRules) -> str:
     for participant in appointment.participant or []:
         for kind in ("Location", "Practitioner", "PractitionerRole"):
             actor = participant.actor
-            if (
-                actor is not None
-                and _points_at(actor, kind)
-                and (zone := _zone_of(resolve(actor, kind)))
-            ):
+            found = _maybe(resolve, actor, kind) if actor and _points_at(actor, kind) else None
+            if zone := _zone_of(found):
                 return zone
     for slot_ref in appointment.slot or []:
-        slot = resolve(slot_ref, "Slot")
+        slot = _maybe(resolve, slot_ref, "Slot")
         schedule = slot.schedule if slot is not None else None
-        if schedule is not None and (zone := _zone_of(resolve(schedule, "Schedule"))):
+        if schedule is not None and (zone := _zone_of(_maybe(resolve, schedule, "Schedule"))):
             return zone
     return rules.timezone
+
+
+def _maybe(resolve: Resolve, reference: Reference, kind: str) -> Any | None:
+    """The resource, or None when the server will not give it (a token without its scope)."""
+    try:
+        return resolve(reference, kind)
+    except Unreadable:
+        return None
 
 
 def _zone_of(resource: Any | None) -> str | None:
@@ -348,9 +368,10 @@ def _identifier_text(reference: Reference) -> str:
 
 
 def _contained_patient_id(appointment_id: str, patient: Patient) -> str:
-    """A contained Patient has no id of its own on the server: its first identifier's value,
-    else the appointment's id and the contained one's."""
+    """A contained Patient has no id of its own on the server: ``contained.`` and its first
+    identifier's value (never to be taken for a server Patient's id), else the appointment's
+    id and the contained one's."""
     for identifier in patient.identifier or []:
-        if identifier.value and re.fullmatch(r"[A-Za-z0-9._-]{1,128}", str(identifier.value)):
-            return str(identifier.value)
+        if identifier.value and re.fullmatch(r"[A-Za-z0-9._-]{1,118}", str(identifier.value)):
+            return f"contained.{identifier.value}"
     return f"{appointment_id}.{patient.id}"

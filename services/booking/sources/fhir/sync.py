@@ -14,6 +14,9 @@ is not remembered: it is taken once it changes, or at the next full pass
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,13 +26,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.reference import Reference
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from services.booking.domain import StatusChange
 from services.booking.errors import BookingError, TransitionNotAllowed
 from services.booking.service import BookingService
 from services.booking.settings import FhirServerSettings
 from services.booking.sources.fhir.client import FhirClient
-from services.booking.sources.fhir.errors import FhirRefusedRequest
+from services.booking.sources.fhir.errors import FhirRefusedRequest, FhirUnavailable
 from services.booking.sources.fhir.inbox import FhirInbox
 from services.booking.sources.fhir.login import (
     BearerToken,
@@ -39,7 +43,13 @@ from services.booking.sources.fhir.login import (
     Login,
     SignedAssertion,
 )
-from services.booking.sources.fhir.mapping import Action, Mapped, Refused, map_appointment
+from services.booking.sources.fhir.mapping import (
+    Action,
+    Mapped,
+    Refused,
+    Unreadable,
+    map_appointment,
+)
 from services.booking.sources.fhir.resources import MODELS, parse_resource, refusal_of
 from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState, Seen, source_name
@@ -47,6 +57,7 @@ from services.booking.sources.report import EventResult, Outcome, SyncReport
 from services.shared.events import BookingEventType, BookingStatus
 
 SOURCE = "fhir"
+log = logging.getLogger(__name__)
 OVERLAP = timedelta(minutes=5)
 """How far before the watermark each pass asks again: a change the server committed late,
 with an earlier ``lastUpdated``, is not passed over."""
@@ -93,6 +104,7 @@ def _login(entry: FhirServerSettings) -> Login | None:
         return None
     proof: ClientProof
     if entry.private_key_file is not None:
+        assert entry.key_id is not None  # the settings ask for it with a key
         proof = SignedAssertion(entry.private_key_file.read_bytes(), entry.key_id)
         try:
             proof.token({"iss": entry.client_id})  # the key is read and signs, or says why
@@ -164,6 +176,8 @@ class FhirSync:
                 if updated is not None and (newest is None or updated > newest):
                     newest = updated
         # None changed yet: when the server answered is where the next pass starts.
+        if newest is not None and answered is not None:
+            newest = min(newest, answered)  # a resource dated ahead of its server never pins it
         mark = newest or (answered if watermark is None else None)
         if mark is not None:
             self._state.advance(self.server.name, mark, now)
@@ -185,14 +199,27 @@ class FhirSync:
                 if raw.get("resourceType") == "Appointment":
                     results.append(self._take(raw, included, now))
             for reference in notice.references:
-                found = self.server.client.read(reference)
+                try:
+                    found = self.server.client.read(reference)
+                except FhirRefusedRequest as exc:  # this one only; the notice is done
+                    results.append(EventResult(reference, Outcome.REJECTED, reason=str(exc)))
+                    continue
                 if found is None:
-                    why = "pushed, but the server no longer has it"
-                    results.append(EventResult(reference, Outcome.IGNORED, reason=why))
+                    results.append(self._gone(reference))
                 else:
                     results.append(self._take(found, included, now))
             self._inbox.done(notice_id)
         return results
+
+    def _gone(self, reference: str) -> EventResult:
+        """A pushed appointment the server no longer has (deleted): its booking is cancelled."""
+        booking_id = reference.rsplit("/", 1)[-1]
+        current = self._service.store.get(self.server.rules.clinic_id, booking_id)
+        if current is None or current.status is not BookingStatus.BOOKED:
+            why = "pushed, but the server no longer has it"
+            return EventResult(reference, Outcome.IGNORED, booking_id, why)
+        outcome = self._change(booking_id, StatusChange.CANCEL)
+        return EventResult(reference, outcome, booking_id, "deleted on the server")
 
     def _params(self, now: datetime, watermark: datetime | None) -> list[tuple[str, str]]:
         """The first pass (or a full one) asks by ``date`` for the booking window; later
@@ -228,6 +255,12 @@ class FhirSync:
                         EventResult(item, Outcome.REJECTED, str(raw.get("id") or ""), str(exc))
                     )
                     continue
+                except (FhirUnavailable, SQLAlchemyError):
+                    raise
+                except Exception as exc:  # as in a pass: this appointment only
+                    why = f"could not be read ({type(exc).__name__}: {exc})"
+                    results.append(EventResult(item, Outcome.REJECTED, reason=why))
+                    continue
                 if mapped.action is Action.BOOK:
                     results.append(EventResult(item, Outcome.CREATED, mapped.appointment_id))
                 else:
@@ -244,11 +277,20 @@ class FhirSync:
         seen = self._state.seen(self.server.name, booking_id) if booking_id else None
         if seen is not None and seen.version == version:
             return EventResult(item, Outcome.UNCHANGED, booking_id)
+        if seen is not None and _older(version, seen.version):
+            why = f"version {version} is older than {seen.version}, already taken"
+            return EventResult(item, Outcome.IGNORED, booking_id, why)
         try:
             mapped = self._map(raw, included, now)
             outcome, reason = self._apply(mapped, now)
         except (Refused, BookingError) as exc:
             return EventResult(item, Outcome.REJECTED, booking_id, str(exc))
+        except (FhirUnavailable, SQLAlchemyError):
+            raise  # the server or the database, not this appointment: the pass is retried
+        except Exception as exc:  # one appointment nothing above foresaw stops no other
+            log.exception("fhir %s: %s could not be read", self.server.name, item)
+            why = f"could not be read ({type(exc).__name__}: {exc})"
+            return EventResult(item, Outcome.REJECTED, booking_id, why)
         kept = Seen(version, mapped.action)
         self._state.keep(self.server.name, self.server.rules.clinic_id, booking_id, kept, now)
         return EventResult(item, outcome, booking_id, reason)
@@ -264,10 +306,8 @@ class FhirSync:
             raise Refused(refusal_of(exc, "Appointment")) from exc
         try:
             return map_appointment(appointment, self.server.rules, self._resolver(included), now)
-        except ValidationError as exc:  # a Patient, Location or Slot it points at
+        except ValidationError as exc:  # the Patient it points at
             raise Refused(refusal_of(exc)) from exc
-        except FhirRefusedRequest as exc:  # one it may not read: this appointment only
-            raise Refused(f"Appointment.participant: {exc}") from exc
 
     def _apply(self, mapped: Mapped, now: datetime) -> tuple[Outcome, str]:
         clinic, booking_id = self.server.rules.clinic_id, mapped.appointment_id
@@ -326,7 +366,14 @@ class FhirSync:
         client = self.server.client
 
         def resolve(reference: Reference, kind: str) -> Any | None:
-            return _resolve(client, included, reference, kind)
+            try:
+                return _resolve(client, included, reference, kind)
+            except FhirRefusedRequest as exc:
+                raise Unreadable(str(exc)) from exc
+            except ValidationError as exc:
+                if kind == "Patient":
+                    raise
+                raise Unreadable(refusal_of(exc)) from exc
 
         return resolve
 
@@ -397,8 +444,19 @@ def _meta(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _version(raw: dict[str, Any]) -> str:
+    """``meta.versionId``, else ``meta.lastUpdated``, else a digest of the resource itself
+    (a server that keeps no versions: any change is a new one)."""
     meta = _meta(raw)
-    return str(meta.get("versionId") or meta.get("lastUpdated") or "")
+    found = meta.get("versionId") or meta.get("lastUpdated")
+    if found:
+        return str(found)[:128]
+    body = json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def _older(version: str, than: str) -> bool:
+    """Whether ``version`` comes before ``than`` (both numbers, as versionIds mostly are)."""
+    return version.isdigit() and than.isdigit() and int(version) < int(than)
 
 
 def _last_updated(raw: dict[str, Any]) -> datetime | None:
