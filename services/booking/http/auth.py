@@ -48,7 +48,8 @@ class ClinicKeys:
         if key is None or not signature.startswith("sha256="):
             return False
         expected = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-        return secrets.compare_digest(signature[len("sha256=") :].strip().lower(), expected)
+        given = signature[len("sha256=") :].strip().lower()
+        return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode())
 
 
 def require_clinic(caller: str | None, clinic_id: str) -> None:

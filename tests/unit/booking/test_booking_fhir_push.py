@@ -194,6 +194,8 @@ def test_pushes_are_authenticated_per_clinic(api: TestClient, clock: ManualClock
     assert api.post(f"/v1/fhir/{CLINIC}", content=body, headers=headers).status_code == 202
     headers = {"X-Signature": "sha256=" + "0" * 64}
     assert api.post(f"/v1/fhir/{CLINIC}", content=body, headers=headers).status_code == 401
+    odd = {"X-Signature": "sha256=é".encode("latin-1")}  # not ASCII: refused, not a 500
+    assert api.post(f"/v1/fhir/{CLINIC}", content=body, headers=odd).status_code == 401
 
 
 @pytest.mark.parametrize(
