@@ -321,7 +321,8 @@ class FhirSync:
             if current.status is not BookingStatus.BOOKED:
                 return Outcome.UNCHANGED, ""
             return self._change(booking_id, StatusChange.CANCEL), (
-                f"status {mapped.status}: not reminded until it is booked again"
+                f"status {mapped.status}: not reminded; its booking is cancelled, and a new"
+                " appointment is needed to remind again"
             )
         change = {
             Action.ATTEND: StatusChange.ATTENDED,
