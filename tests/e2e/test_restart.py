@@ -1,6 +1,6 @@
 """Stopped with Ctrl-C, killed outright, started again: every plan carries on, nothing twice.
 
-The platform runs as ``make run`` starts it, with a clock at x3600 (an hour a
+The platform runs as ``make run`` starts it, with a clock at x7200 (two hours a
 real second) that carries on across the restarts. The embedded broker forgets
 everything at each stop, so every start finds it empty beside the worker's old
 local state: the platform must notice and rebuild each plan from the booking store.
@@ -23,7 +23,7 @@ from tests.e2e.test_platform import booking_body
 
 pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 
-SCALE = 3600.0
+SCALE = 7200.0
 START = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
 
 
