@@ -166,9 +166,11 @@ def test_the_booking_relay_forces_the_clinic_and_refuses_an_erasure(granted: Gra
         assert relayed.key == "dr-jenny:p-42"
         refused = [decode(DeadLetter, v) for v in letters.wait_for(2)]
         assert [r.topic for r in refused] == [own, own]
-        assert "patient.erased" in refused[0].reason and "booking API" in refused[0].reason
-        assert "not a booking event" in refused[1].reason
-        assert json.loads(refused[0].payload)["type"] == "patient.erased"
+        # Keyed and keyless records land on different partitions: their order is not kept.
+        by_type = {json.loads(r.payload)["type"]: r.reason for r in refused}
+        erased, unreadable = by_type["patient.erased"], by_type["booking.created"]
+        assert "patient.erased" in erased and "booking API" in erased
+        assert "not a booking event" in unreadable
     finally:
         relay.stop()
         bookings.close()
