@@ -64,8 +64,8 @@ e2e: install
 
 # Unit, integration and most end-to-end tests in two processes (pytest-xdist): most
 # wait on brokers and processes, not the CPU; each process starts its own broker, and
-# every test has its own topics, database schema and ports. The type check runs beside
-# them. The end-to-end tests marked `alone` run after them, one at a time: they time
+# every test has its own topics, database schema and ports. The end-to-end tests
+# marked `alone` run after them, one at a time: they time
 # whole platforms against a sped-up clock to the second, and one beside another
 # test's load was seen seconds late.
 # The fault runs go first, so that the two longest tests (a minute and more each)
@@ -74,12 +74,9 @@ e2e: install
 # the cluster's fault run once counted 68 due pairs with no ledger row; its cause is
 # still to be found). Worksteal moves queued tests to whichever process is free.
 # Each run names its slowest tests, so that the 15 minutes the command may take stay in view.
-test: lint browser postgres kafka-jars
-	$(BIN)/mypy > $(VENV)/mypy.log 2>&1 & types=$$!; \
+test: lint typecheck browser postgres kafka-jars
 	$(BIN)/pytest -q -n 2 --dist worksteal --durations=12 -m "not chaos and not alone" \
-		tests/faults tests/integration tests/unit tests/e2e; code=$$?; \
-	wait $$types; typed=$$?; cat $(VENV)/mypy.log; \
-	if [ $$code -ne 0 ]; then exit $$code; fi; if [ $$typed -ne 0 ]; then exit 1; fi
+		tests/faults tests/integration tests/unit tests/e2e
 	$(BIN)/pytest -q --durations=6 -m alone tests/e2e
 
 clean:
