@@ -24,6 +24,7 @@ from services.shared.control import RESYNC_REQUEST, ResyncRequested
 from services.shared.erasure import ErasureKeys, ErasureRecord, PatientErased, decode_booking_topic
 from services.shared.events import (
     BookingEvent,
+    ConsumedRecord,
     DeadLetter,
     DeliveryState,
     InvalidEvent,
@@ -37,19 +38,8 @@ log = logging.getLogger("clinic.reminders")
 SERVICE = "reminders"
 
 
-class Record(Protocol):
-    """The parts of a consumed record the worker reads (a Faust message has them)."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
+Record = ConsumedRecord
+"""The parts of a consumed record the worker reads (a Faust message has them)."""
 
 
 class Outbound(Protocol):
