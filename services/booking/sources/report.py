@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from services.booking.store.store import Recorded
+from services.shared.events import BookingEventType
+
 
 class Outcome(StrEnum):
     CREATED = "created"
@@ -43,3 +46,13 @@ class SyncReport:
     @property
     def rejected(self) -> list[EventResult]:
         return [r for r in self.results if r.outcome is Outcome.REJECTED]
+
+
+def upserted(recorded: Recorded) -> Outcome:
+    """What :meth:`BookingService.upsert` did with an item: booked, moved, or nothing new."""
+    if recorded.replayed:
+        return Outcome.UNCHANGED
+    return {
+        BookingEventType.CREATED: Outcome.CREATED,
+        BookingEventType.RESCHEDULED: Outcome.RESCHEDULED,
+    }.get(recorded.event.type, Outcome.UNCHANGED)

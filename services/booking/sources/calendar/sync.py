@@ -42,8 +42,7 @@ from services.booking.sources.calendar.state import (
     event_key,
     feed_name,
 )
-from services.booking.sources.report import EventResult, Outcome, SyncReport
-from services.shared.events import BookingEventType
+from services.booking.sources.report import EventResult, Outcome, SyncReport, upserted
 
 SOURCE = "ical"
 
@@ -140,13 +139,7 @@ class CalendarSync:
         body = self.feed.mapping.request(event, self.feed.clinic_id, booking_id)
         recorded = self._service.upsert(body, source=SOURCE)
         self._save(event, booking_id, EventState.ACTIVE)
-        outcome = {
-            BookingEventType.CREATED: Outcome.CREATED,
-            BookingEventType.RESCHEDULED: Outcome.RESCHEDULED,
-        }.get(recorded.event.type, Outcome.UNCHANGED)
-        return EventResult(
-            event.uid, Outcome.UNCHANGED if recorded.replayed else outcome, booking_id
-        )
+        return EventResult(event.uid, upserted(recorded), booking_id)
 
     def _move(self, event: FeedEvent, record: FeedRecord) -> EventResult:
         if event.start != record.start:

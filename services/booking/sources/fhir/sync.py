@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -53,8 +54,8 @@ from services.booking.sources.fhir.mapping import (
 from services.booking.sources.fhir.resources import MODELS, parse_resource, refusal_of
 from services.booking.sources.fhir.rules import FhirRules, Treatment
 from services.booking.sources.fhir.state import FhirState, Seen, source_name
-from services.booking.sources.report import EventResult, Outcome, SyncReport
-from services.shared.events import BookingEventType, BookingStatus
+from services.booking.sources.report import EventResult, Outcome, SyncReport, upserted
+from services.shared.events import BookingStatus
 
 SOURCE = "fhir"
 log = logging.getLogger(__name__)
@@ -245,22 +246,19 @@ class FhirSync:
         included: dict[str, dict[str, Any]] = {}
         for page in self.server.client.search("Appointment", self._params(now, None)):
             for raw in _entries(page, included):
-                item = f"Appointment/{raw.get('id') or '?'}"
-                try:
+                item, booking_id = f"Appointment/{raw.get('id') or '?'}", str(raw.get("id") or "")
+
+                def checked(raw: dict[str, Any] = raw) -> tuple[Mapped, Outcome, str]:
                     mapped = self._map(raw, included, now)
                     if mapped.body is not None:
                         self._service.check(mapped.body)
-                except (Refused, BookingError) as exc:
-                    results.append(
-                        EventResult(item, Outcome.REJECTED, str(raw.get("id") or ""), str(exc))
-                    )
+                    return mapped, Outcome.CREATED, ""
+
+                done = self._refusing(item, booking_id, checked)
+                if isinstance(done, EventResult):
+                    results.append(done)
                     continue
-                except (FhirUnavailable, SQLAlchemyError):
-                    raise
-                except Exception as exc:  # as in a pass: this appointment only
-                    why = f"could not be read ({type(exc).__name__}: {exc})"
-                    results.append(EventResult(item, Outcome.REJECTED, reason=why))
-                    continue
+                mapped = done[0]
                 if mapped.action is Action.BOOK:
                     results.append(EventResult(item, Outcome.CREATED, mapped.appointment_id))
                 else:
@@ -280,20 +278,34 @@ class FhirSync:
         if seen is not None and _older(version, seen.version):
             why = f"version {version} is older than {seen.version}, already taken"
             return EventResult(item, Outcome.IGNORED, booking_id, why)
-        try:
+
+        def applied() -> tuple[Mapped, Outcome, str]:
             mapped = self._map(raw, included, now)
-            outcome, reason = self._apply(mapped, now)
+            return (mapped, *self._apply(mapped, now))
+
+        done = self._refusing(item, booking_id, applied)
+        if isinstance(done, EventResult):
+            return done
+        mapped, outcome, reason = done
+        kept = Seen(version, mapped.action)
+        self._state.keep(self.server.name, self.server.rules.clinic_id, booking_id, kept, now)
+        return EventResult(item, outcome, booking_id, reason)
+
+    def _refusing(
+        self, item: str, booking_id: str, work: Callable[[], tuple[Mapped, Outcome, str]]
+    ) -> tuple[Mapped, Outcome, str] | EventResult:
+        """``work``'s result, or the item refused with why. The server or the database
+        failing is raised: the pass is retried, not this appointment refused."""
+        try:
+            return work()
         except (Refused, BookingError) as exc:
             return EventResult(item, Outcome.REJECTED, booking_id, str(exc))
         except (FhirUnavailable, SQLAlchemyError):
-            raise  # the server or the database, not this appointment: the pass is retried
+            raise
         except Exception as exc:  # one appointment nothing above foresaw stops no other
             log.exception("fhir %s: %s could not be read", self.server.name, item)
             why = f"could not be read ({type(exc).__name__}: {exc})"
             return EventResult(item, Outcome.REJECTED, booking_id, why)
-        kept = Seen(version, mapped.action)
-        self._state.keep(self.server.name, self.server.rules.clinic_id, booking_id, kept, now)
-        return EventResult(item, outcome, booking_id, reason)
 
     def _map(
         self, raw: dict[str, Any], included: dict[str, dict[str, Any]], now: datetime
@@ -340,13 +352,7 @@ class FhirSync:
             return Outcome.PAST
         if current is not None and current.status is BookingStatus.CANCELLED:
             raise Refused("the booking was cancelled; a cancelled booking is not booked again")
-        recorded = self._service.upsert(body, source=SOURCE)
-        if recorded.replayed:
-            return Outcome.UNCHANGED
-        return {
-            BookingEventType.CREATED: Outcome.CREATED,
-            BookingEventType.RESCHEDULED: Outcome.RESCHEDULED,
-        }.get(recorded.event.type, Outcome.UNCHANGED)
+        return upserted(self._service.upsert(body, source=SOURCE))
 
     def _change(self, booking_id: str, change: StatusChange) -> Outcome:
         try:
