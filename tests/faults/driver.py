@@ -18,7 +18,7 @@ from services.shared.events import Channel
 from tests.faults.expected import expected
 from tests.faults.harness import FaultPlatform
 from tests.faults.scenario import Size, Step, Story
-from tests.faults.tally import Tally, provider_counts, read_ledger, tally
+from tests.faults.tally import Tally, provider_counts, read_ledger, slowest, tally
 from tests.support.providers import Mailbox, RecordingTwilio
 from tests.support.twilio_server import Answer
 
@@ -291,6 +291,8 @@ class Driver:
         self._brokers.shutdown(wait=True)
 
     def count(self, cut: datetime, margin: timedelta) -> Tally:
+        if not self.platform.tap.catch_up():
+            self.problems.append("the status tap did not read the status topic to its end")
         store = BookingStore(self.platform.booking_db)
         try:
             due = expected(
@@ -314,6 +316,10 @@ class Driver:
             self.drained_at,
             blocked,
         )
+        emitted: dict[str, datetime] = {}
+        for arrival in self.platform.tap.due:  # the first emission of each
+            emitted.setdefault(arrival.reminder_id, arrival.reminder.emitted_at)
+        result.slowest = slowest(due, emitted, ledger)
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)
         return result

@@ -15,8 +15,10 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +33,7 @@ from services.ops.kafka_state import group_lag, open_admin, topic_states
 from services.shared.apache_kafka import ApacheKafka
 from services.shared.broker import EmbeddedBroker, free_port
 from services.shared.clock import ScaledClock
-from services.shared.events import NotificationStatus, decode
+from services.shared.events import NotificationStatus, ReminderDue, decode
 from services.shared.topics import Topics, ensure_topics
 from tests.support.processes import Service
 
@@ -45,17 +47,23 @@ TWILIO_SID = "AC" + "f" * 32
 
 
 class StatusTap:
-    """Reads the status topic in a thread, keeping every status (the broker forgets them)."""
+    """Reads the status and due topics in a thread, keeping every record (the broker forgets
+    them): the statuses for the count, and when each due reminder reached the broker, so
+    that a late one shows whether the worker or the notifier held it."""
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, status_topic: str, due_topic: str) -> None:
         self._bootstrap = bootstrap
-        self._topic = topic
+        self._topics = (status_topic, due_topic)
         self.statuses: list[NotificationStatus] = []
+        self.due: list[Arrival] = []
+        self._next: dict[tuple[str, int], int] = {}
+        """The offset after the last record read, per topic and partition."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
         self._stop.clear()
+        self._next.clear()  # a broker started again starts its offsets again
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
 
@@ -70,13 +78,54 @@ class StatusTap:
             auto_offset_reset="earliest",
             enable_auto_commit=False,
         )
-        consumer.assign([TopicPartition(self._topic, p) for p in range(PARTITIONS)])
+        consumer.assign([TopicPartition(t, p) for t in self._topics for p in range(PARTITIONS)])
         try:
             while not self._stop.is_set():
-                for records in consumer.poll(timeout_ms=200).values():
-                    self.statuses.extend(decode(NotificationStatus, r.value) for r in records)
+                for tp, records in consumer.poll(timeout_ms=200).items():
+                    self._keep(tp.topic, records)
+                    self._next[(tp.topic, tp.partition)] = records[-1].offset + 1
         finally:
             consumer.close()
+
+    def catch_up(self, timeout: float = 60.0) -> bool:
+        """Wait until every record the broker holds now has been read; False on timeout.
+
+        The count reads what the tap kept: a tap still behind (its client finding the
+        new leaders after a failover) would turn a reported skip into a loss.
+        """
+        consumer = KafkaConsumer(bootstrap_servers=self._bootstrap)
+        try:
+            states = topic_states(consumer, list(self._topics), exact=True)
+        finally:
+            consumer.close()
+        ends = {(s.name, p): end for s in states for p, end in s.end_offsets.items()}
+        deadline = time.monotonic() + timeout
+        while any(self._next.get(tp, 0) < end for tp, end in ends.items()):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.2)
+        return True
+
+    def _keep(self, topic: str, records: list[Any]) -> None:
+        if topic == self._topics[0]:
+            self.statuses.extend(decode(NotificationStatus, r.value) for r in records)
+            return
+        for r in records:
+            reminder = decode(ReminderDue, r.value)
+            self.due.append(
+                Arrival(reminder.reminder_id, r.partition, r.offset, r.timestamp, reminder)
+            )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A due reminder as the broker had it: where, and when (the record's timestamp, ms)."""
+
+    reminder_id: str
+    partition: int
+    offset: int
+    timestamp: int
+    reminder: ReminderDue
 
 
 class FaultPlatform:
@@ -110,7 +159,7 @@ class FaultPlatform:
         self.booking = Service("booking", "services.booking", var_dir / "booking.log")
         self.worker = Service("reminders", "services.reminders", var_dir / "reminders.log")
         self.notifier = Service("notifier", "services.notifier", var_dir / "notifier.log")
-        self.tap = StatusTap(self.broker.bootstrap, self.topics.status)
+        self.tap = StatusTap(self.broker.bootstrap, self.topics.status, self.topics.due)
         self.broker_restarts = 0
 
     def env(self) -> dict[str, str]:

@@ -80,6 +80,8 @@ class Tally:
     """A restart that never came back, a broker fault that failed (asserted none)."""
     latest: timedelta = timedelta(0)
     """How late the latest step ran."""
+    slowest: list[str] = field(default_factory=list)
+    """The latest sends, each split into the worker's part and the notifier's."""
 
     def table(self) -> str:
         lines = [
@@ -111,8 +113,34 @@ class Tally:
             f"{self.provider_sms:>3}/{self.provider_email:<3}",
             f"{'latest step (platform hours behind its time)':<58} "
             f"{self.latest.total_seconds() / 3600:>6.2f}",
+            *self.slowest,
         ]
         return "\n".join(lines)
+
+
+def slowest(
+    expected: ExpectedSet,
+    emitted: Mapping[str, datetime],
+    ledger: Mapping[Key, Row],
+    count: int = 5,
+) -> list[str]:
+    """The ``count`` pairs that reached the notifier latest after falling due (platform
+    hours), each split at the moment the worker emitted it (``emitted``: reminder id to
+    its ``emitted_at``, from the due topic)."""
+    late = []
+    for key, due in [*expected.required.items(), *expected.optional.items()]:
+        row, at = ledger.get(key), emitted.get(key[0])
+        if row is None or row.created_at is None or at is None:
+            continue
+        worker, notifier = at - due.fires_at, row.created_at - at
+        late.append((worker + notifier, worker, notifier, due, key[1]))
+    late.sort(key=lambda item: item[0], reverse=True)
+    return [
+        f"late {total.total_seconds() / 3600:5.1f} h: worker {worker.total_seconds() / 3600:5.1f}"
+        f" h, notifier {notifier.total_seconds() / 3600:5.1f} h ({due.booking.booking_id}"
+        f" {due.milestone}/{channel.value}, due {due.fires_at:%a %H:%M})"
+        for total, worker, notifier, due, channel in late[:count]
+    ]
 
 
 def read_ledger(url: str) -> dict[Key, Row]:

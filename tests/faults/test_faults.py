@@ -7,6 +7,7 @@ missing. ``FAULT_SEED`` replays a run; ``make chaos`` runs a bigger one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,7 +86,21 @@ def run(tmp_path: Path, size: Size, twilio: RecordingTwilio, smtp: SmtpServer) -
         (tmp_path / "statuses.jsonl").write_text(statuses)
     print(describe(size), flush=True)
     print(result.table(), flush=True)
+    for name in ("reminders", "notifier", "booking"):
+        print(f"{name}: {', '.join(warnings(tmp_path / 'var' / f'{name}.log')) or 'no warnings'}")
     return result
+
+
+def warnings(log: Path, most: int = 12) -> list[str]:
+    """The service's distinct WARNING and ERROR lines, each with how often, without the
+    clients' own lines about a node that is down (every failover has them)."""
+    noise = ("Unable connect", "Failed fetch", "Connection", "KafkaTCPTransport", "Metadata")
+    seen: dict[str, int] = {}
+    for line in log.read_text(errors="replace").splitlines() if log.exists() else []:
+        if (" WARNING " in line or " ERROR " in line) and not any(n in line for n in noise):
+            text = re.sub(r"\d+(\.\d+)?", "N", line.split(": ", 1)[-1])
+            seen[text] = seen.get(text, 0) + 1
+    return [f"{text} (x{count})" for text, count in list(seen.items())[:most]]
 
 
 @pytest.mark.integration
