@@ -10,7 +10,7 @@ import faust
 from services.reminders.planning.protocol import BUILTIN_DIR, ProtocolError, ProtocolRegistry
 from services.reminders.schedule.policies import clinic_policies
 from services.reminders.settings import ReminderSettings
-from services.reminders.worker.app import create_app, owned_partitions
+from services.reminders.worker.app import changelog_topics, create_app, owned_partitions
 from services.shared.clock import ScaledClock
 from services.shared.logs import configure_logging
 from services.shared.settings import load_settings
@@ -52,13 +52,17 @@ def main() -> None:
         raise SystemExit(f"configuration error: CLINIC_CLINICS_FILE: {exc}") from exc
     policy = clinic_policies(clinics)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings, clock, registry, policy)
+    # The changelogs too, before Faust would: it creates topics with one replica (its
+    # ``topic_replication_factor``), and a changelog on one broker of a cluster stops
+    # the worker when that broker dies and loses plans with its disk.
+    changelogs = changelog_topics(app)
     ensure_topics(
         settings.kafka,
-        settings.topics.all(),
+        [*settings.topics.all(), *changelogs],
         settings.partitions,
-        configs=settings.topics.configs(),
+        configs={**settings.topics.configs(), **changelogs},
     )
-    app = create_app(settings, clock, registry, policy)
     print(
         f"reminders worker {settings.worker_id} on {settings.bootstrap_servers}, "
         f"web {settings.web_url}, clock x{clock.scale:g}",

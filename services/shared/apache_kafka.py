@@ -209,6 +209,18 @@ class ApacheKafka(LocalServer):
             int(p["leader_id"]) for t in described for p in t["partitions"] if p["leader_id"] >= 0
         )
 
+    def replicas(self) -> dict[str, int]:
+        """Each topic's replicas (the fewest of any of its partitions), Kafka's own aside."""
+        from kafka.admin import KafkaAdminClient
+
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=10000)
+        try:
+            names = [t for t in admin.list_topics() if not t.startswith("__")]
+            described = admin.describe_topics(names)
+        finally:
+            admin.close()
+        return {t["name"]: min(len(p["replica_nodes"]) for p in t["partitions"]) for t in described}
+
     def active_controller(self) -> int:
         """The node id of the KRaft quorum's leader, as ``kafka-metadata-quorum`` reports it."""
         shown = subprocess.run(

@@ -291,6 +291,11 @@ class Driver:
         self._brokers.shutdown(wait=True)
 
     def count(self, cut: datetime, margin: timedelta) -> Tally:
+        if self.platform.cluster is not None:
+            nodes = len(self.platform.cluster.nodes)
+            for topic, replicas in self.platform.cluster.replicas().items():
+                if replicas < nodes:  # one dead broker would stop it, one lost disk lose it
+                    self.problems.append(f"topic {topic} has {replicas} of {nodes} replicas")
         if not self.platform.tap.catch_up():
             self.problems.append("the status tap did not read the status topic to its end")
         store = BookingStore(self.platform.booking_db)

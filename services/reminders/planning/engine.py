@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from services.reminders.planning.course import (
     Attendance,
@@ -24,7 +23,7 @@ from services.reminders.planning.course import (
 from services.reminders.planning.localtime import out_of_quiet_hours
 from services.reminders.planning.models import Milestone, Primitive, Protocol, Trigger
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.planning.timing import Timing, timing
+from services.reminders.planning.timing import Anchors, Timing, timing
 from services.shared.clinics import DEFAULT_QUIET, QuietHours
 from services.shared.events import Booking, Channel, ReminderDue
 
@@ -76,10 +75,11 @@ def plan_patient(
     bookings = counted(bookings)
     for booking in bookings:
         protocol = registry.get(booking.treatment)
+        anchors, course = Anchors.of(booking), _course_context(booking, protocol)
         for trigger in triggers(booking, bookings, protocol, policy.attendance):
             for milestone in protocol.milestones_for(trigger, booking.kind):
                 if conditions_hold(milestone.conditions, booking, bookings, protocol):
-                    reminder = _plan_one(booking, milestone, trigger, protocol, policy)
+                    reminder = _plan_one(booking, anchors, course, milestone, trigger, policy)
                     if reminder is not None:
                         planned[reminder.reminder_id] = reminder
     return sorted(planned.values(), key=lambda r: (r.due_at, r.reminder_id))
@@ -87,23 +87,23 @@ def plan_patient(
 
 def _plan_one(
     booking: Booking,
+    anchors: Anchors,
+    course: Mapping[str, Primitive],
     milestone: Milestone,
     trigger: Trigger,
-    protocol: Protocol,
     policy: ClinicPolicy,
 ) -> PlannedReminder | None:
-    when = timing(booking, milestone, policy.maintenance)
+    when = timing(anchors, milestone, policy.maintenance)
     due = when.due
     late = booking.booked_at is not None and due < booking.booked_at
     if late:
         if milestone.late == "skip" or booking.booked_at is None:
             return None
         due = booking.booked_at
-    zone = ZoneInfo(booking.patient.timezone)
-    due = out_of_quiet_hours(due, zone, policy.quiet)
+    due = out_of_quiet_hours(due, anchors.zone, policy.quiet)
     if when.stale_at is not None and due >= when.stale_at:
         return None
-    context = _context(booking, milestone, trigger, protocol, policy, when, late)
+    context = _context(course, milestone, trigger, policy, when, late)
     return PlannedReminder(
         reminder_id=reminder_id(
             booking.clinic_id, booking.booking_id, milestone.id, booking.schedule_version
@@ -118,29 +118,32 @@ def _plan_one(
     )
 
 
+def _course_context(booking: Booking, protocol: Protocol) -> dict[str, Primitive]:
+    """What every message of one booking says of its treatment and course."""
+    limit = sessions_limit(booking, protocol)
+    sessions = protocol.course.sessions
+    return {
+        "treatment": protocol.treatment,
+        "protocol_version": protocol.version,
+        "sessions_limit": limit,
+        "session_number": booking.session_number,
+        "sessions_left": max(limit - booking.session_number, 0),
+        "sessions_typical_min": sessions.typical_min,
+        "sessions_typical_max": sessions.typical_max,
+        "sessions_max": sessions.max,
+    }
+
+
 def _context(
-    booking: Booking,
+    course: Mapping[str, Primitive],
     milestone: Milestone,
     trigger: Trigger,
-    protocol: Protocol,
     policy: ClinicPolicy,
     when: Timing,
     late: bool,
 ) -> dict[str, Primitive]:
-    limit = sessions_limit(booking, protocol)
-    context: dict[str, Primitive] = dict(milestone.context)
-    context.update(when.windows)
-    context.update(
-        treatment=protocol.treatment,
-        protocol_version=protocol.version,
-        sessions_limit=limit,
-        session_number=booking.session_number,
-        sessions_left=max(limit - booking.session_number, 0),
-        sessions_typical_min=protocol.course.sessions.typical_min,
-        sessions_typical_max=protocol.course.sessions.typical_max,
-        sessions_max=protocol.course.sessions.max,
-        sent_late=late,
-    )
+    context: dict[str, Primitive] = {**milestone.context, **when.windows, **course}
+    context["sent_late"] = late
     if trigger is Trigger.COURSE_COMPLETED:
         context["maintenance"] = policy.maintenance
     return context

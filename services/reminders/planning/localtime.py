@@ -36,16 +36,6 @@ def shift_day(day: date, amount: int, unit: Unit) -> date:
     return day + timedelta(days=amount * (7 if unit is Unit.WEEKS else 1))
 
 
-def shift(anchor: datetime, amount: int, unit: Unit, at: time | None, zone: ZoneInfo) -> datetime:
-    """``anchor`` moved by an offset: exact elapsed hours, or a local date at ``at``."""
-    if unit is Unit.HOURS:
-        return (anchor + timedelta(hours=amount)).astimezone(UTC)
-    if at is None:
-        raise ValueError("an offset in days, weeks or months needs a time of day")
-    day = shift_day(anchor.astimezone(zone).date(), amount, unit)
-    return local_to_utc(day, at, zone)
-
-
 def out_of_quiet_hours(instant: datetime, zone: ZoneInfo, quiet: QuietHours | None) -> datetime:
     """``instant`` if allowed, else when the window ends (that morning or the next), in UTC."""
     opens = quiet_ends(quiet, zone, instant) if quiet is not None else None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from services.reminders.planning.localtime import shift, shift_day
+from services.reminders.planning.localtime import local_to_utc, shift_day
 from services.reminders.planning.models import Maintenance, Milestone, Primitive
 from services.reminders.planning.offsets import Offset, Unit
 from services.shared.events import Booking
@@ -21,52 +22,91 @@ class Timing:
     windows: dict[str, Primitive]
 
 
-def anchor_of(booking: Booking, milestone: Milestone) -> datetime:
-    if milestone.anchor == "end":
-        return booking.start + timedelta(minutes=booking.duration_minutes)
-    return booking.start
+@dataclass(frozen=True, slots=True)
+class Anchors:
+    """A booking's start and end, as instants and as local dates, worked out once per plan:
+    every milestone of the booking counts from one of them."""
+
+    zone: ZoneInfo
+    start: datetime
+    end: datetime
+    start_day: date
+    end_day: date
+
+    @classmethod
+    def of(cls, booking: Booking) -> Anchors:
+        zone = ZoneInfo(booking.patient.timezone)
+        start = booking.start
+        end = start + timedelta(minutes=booking.duration_minutes)
+        return cls(zone, start, end, start.astimezone(zone).date(), end.astimezone(zone).date())
+
+    def instant(self, milestone: Milestone) -> datetime:
+        return self.end if milestone.anchor == "end" else self.start
+
+    def day(self, milestone: Milestone) -> date:
+        return self.end_day if milestone.anchor == "end" else self.start_day
 
 
-def timing(booking: Booking, milestone: Milestone, maintenance: Maintenance) -> Timing:
+def timing(anchors: Anchors, milestone: Milestone, maintenance: Maintenance) -> Timing:
     """Work out a milestone's timing for a booking, in the patient's time zone."""
-    zone = ZoneInfo(booking.patient.timezone)
-    anchor = anchor_of(booking, milestone)
     offset = milestone.offset_for(maintenance)
-    due = shift(anchor, offset.amounts()[0], offset.unit, milestone.at, zone)
+    anchor, day = anchors.instant(milestone), anchors.day(milestone)
+    amount = offset.amounts()[0]
+    if offset.unit is Unit.HOURS:
+        due = (anchor + timedelta(hours=amount)).astimezone(UTC)
+    elif milestone.at is None:
+        raise ValueError("an offset in days, weeks or months needs a time of day")
+    else:
+        due = local_to_utc(shift_day(day, amount, offset.unit), milestone.at, anchors.zone)
     windows: dict[str, Primitive] = {}
     if offset.is_range:
-        windows.update(window_context("window", anchor, offset, zone))
+        windows.update(window_context("window", anchor, day, offset, anchors.zone))
     for name, window in milestone.windows.items():
-        windows.update(window_context(name, anchor, window, zone))
-    return Timing(due=due, stale_at=_stale_at(booking, milestone, due), windows=windows)
+        windows.update(window_context(name, anchor, day, window, anchors.zone))
+    return Timing(due=due, stale_at=_stale_at(anchors, milestone, due), windows=windows)
 
 
 def window_context(
-    name: str, anchor: datetime, offset: Offset, zone: ZoneInfo
+    name: str, anchor: datetime, day: date, offset: Offset, zone: ZoneInfo
 ) -> dict[str, Primitive]:
-    """``{name}_earliest``/``_latest`` (ISO local dates, or datetimes for hours) and amounts."""
+    """``{name}_earliest``/``_latest`` (ISO local dates, or datetimes for hours) and amounts;
+    ``day`` is ``anchor``'s local date. Do not change the dict returned: it may be shared."""
+    if offset.unit is not Unit.HOURS:
+        return windows_by_day(name, day, offset)
     earliest, latest = offset.amounts()
+    return _window(
+        name,
+        (anchor + timedelta(hours=earliest)).astimezone(zone).isoformat(),
+        (anchor + timedelta(hours=latest)).astimezone(zone).isoformat(),
+        offset,
+    )
+
+
+@lru_cache(maxsize=8192)
+def windows_by_day(name: str, day: date, offset: Offset) -> dict[str, Primitive]:
+    """A window in days, weeks or months: the same for every booking on the same local day
+    (a clinic books many), so worked out once per day."""
+    earliest, latest = offset.amounts()
+    early, late = shift_day(day, earliest, offset.unit), shift_day(day, latest, offset.unit)
+    return _window(name, early.isoformat(), late.isoformat(), offset)
+
+
+def _window(name: str, earliest: str, latest: str, offset: Offset) -> dict[str, Primitive]:
     return {
-        f"{name}_earliest": _local_iso(anchor, earliest, offset.unit, zone),
-        f"{name}_latest": _local_iso(anchor, latest, offset.unit, zone),
+        f"{name}_earliest": earliest,
+        f"{name}_latest": latest,
         f"{name}_min": offset.low,
         f"{name}_max": offset.high,
         f"{name}_unit": offset.unit.value,
     }
 
 
-def _local_iso(anchor: datetime, amount: int, unit: Unit, zone: ZoneInfo) -> str:
-    if unit is Unit.HOURS:
-        return (anchor + timedelta(hours=amount)).astimezone(zone).isoformat()
-    return shift_day(anchor.astimezone(zone).date(), amount, unit).isoformat()
-
-
-def _stale_at(booking: Booking, milestone: Milestone, due: datetime) -> datetime | None:
-    candidates = []
-    if milestone.stale == "start":
-        candidates.append(booking.start)
-    elif milestone.stale == "end":
-        candidates.append(booking.start + timedelta(minutes=booking.duration_minutes))
-    if milestone.stale_after is not None:
-        candidates.append(due + milestone.stale_after)
-    return min(candidates, default=None)
+def _stale_at(anchors: Anchors, milestone: Milestone, due: datetime) -> datetime | None:
+    """The first of the milestone's staleness rules that applies (None: it never goes stale)."""
+    stale = anchors.start if milestone.stale == "start" else None
+    if milestone.stale == "end":
+        stale = anchors.end
+    if milestone.stale_after is None:
+        return stale
+    after = due + milestone.stale_after
+    return after if stale is None else min(stale, after)

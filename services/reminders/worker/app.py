@@ -151,6 +151,14 @@ def create_app(
     return app
 
 
+def changelog_topics(app: faust.App) -> dict[str, dict[str, str]]:
+    """Each table's changelog topic and the settings Faust would give it (compacted)."""
+    return {
+        table.changelog_topic.get_topic_name(): {"cleanup.policy": "compact"}
+        for table in app.tables.values()
+    }
+
+
 def owned_partitions(app: AppT, ticks_topic: str) -> list[int]:
     """The partitions this worker fires: those of the ticks topic it holds now."""
     return sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ticks_topic)
@@ -260,6 +268,9 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "web_graph_enabled": False,
         "web_stats_enabled": False,
         "topic_partitions": settings.partitions,
+        # Faust's leader election is unused here; its topic would be one more, made by
+        # Faust with one replica (the changelogs are made by the worker: changelog_topics).
+        "topic_disable_leader": True,
         "processing_guarantee": "at_least_once",
         "broker_session_timeout": settings.session_timeout_seconds,
         "broker_heartbeat_interval": min(1.0, settings.session_timeout_seconds / 5),
