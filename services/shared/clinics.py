@@ -81,7 +81,7 @@ def quiet_until(quiet: QuietHours | None, zone_name: str, now: datetime) -> date
 def quiet_ends(quiet: QuietHours, zone: ZoneInfo, now: datetime) -> datetime | None:
     """:func:`quiet_until` for a zone already looked up (the planner's, per milestone)."""
     local = now.astimezone(zone)
-    if not quiet.contains(local.time().replace(tzinfo=None)):
+    if not quiet.contains(local.time()):  # time(): the wall time, without a zone
         return None
     end = datetime.combine(local.date(), quiet.end, tzinfo=zone)
     if end <= local:
