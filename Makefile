@@ -70,9 +70,8 @@ e2e: install
 # test's load was seen seconds late.
 # The fault runs go first, so that the two longest tests (a minute and more each)
 # overlap the many short ones instead of running alone at the end; the end-to-end
-# ones last, so that no whole platform runs beside a fault run (with them beside it,
-# the cluster's fault run once counted 68 due pairs with no ledger row; its cause is
-# still to be found). Worksteal moves queued tests to whichever process is free.
+# ones last, so that no whole platform runs beside a fault run. Worksteal moves
+# queued tests to whichever process is free.
 # Each run names its slowest tests, so that the 15 minutes the command may take stay in view.
 test: lint typecheck browser postgres kafka-jars
 	$(BIN)/pytest -q -n 2 --dist worksteal --durations=12 -m "not chaos and not alone" \
