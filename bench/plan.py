@@ -11,8 +11,8 @@ shapes cost.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from datetime import time as wall_time
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,7 @@ from bench.bookings import future_bookings
 from bench.result import Figure
 from services.reminders.planning.course import conditions_hold, triggers
 from services.reminders.planning.engine import ClinicPolicy, plan_patient
-from services.reminders.planning.localtime import add_months
+from services.reminders.planning.localtime import shift_day
 from services.reminders.planning.offsets import Unit
 from services.reminders.planning.protocol import ProtocolRegistry
 from services.reminders.planning.timing import windows_by_day
@@ -30,7 +30,7 @@ from services.shared.events import Booking
 TARGET = 0.25
 """The engine's plans per second, as a share of the floor's."""
 
-Spec = tuple[bool, int, str, wall_time | None, str | None, timedelta | None]
+Spec = tuple[bool, int, Unit, wall_time | None, str | None, timedelta | None]
 """One milestone as plain numbers: from the end, signed amount, unit, time of day, stale
 at start or end, stale after."""
 
@@ -64,9 +64,8 @@ def run(count: int) -> Figure:
     )
 
 
-def _best(work: object, rounds: int = 3) -> tuple[float, int]:
+def _best(work: Callable[[], int], rounds: int = 3) -> tuple[float, int]:
     """The fastest of ``rounds`` runs of ``work`` (seconds) and what it returned."""
-    assert callable(work)
     took, result = float("inf"), 0
     for _ in range(rounds):
         began = time.perf_counter()
@@ -86,9 +85,7 @@ def _specs(booking: Booking, registry: ProtocolRegistry, policy: ClinicPolicy) -
                 continue
             offset = m.offset_for(policy.maintenance)
             amount = offset.amounts()[0]
-            specs.append(
-                (m.anchor == "end", amount, offset.unit.value, m.at, m.stale, m.stale_after)
-            )
+            specs.append((m.anchor == "end", amount, offset.unit, m.at, m.stale, m.stale_after))
     return specs
 
 
@@ -104,12 +101,12 @@ def _floor(bookings: Sequence[Booking], specs: dict[str, list[Spec]]) -> int:
         end = start + timedelta(minutes=booking.duration_minutes)
         for from_end, amount, unit, at, stale, stale_after in specs[booking.booking_id]:
             anchor = end if from_end else start
-            if unit == "hours":
+            if unit is Unit.HOURS:
                 due = anchor + timedelta(hours=amount)
             else:
                 assert at is not None
                 day = anchor.astimezone(zone).date()
-                day = _shifted(day, amount, unit)
+                day = shift_day(day, amount, unit)
                 due = datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
             stale_at = start if stale == "start" else end if stale == "end" else None
             if stale_after is not None:  # from the natural due instant, as the engine's
@@ -125,9 +122,3 @@ def _floor(bookings: Sequence[Booking], specs: dict[str, list[Spec]]) -> int:
             if stale_at is None or due < stale_at:
                 kept += 1
     return kept
-
-
-def _shifted(day: date, amount: int, unit: str) -> date:
-    if unit == Unit.MONTHS:
-        return add_months(day, amount)
-    return day + timedelta(days=amount * (7 if unit == Unit.WEEKS else 1))
