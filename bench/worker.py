@@ -12,20 +12,11 @@ from tests.support.processes import Service
 
 
 class Worker:
-    """A reminders worker with its own topics (by prefix), data directory and web port;
-    ``module`` runs another worker on the same settings (the framework floor's)."""
+    """A reminders worker with its own topics (by prefix), data directory and web port."""
 
-    def __init__(
-        self,
-        bootstrap: str,
-        prefix: str,
-        var_dir: Path,
-        clock: ScaledClock,
-        module: str = "services.reminders",
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, bootstrap: str, prefix: str, var_dir: Path, clock: ScaledClock) -> None:
         var_dir.mkdir(parents=True, exist_ok=True)
-        self.service = Service("worker", module, var_dir / "worker.log")
+        self.service = Service("worker", "services.reminders", var_dir / "worker.log")
         self.env = {
             **os.environ,
             **clock.environment(),
@@ -34,7 +25,6 @@ class Worker:
             "CLINIC_VAR_DIR": str(var_dir),
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
-            **(extra_env or {}),
         }
 
     @property
