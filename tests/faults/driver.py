@@ -321,10 +321,7 @@ class Driver:
             self.drained_at,
             blocked,
         )
-        emitted: dict[str, datetime] = {}
-        for arrival in self.platform.tap.due:  # the first emission of each
-            emitted.setdefault(arrival.reminder_id, arrival.reminder.emitted_at)
-        result.slowest = slowest(due, emitted, ledger)
+        result.slowest = slowest(due, self.platform.tap.emitted, ledger)
         result.provider_sms = len(self.twilio.accepted)
         result.provider_email = len(self.mailbox.received)
         return result

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,15 +46,16 @@ TWILIO_SID = "AC" + "f" * 32
 
 
 class StatusTap:
-    """Reads the status and due topics in a thread, keeping every record (the broker forgets
-    them): the statuses for the count, and when each due reminder reached the broker, so
-    that a late one shows whether the worker or the notifier held it."""
+    """Reads the status and due topics in a thread (the broker forgets them): every status
+    for the count, and when the worker first emitted each due reminder, so that a late one
+    shows whether the worker or the notifier held it."""
 
     def __init__(self, bootstrap: str, status_topic: str, due_topic: str) -> None:
         self._bootstrap = bootstrap
         self._topics = (status_topic, due_topic)
         self.statuses: list[NotificationStatus] = []
-        self.due: list[Arrival] = []
+        self.emitted: dict[str, datetime] = {}
+        """Reminder id to the ``emitted_at`` of its first emission."""
         self._next: dict[tuple[str, int], int] = {}
         """The offset after the last record read, per topic and partition."""
         self._stop = threading.Event()
@@ -112,20 +112,7 @@ class StatusTap:
             return
         for r in records:
             reminder = decode(ReminderDue, r.value)
-            self.due.append(
-                Arrival(reminder.reminder_id, r.partition, r.offset, r.timestamp, reminder)
-            )
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """A due reminder as the broker had it: where, and when (the record's timestamp, ms)."""
-
-    reminder_id: str
-    partition: int
-    offset: int
-    timestamp: int
-    reminder: ReminderDue
+            self.emitted.setdefault(reminder.reminder_id, reminder.emitted_at)
 
 
 class FaultPlatform:
