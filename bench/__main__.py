@@ -103,7 +103,7 @@ def _on_apache_kafka(sizes: Sizes, run_dir: Path) -> Iterator[Figure]:
         with ApacheKafka(data_dir=run_dir / "apache-kafka", tied=True) as kafka:
             stack = Stack(kafka.bootstrap, "worker-kafka", run_dir)
             try:
-                yield _on_kafka(worker_figures.throughput(stack, sizes.events))
+                yield _on_kafka(worker_figures.throughput(stack, sizes.events, run_dir))
                 held = sizes.events * worker_figures.TREATMENT_PENDING
                 yield _on_kafka(worker_figures.recovery(stack, held))
             finally:

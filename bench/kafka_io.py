@@ -53,6 +53,23 @@ def raw_consume(bootstrap: str, topic: str, partitions: int, count: int) -> floa
     return seen / took
 
 
+def mean_value_bytes(bootstrap: str, topic: str, partitions: int, sample: int = 1000) -> int:
+    """The mean size of up to ``sample`` record values from the start of ``topic``."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    consumer.assign([TopicPartition(topic, p) for p in range(partitions)])
+    sizes: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(sizes) < sample and time.monotonic() < deadline:
+        for records in consumer.poll(timeout_ms=500).values():
+            sizes.extend(len(r.value or b"") for r in records)
+    consumer.close()
+    if not sizes:
+        raise RuntimeError(f"no records on {topic} to size the floor's values by")
+    return round(sum(sizes) / len(sizes))
+
+
 class Offsets:
     """Real end offsets of one topic, summed over its partitions (each last batch read)."""
 

@@ -23,7 +23,7 @@ from services.reminders.planning.engine import ClinicPolicy, plan_patient
 from services.reminders.planning.localtime import shift_day
 from services.reminders.planning.offsets import Unit
 from services.reminders.planning.protocol import ProtocolRegistry
-from services.reminders.planning.timing import windows_by_day
+from services.reminders.planning.timing import clear_day_caches
 from services.shared.clinics import DEFAULT_QUIET
 from services.shared.events import Booking
 
@@ -46,7 +46,7 @@ def run(count: int) -> Figure:
     floor, floor_instants = _best(lambda: _floor(made, specs))
 
     def engine() -> int:
-        windows_by_day.cache_clear()  # every round starts cold, as the first one did
+        clear_day_caches()  # every round starts cold, as the first one did
         return sum(len(plan_patient([b], registry, policy)) for b in made)
 
     plans, reminders = _best(engine)

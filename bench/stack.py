@@ -49,14 +49,25 @@ class Load:
 class Stack:
     """A worker, its topics, and the patients changelog it writes once per booking event."""
 
-    def __init__(self, bootstrap: str, name: str, var_dir: Path) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        name: str,
+        var_dir: Path,
+        module: str = "services.reminders",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.bootstrap = bootstrap
+        self.name = name
         self.topics = Topics(f"bench-{name}-{int(time.time())}.")
         ensure_topics(bootstrap, self.topics.all(), PARTITIONS)
         self.clock = ScaledClock(scale=SCALE, start=START)
-        self.worker = Worker(bootstrap, self.topics.prefix, var_dir / name, self.clock)
+        self.worker = Worker(
+            bootstrap, self.topics.prefix, var_dir / name, self.clock, module, extra_env
+        )
         changelog = f"{self.topics.prefix}clinic-reminders-patients-changelog"
         ensure_topics(bootstrap, [changelog], PARTITIONS)
+        self.changelog_topic = changelog
         self.changelog = Offsets(bootstrap, changelog, PARTITIONS)
         self.applied = 0
 

@@ -12,11 +12,20 @@ from tests.support.processes import Service
 
 
 class Worker:
-    """A reminders worker with its own topics (by prefix), data directory and web port."""
+    """A reminders worker with its own topics (by prefix), data directory and web port;
+    ``module`` runs another worker on the same settings (the framework floor's)."""
 
-    def __init__(self, bootstrap: str, prefix: str, var_dir: Path, clock: ScaledClock) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        var_dir: Path,
+        clock: ScaledClock,
+        module: str = "services.reminders",
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         var_dir.mkdir(parents=True, exist_ok=True)
-        self.service = Service("worker", "services.reminders", var_dir / "worker.log")
+        self.service = Service("worker", module, var_dir / "worker.log")
         self.env = {
             **os.environ,
             **clock.environment(),
@@ -25,6 +34,7 @@ class Worker:
             "CLINIC_VAR_DIR": str(var_dir),
             "CLINIC_WORKER_WEB_PORT": str(free_port()),
             "PYTHONUNBUFFERED": "1",
+            **(extra_env or {}),
         }
 
     @property

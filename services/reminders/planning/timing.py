@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ def timing(anchors: Anchors, milestone: Milestone, maintenance: Maintenance) -> 
     elif milestone.at is None:
         raise ValueError("an offset in days, weeks or months needs a time of day")
     else:
-        due = local_to_utc(shift_day(day, amount, offset.unit), milestone.at, anchors.zone)
+        due = due_on_day(day, amount, offset.unit, milestone.at, anchors.zone)
     windows: dict[str, Primitive] = {}
     if offset.is_range:
         windows.update(window_context("window", anchor, day, offset, anchors.zone))
@@ -80,6 +80,13 @@ def window_context(
         (anchor + timedelta(hours=latest)).astimezone(zone).isoformat(),
         offset,
     )
+
+
+@lru_cache(maxsize=8192)
+def due_on_day(day: date, amount: int, unit: Unit, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant ``amount`` days, weeks or months from the local date ``day``, at
+    the local time ``at``: the same for every booking on that day, so worked out once."""
+    return local_to_utc(shift_day(day, amount, unit), at, zone)
 
 
 @lru_cache(maxsize=8192)
@@ -110,3 +117,9 @@ def _stale_at(anchors: Anchors, milestone: Milestone, due: datetime) -> datetime
         return stale
     after = due + milestone.stale_after
     return after if stale is None else min(stale, after)
+
+
+def clear_day_caches() -> None:
+    """Forget every day worked out (:func:`due_on_day`, :func:`windows_by_day`)."""
+    due_on_day.cache_clear()
+    windows_by_day.cache_clear()

@@ -163,7 +163,7 @@ class Scheduler:
         planned = plan_patient(list(bookings.values()), self._registry, policy)
         floor = self._bucket_of(now)
         rebuilt = _rebuilt(event, before)
-        pending: dict[str, Pending] = {}
+        pending: dict[str, Pending] = {}  # in due order, as planned
         history: dict[str, Outcome] = {}
         for item in planned:
             if item.reminder_id in before.done:

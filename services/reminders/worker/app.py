@@ -237,6 +237,19 @@ ROCKSDB_OPTIONS = {"write_buffer_size": 4 * 1024**2, "max_write_buffer_number": 
 """Faust's defaults (64 MB buffers) are sized for far bigger tables; the block cache is
 shared by every partition (``store.py``)."""
 
+PRODUCER_OPTIONS: dict[str, Any] = {
+    # A few milliseconds of linger lets changelog writes and due reminders share
+    # produce requests under load.
+    "producer_linger": 0.005,
+    # A plan is about 8 KB, so Faust's default batch (16 KB, Kafka's own default)
+    # held two: each send past that waited for a produce round trip, and the worker
+    # spent a third of its time waiting on the broker. 256 KB batches take a whole
+    # batch of plans in a few requests (1,223 bookings/s planned against 753 on Apache
+    # Kafka, docs/benchmarks.md), well under the 1 MB a broker takes in one batch
+    # (``message.max.bytes``).
+    "producer_max_batch_size": 256 * 1024,
+}
+
 
 def faust_credentials(kafka: KafkaAccess) -> faust.SASLCredentials | None:
     """The service's Kafka login as Faust takes it (None: no login)."""
@@ -276,8 +289,6 @@ def _app_options(settings: ReminderSettings) -> dict[str, Any]:
         "broker_heartbeat_interval": min(1.0, settings.session_timeout_seconds / 5),
         "consumer_auto_offset_reset": "earliest",
         "table_standby_replicas": 0,
-        # A few milliseconds of linger lets changelog writes and due reminders
-        # share produce requests under load.
-        "producer_linger": 0.005,
+        **PRODUCER_OPTIONS,
     }
     return options

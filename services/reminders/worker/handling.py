@@ -232,12 +232,17 @@ def _say_planned(event: BookingEvent, state: PatientState) -> None:
     """One readable line per booking event: what is now planned for that booking."""
     if not log.isEnabledFor(logging.INFO):
         return
-    booking = event.data
-    mine = sorted(
-        (p for p in state.pending.values() if p.booking_id == booking.booking_id),
-        key=lambda p: p.due_at,
+    booking, booking_id = event.data, event.data.booking_id
+    plan = (
+        ", ".join(  # a plan's pending reminders are kept in due order (Scheduler.apply)
+            [
+                f"{p.milestone} {str(p.due_at)[:16]}Z"
+                for p in state.pending.values()
+                if p.booking_id == booking_id
+            ]
+        )
+        or "nothing"
     )
-    plan = ", ".join(f"{p.milestone} {str(p.due_at)[:16]}Z" for p in mine) or "nothing"
     log.info(
         "%s %s: planned %s",
         event.type.value,

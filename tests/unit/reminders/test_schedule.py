@@ -213,3 +213,21 @@ def test_a_confirmation_keeps_the_plan_as_it_was() -> None:
     applied = s.apply(event(made, BookingEventType.CONFIRMED), 0, BOOKED_AT + timedelta(days=5))
     assert applied.skipped == []
     assert applied.state.pending == planned
+
+
+def test_a_pending_reminder_is_the_planned_one_with_its_bucket() -> None:
+    """Pending copies PlannedReminder field by field: the two stay in step."""
+    from dataclasses import asdict, fields
+
+    from services.reminders.planning.engine import PlannedReminder
+    from services.reminders.schedule.state import Pending
+
+    planned = plan_patient([booking()], ProtocolRegistry.builtin(), ClinicPolicy())[0]
+    names = [f.name for f in fields(Pending)]
+    assert names == [f.name for f in fields(PlannedReminder)] + ["bucket", "catch_up"]
+    pending = Pending.of(planned, 60, catch_up=True)
+    assert {**asdict(pending), "context": planned.context} == {
+        **{n: getattr(planned, n) for n in names[:-2]},
+        "bucket": 60,
+        "catch_up": True,
+    }
