@@ -82,10 +82,15 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
         rate = float(figures[2].extra["load_rate"])
         for figure in timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate):
             show(figure)
-        show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified))
+        on_sqlite = notifier_figure.run(broker.bootstrap, run_dir, sizes.notified)
+        show(on_sqlite)
         try:
-            with fresh_database("clinic_bench") as url:
-                show(notifier_figure.run(broker.bootstrap, run_dir, sizes.notified, url))
+            with fresh_database("clinic_bench") as url, fresh_database("clinic_floor") as floor:
+                on_postgresql = notifier_figure.run(
+                    broker.bootstrap, run_dir, sizes.notified, url, floor
+                )
+            show(on_postgresql)
+            show(notifier_figure.postgresql_share(on_sqlite, on_postgresql))
         except psycopg.OperationalError as exc:  # no PostgreSQL here: said, not measured
             print(f"end-to-end-postgresql not measured: no PostgreSQL at {ADMIN_URL} ({exc})")
         show(twilio_figure.run(broker.bootstrap, run_dir, sizes.texted))
