@@ -162,18 +162,33 @@ def _deliver_all(
 
 
 def _wait_for_lines(outbox: Path, want: int, timeout: float) -> None:
+    """Block until the sinks hold ``want`` lines, reading only what was appended since the
+    last look: a full count every look took a tenth of the process's time from the
+    notifier it measures (they share one interpreter)."""
+    counters = [_LineCounter(outbox / name) for name in ("sms.jsonl", "email.jsonl")]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lines = sum(_count_lines(outbox / name) for name in ("sms.jsonl", "email.jsonl"))
-        if lines >= want:
+        if sum(counter.count() for counter in counters) >= want:
             return
-        time.sleep(0.02)  # the floor's own count is exact: a look every 20 ms keeps this near
+        time.sleep(0.02)
     raise TimeoutError(f"the sinks hold fewer than {want} messages after {timeout}s")
 
 
-def _count_lines(path: Path) -> int:
-    try:
-        with path.open("rb") as f:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
-    except FileNotFoundError:
-        return 0
+class _LineCounter:
+    """Lines in a file that is only appended to, counted from where the last look ended."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = 0
+        self._lines = 0
+
+    def count(self) -> int:
+        try:
+            with self._path.open("rb") as f:
+                f.seek(self._offset)
+                appended = f.read()
+        except FileNotFoundError:
+            return 0
+        self._offset += len(appended)
+        self._lines += appended.count(b"\n")
+        return self._lines

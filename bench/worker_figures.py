@@ -20,7 +20,7 @@ ATTENDED_PENDING = 10
 
 THROUGHPUT_RATIO = 0.5
 """Booking events a worker plans, as a share of what its framework floor writes of them
-(``bench.floor_worker``: a bare Faust agent, the same events, one table value each)."""
+(``bench.floor_worker``, bare: Faust as it comes, the same events, one table value each)."""
 MEMORY_MB = 250
 """A worker's RSS, holding a million pending reminders."""
 
@@ -30,9 +30,10 @@ def throughput(stack: Stack, events: int, var_dir: Path) -> Figure:
 
     The ``events`` are published before the worker starts, so it reads a backlog;
     its rate runs from its first changelog write to its last. The floor
-    (:mod:`bench.floor_worker`) then reads the same events from a topic of its own,
-    writing values of the mean size the worker wrote, timed the same way. A raw
-    kafka-python consumer's rate over the same records is kept beside them.
+    (:mod:`bench.floor_worker`, bare) then reads the same events from a topic of its
+    own, writing values of the mean size the worker wrote, timed the same way. Kept
+    beside them: the tuned floor (Faust as the worker runs it, so the share of the
+    worker's time its own planning takes shows) and a raw kafka-python consumer's rate.
     """
     made = future_bookings(events, "tp", stack.clock.now())
     stack.publish(made)
@@ -47,7 +48,8 @@ def throughput(stack: Stack, events: int, var_dir: Path) -> Figure:
     load = stack.wait_written(0, events, began)
     cpu = meter.stop(time.time() - metered)
     size = mean_value_bytes(stack.bootstrap, stack.changelog_topic, PARTITIONS)
-    floor = framework_floor(stack, var_dir, made, size)
+    floor = framework_floor(stack, var_dir, made, size, "bare")
+    tuned = framework_floor(stack, var_dir, made, size, "tuned")
     raw = raw_consume(stack.bootstrap, stack.topics.bookings, PARTITIONS, events)
     return Figure(
         "throughput",
@@ -61,22 +63,26 @@ def throughput(stack: Stack, events: int, var_dir: Path) -> Figure:
             "events": events,
             "start_to_first_write_s": round(load.first_write_seconds, 1),
             "value_bytes": size,
+            "tuned_floor_per_s": round(tuned.steady_rate),
+            "of_tuned": round(load.steady_rate / tuned.steady_rate, 3),
             "raw_consume_per_s": round(raw),
             **cpu,
         },
     )
 
 
-def framework_floor(stack: Stack, var_dir: Path, made: list[Booking], size: int) -> Load:
-    """The floor worker's run over ``made`` on topics and a data directory of its own (named
-    after ``stack``'s: a store left by a run on another broker is never reused), started
-    on the backlog."""
+def framework_floor(
+    stack: Stack, var_dir: Path, made: list[Booking], size: int, kind: str
+) -> Load:
+    """The ``kind`` of floor worker's run over ``made`` on topics and a data directory of its
+    own (named after ``stack``'s: a store left by a run on another broker is never
+    reused), started on the backlog."""
     floor = Stack(
         stack.bootstrap,
-        f"{stack.name}-floor",
+        f"{stack.name}-floor-{kind}",
         var_dir,
         module="bench.floor_worker",
-        extra_env={"FLOOR_VALUE_BYTES": str(size)},
+        extra_env={"FLOOR_VALUE_BYTES": str(size), "FLOOR_KIND": kind},
     )
     try:
         floor.publish(made)
