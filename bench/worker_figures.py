@@ -71,9 +71,7 @@ def throughput(stack: Stack, events: int, var_dir: Path) -> Figure:
     )
 
 
-def framework_floor(
-    stack: Stack, var_dir: Path, made: list[Booking], size: int, kind: str
-) -> Load:
+def framework_floor(stack: Stack, var_dir: Path, made: list[Booking], size: int, kind: str) -> Load:
     """The ``kind`` of floor worker's run over ``made`` on topics and a data directory of its
     own (named after ``stack``'s: a store left by a run on another broker is never
     reused), started on the backlog."""
