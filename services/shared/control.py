@@ -14,6 +14,13 @@ services notice that on their own:
   booking service answers it with a resync and a **resync done** record
   (key ``resync-done``) naming the request.
 
+Both the marker and the done record say where the resync's snapshots begin on
+the bookings topic (``bookings_from``: its end offsets when the resync was
+queued). A worker that discards local plans and will read the bookings topic
+from at or before those offsets reads every snapshot anyway, so it asks for
+nothing (:meth:`ControlState.covers`): a broker that forgot everything is
+rebuilt from once, not once for the booking service and once for each worker.
+
 Each record is produced on its own and flushed, so each is a batch of one and
 the broker's end offset is exact even on the embedded broker.
 """
@@ -23,6 +30,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, TypeVar
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -46,6 +54,13 @@ class BrokerMarker(Frozen):
     schema_version: Literal[1] = SCHEMA_VERSION
     store_id: str
     written_at: UtcDatetime
+    bookings_from: dict[int, int] | None = None
+    """The bookings topic's end offset per partition when the resync this marker follows
+    was queued: its snapshots lie at or after them (None: no resync, or not known)."""
+
+    @property
+    def when(self) -> datetime:
+        return self.written_at
 
 
 class ResyncRequested(Frozen):
@@ -67,6 +82,12 @@ class ResyncDone(Frozen):
     request_id: str | None
     bookings: int
     done_at: UtcDatetime
+    bookings_from: dict[int, int] | None = None
+    """As :attr:`BrokerMarker.bookings_from`, for this resync."""
+
+    @property
+    def when(self) -> datetime:
+        return self.done_at
 
 
 @dataclass(frozen=True)
@@ -88,6 +109,27 @@ class ControlState:
         if self.done is not None and self.done.request_id == self.request.request_id:
             return None
         return self.request
+
+    def covers(self, reads_from: dict[int, int], kept: dict[int, tuple[int, int]]) -> bool:
+        """True when a worker that will read the bookings topic from ``reads_from`` (offset
+        per partition) reads every snapshot of the latest resync, so need not ask.
+
+        ``kept``: each partition's first and end offsets now. The snapshots must
+        still be there: not removed by retention (first offset past where they
+        begin) nor lost with the topic (the end now short of where they begin).
+        """
+        queued = [
+            (record.when, record.bookings_from)
+            for record in (self.marker, self.done)
+            if record is not None and record.bookings_from is not None
+        ]
+        if not queued or not reads_from:
+            return False
+        begins = max(queued, key=lambda q: q[0])[1]
+        return all(
+            p in begins and p in kept and kept[p][0] <= begins[p] <= kept[p][1] and at <= begins[p]
+            for p, at in reads_from.items()
+        )
 
 
 def read_control(kafka: KafkaAccess | str, topic: str, timeout: float = 5.0) -> ControlState:

@@ -51,3 +51,33 @@ def read_true_ends(
         return true_ends(consumer, reported, timeout)
     finally:
         consumer.close()
+
+
+def partition_bounds(
+    kafka: KafkaAccess | str, topic: str, timeout: float = 5.0
+) -> dict[int, tuple[int, int]]:
+    """Each partition of ``topic``: its first offset still kept and its real end offset.
+
+    Raises ``LookupError`` when the broker does not know the topic.
+    """
+    consumer = KafkaConsumer(
+        **access_of(kafka).client_options(),
+        enable_auto_commit=False,
+        client_id="clinic-true-ends",
+        request_timeout_ms=int(timeout * 1000) + 1000,
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise LookupError(f"the broker does not know the topic {topic}")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        firsts = consumer.beginning_offsets(tps)
+        ends = true_ends(consumer, consumer.end_offsets(tps), timeout)
+        return {tp.partition: (firsts[tp], ends[tp]) for tp in tps}
+    finally:
+        consumer.close()
+
+
+def topic_ends(kafka: KafkaAccess | str, topic: str, timeout: float = 5.0) -> dict[int, int]:
+    """Each partition of ``topic``: its real end offset (see :func:`partition_bounds`)."""
+    return {p: end for p, (_, end) in partition_bounds(kafka, topic, timeout).items()}

@@ -35,6 +35,7 @@ from services.shared.control import (
     write_control,
 )
 from services.shared.kafka_access import KafkaAccess
+from services.shared.offsets import topic_ends
 from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.booking")
@@ -64,8 +65,9 @@ class BrokerMemory:
         self._every = every_seconds
         self._next = 0.0
         self._store_id: str | None = None
-        self._unmarked: tuple[str, str | None] | None = None
-        """The resync queued whose marker or answer has not reached the broker yet."""
+        self._unmarked: tuple[str, str | None, dict[int, int] | None] | None = None
+        """The resync queued whose marker or answer has not reached the broker yet: why,
+        the request it answers, and where its snapshots begin on the bookings topic."""
 
     def due(self) -> bool:
         """True when the next look at the control topic is due (at once, the first time)."""
@@ -96,15 +98,25 @@ class BrokerMemory:
         request = state.open_request()
         why = self._reason(state, store_id, request)
         pending = (why, request.request_id if request else None)
-        if self._unmarked != pending:
+        if self._unmarked is None or self._unmarked[:2] != pending:
+            begins = self._bookings_end()  # before queuing: the snapshots land after it
             count = self._store.outbox.enqueue_resync(self._topics.bookings, self._clock.now())
-            self._unmarked = pending
+            self._unmarked = (*pending, begins)
             self._report(why, request, count)
         else:
             count = 0  # queued at an earlier look whose marker did not reach the broker
-        self._mark(producer, state, store_id, request, count)
+        self._mark(producer, state, store_id, request, count, self._unmarked[2])
         self._unmarked = None
         return count
+
+    def _bookings_end(self) -> dict[int, int] | None:
+        """The bookings topic's end offset per partition (None when it cannot be read:
+        the marker then says nothing of where the resync begins, and workers ask)."""
+        try:
+            return topic_ends(self._kafka, self._topics.bookings)
+        except Exception as exc:
+            log.info("bookings topic's end offsets not read (%s); workers will ask", exc)
+            return None
 
     def _report(self, why: str, request: ResyncRequested | None, count: int) -> None:
         if self._forgetful and request is None:
@@ -135,13 +147,16 @@ class BrokerMemory:
         store_id: str,
         request: ResyncRequested | None,
         count: int,
+        begins: dict[int, int] | None,
     ) -> None:
         now = self._clock.now()
         if not state.remembers(store_id):
-            marker = BrokerMarker(store_id=store_id, written_at=now)
+            marker = BrokerMarker(store_id=store_id, written_at=now, bookings_from=begins)
             write_control(producer, self._topics.control, MARKER, marker)
         if request is not None:
-            done = ResyncDone(request_id=request.request_id, bookings=count, done_at=now)
+            done = ResyncDone(
+                request_id=request.request_id, bookings=count, done_at=now, bookings_from=begins
+            )
             write_control(producer, self._topics.control, RESYNC_DONE, done)
 
     def _own_id(self) -> str:

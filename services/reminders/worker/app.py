@@ -10,6 +10,7 @@ is done with each record is :class:`handling.WorkerHandling`, Faust-free.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import (
@@ -42,6 +43,7 @@ from services.reminders.worker.handling import WorkerHandling
 from services.reminders.worker.membership import Member, Registration
 from services.reminders.worker.monitor import WorkerMonitor
 from services.reminders.worker.purge import purge_key
+from services.reminders.worker.resync import covering_resync
 from services.reminders.worker.views import add_views
 from services.shared.clock import Clock
 from services.shared.kafka_access import KafkaAccess
@@ -114,6 +116,9 @@ def create_app(
         settings.erasure_keys,
         purge=lambda key, partition: purge_key(table, key, partition),
         forgetful_broker=settings.on_tansu,
+        covered=lambda partitions: asyncio.to_thread(
+            covering_resync, settings.kafka, settings.app_id, topics, partitions
+        ),
     )
     use_checked_recovery(app, handling.on_lost)
 

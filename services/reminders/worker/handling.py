@@ -77,11 +77,15 @@ class WorkerHandling:
         keys: ErasureKeys,
         purge: Callable[[str, int], object] = lambda key, partition: None,
         forgetful_broker: bool = False,
+        covered: Callable[[list[int]], Awaitable[str | None]] | None = None,
     ) -> None:
         """``purge(key, partition)``: take a deleted plan out of the store's files too.
         ``forgetful_broker``: the embedded broker, which keeps nothing across its
-        restarts, so that a changelog shorter than the local plans is expected."""
+        restarts, so that a changelog shorter than the local plans is expected.
+        ``covered(partitions)``: how a resync already queued covers the plans lost on
+        those partitions, or None when one must be asked for (see ``resync.py``)."""
         self._forgetful = forgetful_broker
+        self._covered = covered
         self._keys = keys
         self._purge = purge
         self.scheduler = scheduler
@@ -186,9 +190,13 @@ class WorkerHandling:
         self.scheduler.index.reset(())  # indexed again from what is left once recovery completes
         reason = f"changelog shorter than the local plans of partitions {_described(lost)}"
         if self._forgetful:  # every restart of the embedded broker: expected, not a fault
-            log.info("the embedded broker starts empty: %s discarded, asking for a resync", reason)
+            log.info("the embedded broker starts empty: %s discarded", reason)
         else:
-            log.warning("%s: the broker lost them; local plans discarded, resync asked", reason)
+            log.warning("%s: the broker lost them; local plans discarded", reason)
+        covering = await self._covering(sorted(tp.partition for tp in lost))
+        if covering is not None:
+            log.info("no resync asked: %s", covering)
+            return
         request = ResyncRequested(
             requested_by=f"reminders worker {self._worker_id}",
             reason=reason,
@@ -198,6 +206,19 @@ class WorkerHandling:
             await self._out.control(RESYNC_REQUEST, encode(request))
         except Exception as exc:
             log.warning("resync request not taken by the broker (%s)", exc)
+            return
+        log.info("resync asked of the booking service (request %s)", request.request_id)
+
+    async def _covering(self, partitions: list[int]) -> str | None:
+        """How a resync already queued covers ``partitions``; None (ask) when none does
+        or that cannot be told (the broker did not answer)."""
+        if self._covered is None:
+            return None
+        try:
+            return await self._covered(partitions)
+        except Exception as exc:
+            log.info("whether a resync is already queued was not read (%s); asking", exc)
+            return None
 
     async def _report_skipped(self, skipped: list[Skipped]) -> None:
         for one in skipped:

@@ -58,7 +58,7 @@ def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path:
         worker = Worker(forgetful.bootstrap, topics, tmp_path, clock).start()
         try:
             worker.wait_ready(starts=2)
-            assert "discarded, asking for a resync" in worker.log()
+            assert worker.service.printed("resync asked of the booking service")
             assert worker.view("/reminders/stats")["patients"] == 0
             request = read_control(forgetful.bootstrap, topics.control).open_request()
             assert request is not None and request.requested_by == "reminders worker 1"
@@ -70,6 +70,50 @@ def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path:
         finally:
             worker.stop()
     assert "ConsistencyError" not in worker.log()
+
+
+def test_a_worker_finding_the_booking_store_already_resynced_asks_for_nothing(
+    tmp_path: Path,
+) -> None:
+    """``make run`` started again: the booking service finds its marker gone and queues
+    every booking before the worker finds its local plans unbacked. The worker reads
+    those snapshots anyway, so it rebuilds from them without asking for a second resync."""
+    clock = ScaledClock(scale=60.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
+    now = clock.now()
+    topics = Topics("resynced.")
+    store = BookingStore(f"sqlite:///{tmp_path}/booking.db")
+    bookings = [
+        booking(f"bk-r{i}", f"p-r{i}", start=now + timedelta(days=30, minutes=i), booked_at=now)
+        for i in range(40)
+    ]
+    for made in bookings:
+        store.insert(event(made), topics.bookings, fingerprint=made.booking_id)
+    pending = sum(
+        len(plan_patient([b], ProtocolRegistry.builtin(), ClinicPolicy())) for b in bookings
+    )
+    port = free_port()
+
+    with EmbeddedBroker(port) as first_broker:
+        _publish_everything(store, first_broker.bootstrap, topics, clock)
+        worker = Worker(first_broker.bootstrap, topics, tmp_path, clock).start()
+        worker.wait_ready()
+        assert _wait_for(worker, len(bookings), pending)
+        time.sleep(1.0)  # the changelog writes of the last batch land
+        worker.stop()
+
+    with EmbeddedBroker(port) as forgetful:
+        ensure_topics(forgetful.bootstrap, topics.all(), 4)
+        _publish_everything(store, forgetful.bootstrap, topics, clock)  # the marker's resync
+        marker = read_control(forgetful.bootstrap, topics.control).marker
+        assert marker is not None and marker.bookings_from == {p: 0 for p in range(4)}
+        worker = Worker(forgetful.bootstrap, topics, tmp_path, clock).start()
+        try:
+            worker.wait_ready(starts=2)
+            assert _wait_for(worker, len(bookings), pending), worker.view("/reminders/stats")
+            assert worker.service.printed("no resync asked: the booking store's resync")
+            assert read_control(forgetful.bootstrap, topics.control).request is None
+        finally:
+            worker.stop()
 
 
 def _publish_everything(

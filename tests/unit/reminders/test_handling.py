@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -68,12 +68,15 @@ class FakeOutbound:
         self.erasures.append(decode(ErasureRecord, value))
 
 
-def handling(clock: ManualClock) -> tuple[WorkerHandling, FakeOutbound]:
+def handling(
+    clock: ManualClock, covered: Callable[[list[int]], Awaitable[str | None]] | None = None
+) -> tuple[WorkerHandling, FakeOutbound]:
     policy = ClinicPolicy(attendance="reported")
     scheduler = Scheduler({}, ProtocolRegistry.builtin(), lambda _: policy)
     out = FakeOutbound()
+    metrics = PlatformMetrics("reminders")
     made = WorkerHandling(
-        scheduler, out, clock, PlatformMetrics("reminders"), TOPICS, "7", lambda: [0], KEYS
+        scheduler, out, clock, metrics, TOPICS, "7", lambda: [0], KEYS, covered=covered
     )
     made.index_owned_partitions()
     return made, out
@@ -136,6 +139,29 @@ def test_lost_plans_are_reported_as_a_resync_request() -> None:
     assert key == RESYNC_REQUEST and request.requested_by == "reminders worker 7"
     assert "2 (kept to offset 37, changelog empty)" in request.reason
     assert worker.scheduler.index.partitions == frozenset()
+
+
+def test_lost_plans_a_queued_resync_covers_ask_for_nothing() -> None:
+    asked: list[list[int]] = []
+
+    async def covered(partitions: list[int]) -> str | None:
+        asked.append(partitions)
+        return "the booking store's resync covers them"
+
+    worker, out = handling(ManualClock(BOOKED_AT), covered)
+    asyncio.run(worker.on_lost({TP("unit.changelog", 2): (37, -1), TP("unit.changelog", 0): (5, 1)}))
+    assert asked == [[0, 2]] and out.control_sent == []
+    assert worker.scheduler.index.partitions == frozenset()
+
+
+def test_lost_plans_are_asked_for_when_whether_a_resync_covers_them_is_not_known() -> None:
+    async def unreadable(partitions: list[int]) -> str | None:
+        raise TimeoutError("control topic not read to its end")
+
+    worker, out = handling(ManualClock(BOOKED_AT), unreadable)
+    asyncio.run(worker.on_lost({TP("unit.changelog", 2): (37, -1)}))
+    [(key, _)] = out.control_sent
+    assert key == RESYNC_REQUEST
 
 
 def test_a_confirmation_is_planned_as_before_and_never_dead_lettered() -> None:
