@@ -149,7 +149,9 @@ def test_lost_plans_a_queued_resync_covers_ask_for_nothing() -> None:
         return "the booking store's resync covers them"
 
     worker, out = handling(ManualClock(BOOKED_AT), covered)
-    asyncio.run(worker.on_lost({TP("unit.changelog", 2): (37, -1), TP("unit.changelog", 0): (5, 1)}))
+    asyncio.run(
+        worker.on_lost({TP("unit.changelog", 2): (37, -1), TP("unit.changelog", 0): (5, 1)})
+    )
     assert asked == [[0, 2]] and out.control_sent == []
     assert worker.scheduler.index.partitions == frozenset()
 
