@@ -12,7 +12,14 @@ from pathlib import Path
 
 import psycopg
 
-from bench import notifier_figure, plan, timing, twilio_figure, worker_figures
+from bench import (
+    notifier_figure,
+    plan,
+    rebuild_figure,
+    timing,
+    twilio_figure,
+    worker_figures,
+)
 from bench.machine import describe
 from bench.result import Figure
 from bench.stack import Stack
@@ -78,8 +85,10 @@ def _run(sizes: Sizes, run_dir: Path) -> list[Figure]:
     with EmbeddedBroker(log_path=run_dir / "broker.log") as broker:
         for figure in worker_figures.run(broker.bootstrap, run_dir, sizes.events, sizes.pending):
             show(figure)
+        throughput = next(f for f in figures if f.name == "throughput")
+        show(rebuild_figure.run(broker.bootstrap, run_dir, sizes.events, throughput))
         # The timing load is of attended bookings, as is the memory load: book at its pace.
-        rate = float(figures[2].extra["load_rate"])
+        rate = float(next(f for f in figures if f.name.startswith("memory")).extra["load_rate"])
         for figure in timing.run(broker.bootstrap, run_dir, sizes.due, sizes.window, rate):
             show(figure)
         on_sqlite = notifier_figure.run(broker.bootstrap, run_dir, sizes.notified)
