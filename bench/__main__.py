@@ -119,7 +119,7 @@ def _on_apache_kafka(sizes: Sizes, run_dir: Path) -> Iterator[Figure]:
             try:
                 yield _on_kafka(worker_figures.throughput(stack, sizes.events, run_dir))
                 held = sizes.events * worker_figures.TREATMENT_PENDING
-                yield _on_kafka(worker_figures.recovery(stack, held))
+                yield _on_kafka(worker_figures.recovery(stack, held, run_dir))
             finally:
                 stack.close()
             yield _on_kafka(notifier_figure.run(kafka.bootstrap, kafka.data_dir, sizes.notified))
