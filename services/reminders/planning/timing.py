@@ -47,23 +47,77 @@ class Anchors:
         return self.end_day if milestone.anchor == "end" else self.start_day
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Rule:
+    """A milestone's timing read out once (per maintenance choice) as plain values.
+
+    Compared and hashed by identity: there is one per milestone and maintenance
+    (:func:`_rule_of`), so the day cache's key costs no walk over its fields."""
+
+    from_end: bool
+    amount: int
+    unit: Unit
+    at: time | None
+    windows: tuple[tuple[str, Offset], ...]
+    """Every window of the milestone: its own offset's when it is a range, then its named ones."""
+    by_day: bool
+    """Its offset and every window in days, weeks or months: the same for every booking
+    on the same local day."""
+
+
+_RULES: dict[tuple[int, Maintenance], tuple[Milestone, _Rule]] = {}
+
+
+def _rule_of(milestone: Milestone, maintenance: Maintenance) -> _Rule:
+    """The milestone's rule, made at its first use (keyed by the object, which it keeps)."""
+    known = _RULES.get((id(milestone), maintenance))
+    if known is not None and known[0] is milestone:
+        return known[1]
+    offset = milestone.offset_for(maintenance)
+    if offset.unit is not Unit.HOURS and milestone.at is None:
+        raise ValueError("an offset in days, weeks or months needs a time of day")
+    windows = ((("window", offset),) if offset.is_range else ()) + tuple(milestone.windows.items())
+    rule = _Rule(
+        from_end=milestone.anchor == "end",
+        amount=offset.amounts()[0],
+        unit=offset.unit,
+        at=milestone.at,
+        windows=windows,
+        by_day=all(o.unit is not Unit.HOURS for o in (offset, *(w for _, w in windows))),
+    )
+    _RULES[(id(milestone), maintenance)] = (milestone, rule)
+    return rule
+
+
 def timing(anchors: Anchors, milestone: Milestone, maintenance: Maintenance) -> Timing:
     """Work out a milestone's timing for a booking, in the patient's time zone."""
-    offset = milestone.offset_for(maintenance)
-    anchor, day = anchors.instant(milestone), anchors.day(milestone)
-    amount = offset.amounts()[0]
-    if offset.unit is Unit.HOURS:
-        due = (anchor + timedelta(hours=amount)).astimezone(UTC)
-    elif milestone.at is None:
-        raise ValueError("an offset in days, weeks or months needs a time of day")
+    rule = _rule_of(milestone, maintenance)
+    day = anchors.end_day if rule.from_end else anchors.start_day
+    if rule.by_day:
+        due, shared = _on_day(day, rule, anchors.zone)
+        return Timing(due=due, stale_at=_stale_at(anchors, milestone, due), windows=shared)
+    anchor = anchors.end if rule.from_end else anchors.start
+    if rule.unit is Unit.HOURS:
+        due = (anchor + timedelta(hours=rule.amount)).astimezone(UTC)
     else:
-        due = due_on_day(day, amount, offset.unit, milestone.at, anchors.zone)
+        assert rule.at is not None  # _rule_of refuses a day offset without one
+        due = due_on_day(day, rule.amount, rule.unit, rule.at, anchors.zone)
     windows: dict[str, Primitive] = {}
-    if offset.is_range:
-        windows.update(window_context("window", anchor, day, offset, anchors.zone))
-    for name, window in milestone.windows.items():
+    for name, window in rule.windows:
         windows.update(window_context(name, anchor, day, window, anchors.zone))
     return Timing(due=due, stale_at=_stale_at(anchors, milestone, due), windows=windows)
+
+
+@lru_cache(maxsize=8192)
+def _on_day(day: date, rule: _Rule, zone: ZoneInfo) -> tuple[datetime, dict[str, Primitive]]:
+    """The due instant and windows of a rule in days, weeks or months, from local date
+    ``day``: worked out once per day (a clinic books many patients on one day). Do not
+    change the dict returned: it is shared."""
+    assert rule.at is not None
+    windows: dict[str, Primitive] = {}
+    for name, window in rule.windows:
+        windows.update(windows_by_day(name, day, window))
+    return local_to_utc(shift_day(day, rule.amount, rule.unit), rule.at, zone), windows
 
 
 def window_context(
@@ -120,6 +174,7 @@ def _stale_at(anchors: Anchors, milestone: Milestone, due: datetime) -> datetime
 
 
 def clear_day_caches() -> None:
-    """Forget every day worked out (:func:`due_on_day`, :func:`windows_by_day`)."""
+    """Forget every day worked out (:func:`due_on_day`, :func:`windows_by_day`, the rules')."""
     due_on_day.cache_clear()
     windows_by_day.cache_clear()
+    _on_day.cache_clear()
