@@ -174,8 +174,8 @@ def notifier(
     )
     consumer = consumer or open_consumer(settings)
     pool = (
-        ThreadPoolExecutor(settings.notifier_concurrency, thread_name_prefix="deliver")
-        if settings.notifier_concurrency > 1
+        ThreadPoolExecutor(settings.side_by_side, thread_name_prefix="deliver")
+        if settings.side_by_side > 1
         else None
     )
     sweeps = make_engine(settings.database_url)
@@ -295,7 +295,7 @@ def _deliverer(
         retries,
         *checks,
         pool=pool,
-        side_by_side=settings.notifier_concurrency if pool else 1,
+        side_by_side=settings.side_by_side if pool else 1,
     )
 
 

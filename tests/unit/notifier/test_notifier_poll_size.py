@@ -32,3 +32,9 @@ def test_a_relay_with_a_rate_bounds_the_poll_as_the_sms_rate_does() -> None:
     texts = NotifierSettings(sms_provider="twilio", sms_rate_per_second=1.0, **relay)  # type: ignore[arg-type]
     assert poll_records(texts) == 30  # the slower of the two
     assert poll_records(NotifierSettings(email_provider="smtp")) == POLL_RECORDS  # no rate set
+
+
+def test_only_providers_over_the_network_are_handed_messages_side_by_side() -> None:
+    assert NotifierSettings(notifier_concurrency=16).side_by_side == 1  # the local sinks
+    assert NotifierSettings(notifier_concurrency=16, sms_provider="twilio").side_by_side == 16
+    assert NotifierSettings(notifier_concurrency=8, email_provider="smtp").side_by_side == 8
