@@ -31,6 +31,9 @@ class ReminderSettings(PlatformSettings):
     bucket_seconds: int = Field(default=60, ge=1, le=3600)
     max_lateness_days: float = Field(default=7, gt=0)
     """A reminder with no staleness rule of its own is skipped once this late."""
+    due_window_hours: float = Field(default=24, ge=1)
+    """How far ahead the worker's memory lists what falls due; reminders due later wait
+    on disk alone, and are listed as time brings them within it (docs/architecture.md)."""
     session_timeout_seconds: float = Field(default=6.0, ge=1)
 
     def refusals(self) -> list[str]:

@@ -9,6 +9,11 @@ Most buckets list one patient (reminders at a booking's own time of day), a few
 list thousands (every protocol's 10:00): a bucket holds its one key as the
 string itself and becomes a set at its second: with a million pending, that
 took the index from 96 to 73 MB.
+
+With a horizon (:attr:`DueIndex.horizon`) it lists only the buckets up to it:
+reminders due later stay in the table on disk, and the scheduler lists them as
+time brings them within its window (``Scheduler.refill``), so the index holds
+the near term whatever is pending months ahead.
 """
 
 from __future__ import annotations
@@ -31,14 +36,19 @@ class DueIndex:
         self._buckets: dict[int, dict[int, Keys]] = {}
         self._heaps: dict[int, list[int]] = {}
         self.partitions: frozenset[int] = frozenset()
+        self.horizon: int | None = None
+        """The last bucket listed; a key added for a later one is left out (None: none is)."""
 
-    def reset(self, partitions: Iterable[int]) -> None:
-        """Forget everything; from now on the index is for ``partitions``."""
+    def reset(self, partitions: Iterable[int], horizon: int | None = None) -> None:
+        """Forget everything; from now on the index is for ``partitions``, up to ``horizon``."""
         self._buckets.clear()
         self._heaps.clear()
         self.partitions = frozenset(partitions)
+        self.horizon = horizon
 
     def add(self, partition: int, bucket: int, key: str) -> None:
+        if self.horizon is not None and bucket > self.horizon:
+            return
         buckets = self._buckets.setdefault(partition, {})
         keys = buckets.get(bucket)
         if keys is None:

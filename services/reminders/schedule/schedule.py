@@ -8,9 +8,11 @@ instant. Each worker fires only the partitions it owns.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable, MutableMapping
+import time
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import orjson
 
@@ -112,9 +114,16 @@ class Scheduler:
         bucket_seconds: int = 60,
         max_lateness: timedelta = timedelta(days=7),
         keeping: Keeping | None = None,
+        window: timedelta | None = None,
     ) -> None:
-        """``keeping``: how long a finished plan is kept (for good when None)."""
+        """``keeping``: how long a finished plan is kept (for good when None). ``window``:
+        how far ahead the due-time index lists reminders (everything when None); those due
+        later stay in the table alone until time brings them within it (:meth:`refill`)."""
         self._keeping = keeping
+        self._window = window
+        self._complete: int | None = None
+        """The index lists every pending reminder of a bucket up to this one (None: all)."""
+        self._scan: _Scan | None = None
         self._patients = patients
         self._registry = registry
         self._policy = policy
@@ -125,25 +134,69 @@ class Scheduler:
         self.started_at: datetime | None = None
         """When this worker started: a reminder due before then came due while it was down."""
 
-    def rebuild(self, partitions: Iterable[int]) -> int:
+    def rebuild(self, partitions: Iterable[int], now: datetime | None = None) -> int:
         """Index and count the pending reminders of every patient held for ``partitions``.
 
-        Reads the whole table (as a worker does once per rebalance); returns
-        how many (bucket, patient) entries the index holds.
+        Reads the whole table (as a worker does once per rebalance); with a window,
+        indexes only what falls due by ``now`` plus the window. Returns how many
+        (bucket, patient) entries the index holds.
         """
-        self.index.reset(partitions)
+        horizon = None
+        if self._window is not None and now is not None:
+            horizon = self._bucket_of(now + self._window)
+        self.index.reset(partitions, horizon)
+        self._complete, self._scan = horizon, None
         self.counts.reset()
         for key, raw in self._patients.items():
             value = orjson.loads(raw)  # plain JSON: the plan is not validated on a rebuild
-            partition = value.get("partition")
-            if partition in self.index.partitions:
+            if value.get("partition") in self.index.partitions:
                 self.counts.add(value)
-                key = sys.intern(key)
-                for pending in value.get("pending", {}).values():
-                    self.index.add(partition, int(pending["bucket"]), key)
-                if self._keeping is not None and not value.get("pending"):
-                    self.index.add(partition, self._forget_bucket(value.get("forget_at")), key)
+                self._list(sys.intern(key), value, after=None)
         return len(self.index)
+
+    def refill(self, now: datetime, seconds: float | None) -> None:
+        """Keep the window ahead of ``now``: once half of it has passed, list the reminders
+        the next half brings within it, reading the table for about ``seconds`` per call
+        (to the end when None) so that a worker goes on planning and firing meanwhile.
+
+        The index's horizon moves first, so a plan written during the scan is listed
+        as it is written; a scan reads the table as it was when it began. Does nothing
+        without a window or before the first :meth:`rebuild`.
+        """
+        if self._complete is None or self._window is None:
+            return
+        if self._scan is None:
+            if self._bucket_of(now + self._window / 2) <= self._complete:
+                return
+            self.index.horizon = self._bucket_of(now + self._window)
+            self._scan = _Scan(self._complete, iter(self._patients.items()))
+        scan = self._scan
+        deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            for n, (key, raw) in enumerate(scan.items, 1):
+                value = orjson.loads(raw)
+                if value.get("partition") in self.index.partitions:
+                    self._list(sys.intern(key), value, after=scan.after)
+                if deadline is not None and n % 64 == 0 and time.monotonic() > deadline:
+                    return
+        except RuntimeError:  # a dict (the unit tests' table) written between two calls
+            scan.items = iter(self._patients.items())  # read again from the start
+            return
+        self._scan = None
+        self._complete = self.index.horizon
+
+    def _list(self, key: str, value: dict[str, Any], after: int | None) -> None:
+        """List a plan (parsed JSON) in the index: each pending reminder's bucket later than
+        ``after`` (all when None) and, with nothing pending, when it is to be forgotten."""
+        partition = value["partition"]
+        pending = value.get("pending")
+        for reminder in (pending or {}).values():
+            if after is None or reminder["bucket"] > after:
+                self.index.add(partition, int(reminder["bucket"]), key)
+        if self._keeping is not None and not pending:
+            bucket = self._forget_bucket(value.get("forget_at"))
+            if after is None or bucket > after:
+                self.index.add(partition, bucket, key)
 
     def apply(self, event: BookingEvent, partition: int, now: datetime) -> Applied:
         """Fold a booking event into its patient's plan and re-plan the patient.
@@ -218,6 +271,8 @@ class Scheduler:
         restarted worker finds the same reminders due again.
         """
         last = self._bucket_of(now)
+        while self._complete is not None and last > self._complete:  # the window fell behind
+            self.refill(now, None)
         result = Tick(partition=partition, bucket=last)
         for key in self.index.take_due(partition, last):
             stored = self._patients.get(key)
@@ -275,7 +330,8 @@ class Scheduler:
         """How many reminders fall due by ``now + horizon`` (overdue included), and the next due.
 
         Reads only the patients the index lists that early (or, when none are,
-        those of its earliest bucket), never the whole table.
+        those of its earliest bucket), never the whole table. With a window, the next
+        due is what the index lists: None when nothing falls due within the window.
         """
         soon = now + horizon
         keys = self.index.listed_until(self._bucket_of(soon))
@@ -325,6 +381,14 @@ class Scheduler:
             return 0
         when = datetime.fromisoformat(forget_at) if isinstance(forget_at, str) else forget_at
         return self._bucket_of(when)
+
+
+@dataclass
+class _Scan:
+    """A refill under way: the table read so far, and the last bucket listed before it."""
+
+    after: int
+    items: Iterator[tuple[str, bytes]]
 
 
 def _rebuilt(event: BookingEvent, before: PatientState) -> frozenset[str]:

@@ -98,6 +98,7 @@ def create_app(
             timedelta(days=settings.retention_finished_days),
             timedelta(days=settings.retention_cancelled_days),
         ),
+        window=timedelta(hours=settings.due_window_hours),
     )
     scheduler.started_at = clock.now()
 

@@ -36,6 +36,9 @@ from services.shared.topics import Topics
 
 log = logging.getLogger("clinic.reminders")
 SERVICE = "reminders"
+REFILL_SECONDS = 0.005
+"""The table read per tick while the due-time window moves on (``Scheduler.refill``): with
+a tick per partition every 0.2 s, a few percent of the worker's time."""
 
 
 Record = ConsumedRecord
@@ -100,7 +103,7 @@ class WorkerHandling:
         """Index the due reminders of the partitions held, when they changed."""
         partitions = self._owned()
         if frozenset(partitions) != self.scheduler.index.partitions:
-            entries = self.scheduler.rebuild(partitions)
+            entries = self.scheduler.rebuild(partitions, self._clock.now())
             log.info("indexed %d due entries for partitions %s", entries, partitions)
 
     async def on_record(self, record: Record) -> None:
@@ -154,7 +157,9 @@ class WorkerHandling:
 
     async def on_tick(self, partition: int) -> None:
         """Emit what is due on ``partition``; the plans say "done" once the broker has it."""
-        result = self.scheduler.tick(partition, self._clock.now())
+        now = self._clock.now()
+        self.scheduler.refill(now, REFILL_SECONDS)  # reminders coming within the window
+        result = self.scheduler.tick(partition, now)
         try:
             sent = [await self._out.due(r.key.encode(), encode(r)) for r in result.emitted]
             await asyncio.gather(*sent)

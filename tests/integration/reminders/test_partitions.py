@@ -38,8 +38,11 @@ def test_two_workers_split_the_partitions_and_emit_each_reminder_once(
         for r in plan_patient([b], REGISTRY, ClinicPolicy())
         if r.due_at <= now + timedelta(hours=60)
     }
-    first = Worker(broker.bootstrap, topics, tmp_path, clock, worker_id="1").start()
+    first = Worker(broker.bootstrap, topics, tmp_path, clock, worker_id="1")
     second = Worker(broker.bootstrap, topics, tmp_path, clock, worker_id="2")
+    for worker in (first, second):  # day-before reminders are planned beyond the window
+        worker.env["CLINIC_DUE_WINDOW_HOURS"] = "1"
+    first.start()
     try:
         first.wait_ready()
         publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings[:12]])
@@ -47,11 +50,16 @@ def test_two_workers_split_the_partitions_and_emit_each_reminder_once(
         reader.until(lambda seen: len(seen) >= 12, 20)
         second.start()
         second.wait_ready()
+        joined = time.time()
         publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings[12:]])
         got = reader.until(lambda seen: {d.reminder_id for d in seen} >= wanted, 60)
         ids = [d.reminder_id for d in got]
         assert wanted <= set(ids), (first.log(), second.log())
         assert len(ids) == len(set(ids)), "a reminder was emitted twice across the rebalance"
+        for arrived, due in reader.received:
+            if arrived > joined + 2 and due.reminder_id in wanted:  # due after the rebalance
+                late = arrived - (clock.anchor + (due.due_at - clock.start).total_seconds() / 7200)
+                assert late < 1.5, (due.milestone, late)
         mine = set(first.view("/reminders/stats")["partitions"])
         theirs = set(second.view("/reminders/stats")["partitions"])
         assert mine and theirs and not mine & theirs and mine | theirs == {0, 1, 2, 3}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 import urllib.error
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
@@ -188,3 +190,62 @@ def _read_all(bootstrap: str, topic: str, want: int, timeout_ms: int = 20000) ->
             break
     consumer.close()
     return values
+
+
+def test_reminders_due_beyond_the_memory_window_go_out_on_time_across_a_kill(
+    broker: EmbeddedBroker, topics: Topics, tmp_path: Path, clock: ScaledClock
+) -> None:
+    """With a one-hour window (half a real second here), every day-before reminder is
+    planned beyond it and waits on disk alone until time brings it within the window,
+    including after a kill -9 that left the plans on disk."""
+    worker = Worker(broker.bootstrap, topics, tmp_path, clock)
+    worker.env["CLINIC_CLINICS_FILE"] = str(tmp_path / "clinics.yaml")
+    (tmp_path / "clinics.yaml").write_text("dr-jenny: {name: Dr Jenny, attendance: reported}\n")
+    worker.env["CLINIC_DUE_WINDOW_HOURS"] = "1"
+    worker.start().wait_ready()
+    # Appointments 40 to 94 platform hours ahead: reminders due 20 to 45 real seconds on.
+    bookings = [made_now(clock, f"bk-w{k}", f"p-w{k}", hours_ahead=40 + 6 * k) for k in range(10)]
+    reader = DueReader(broker.bootstrap, topics.due)
+    publish(broker.bootstrap, topics.bookings, [event(b) for b in bookings])
+    try:
+        wanted = _day_before_reminders(worker, bookings, timeout=20)
+        killed = clock.now()
+        assert len(wanted) >= 5 and min(wanted.values()) > killed + timedelta(hours=10)
+        worker.stop(signal.SIGKILL)
+        worker.start()
+        worker.wait_ready(starts=2)
+        assert min(wanted.values()) > clock.now(), "every one falls due after the restart"
+        reader.until(lambda seen: {d.reminder_id for d in seen} >= wanted.keys(), 60)
+    finally:
+        worker.stop()
+        reader.close()
+    sent = [(a, d) for a, d in reader.received if d.reminder_id in wanted]
+    assert sorted(d.reminder_id for _, d in sent) == sorted(wanted), worker.log()
+    for arrived, due in sent:
+        lateness = arrived - real_time_of(clock, due.due_at)
+        assert -0.3 < lateness < 1.5, (due.booking_id, lateness)
+
+
+def _day_before_reminders(
+    worker: Worker, bookings: list[Any], timeout: float
+) -> dict[str, datetime]:
+    """The day-before reminders the worker planned for ``bookings``, by id, with their due
+    times, once it has planned every booking."""
+    deadline = time.monotonic() + timeout
+    while True:
+        plans = []
+        for made in bookings:
+            try:
+                plans.append(worker.view(f"/reminders/patients/dr-jenny/{made.patient.id}"))
+            except urllib.error.HTTPError:  # not planned yet
+                break
+        if len(plans) == len(bookings) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(plans) == len(bookings), worker.log()
+    return {
+        p["reminder_id"]: datetime.fromisoformat(p["due_at"])
+        for plan in plans
+        for p in plan["pending"]
+        if p["milestone"] == "treatment-reminder"
+    }
