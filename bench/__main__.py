@@ -41,12 +41,18 @@ class Sizes:
 
 MODES = {
     "quick": Sizes(
-        plans=2000, events=5000, pending=[20_000], due=600, window=8, notified=2000, texted=2000
+        plans=2000,
+        events=5000,
+        pending=[20_000, 200_000],
+        due=600,
+        window=8,
+        notified=2000,
+        texted=2000,
     ),
     "full": Sizes(
         plans=20_000,
         events=10_000,
-        pending=[100_000, 1_000_000],
+        pending=[1_000_000, 10_000_000],
         due=100_000,
         window=180,
         notified=10_000,

@@ -61,6 +61,10 @@ class SharedBudgetOptions(rocksdb.RocksDBOptions):
         table = rocksdict.BlockBasedOptions()
         table.set_bloom_filter(self.bloom_filter_size, True)
         table.set_block_cache(shared)
+        # Index and filter blocks grow with the files (tens of MB with millions of plans):
+        # charged to the same cache, not held beside it; the newest files' stay pinned.
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
         table.set_index_type(rocksdict.BlockBasedIndexType.binary_search())
         options.set_block_based_table_factory(table)
         options.set_write_buffer_manager(memtables)
