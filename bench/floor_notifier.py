@@ -13,7 +13,6 @@ limits, send-time checks, sandbox, masking, retries or status events.
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,11 +22,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template
 from kafka import KafkaConsumer
 from sqlalchemy import insert
 
-from services.notifier.delivery.ledger import deliveries, metadata
+from services.notifier.delivery.ledger import LedgerState, deliveries, metadata, new_row
 from services.notifier.messages.filters import FILTERS
 from services.notifier.messages.rendering import DEFAULTS_DIR, LAYOUT, paragraphs
 from services.notifier.messages.template_context import template_context
-from services.notifier.senders.local import SINK_FILES
+from services.notifier.senders.local import SINK_FILES, sink_line
 from services.shared.clinics import ClinicDirectory
 from services.shared.database import create_tables, make_engine
 from services.shared.events import Channel, ReminderDue, decode
@@ -75,7 +74,7 @@ class FloorNotifier:
             context = template_context(reminder, self._clinics.get(reminder.clinic_id))
             for channel in reminder.channels:
                 to, body, extra = self._message(reminder, channel, context)
-                line = _line(reminder, channel, to, body, extra, now)
+                line = sink_line(reminder, channel, to, body, extra, now.isoformat())
                 lines.setdefault(channel, []).append(line)
                 rows.append(_row(reminder, channel, now))
         with self._engine.begin() as connection:
@@ -107,35 +106,7 @@ class FloorNotifier:
         return template.render(context)
 
 
-def _line(
-    reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any],
-    now: datetime,
-) -> str:  # fmt: skip
-    record = {
-        "reminder_id": reminder.reminder_id,
-        "clinic_id": reminder.clinic_id,
-        "booking_id": reminder.booking_id,
-        "milestone": reminder.milestone,
-        "channel": channel.value,
-        "to": to,
-        "body": body,
-        **extra,
-        "sent_at": now.isoformat(),
-    }
-    return json.dumps(record, ensure_ascii=False) + "\n"
-
-
-def _row(reminder: ReminderDue, channel: Channel, now: datetime) -> dict[str, Any]:
-    return {
-        "reminder_id": reminder.reminder_id,
-        "channel": channel.value,
-        "clinic_id": reminder.clinic_id,
-        "booking_id": reminder.booking_id,
-        "patient_id": reminder.patient.id,
-        "milestone": reminder.milestone,
-        "state": "sent",
-        "attempts": 1,
-        "provider_id": f"local-{channel.value}-{reminder.reminder_id}",
-        "created_at": now,
-        "updated_at": now,
-    }
+def _row(reminder: ReminderDue, channel: Channel, now: datetime) -> dict[str, object]:
+    """The row the notifier leaves for a message the local sink took."""
+    row = new_row(reminder, channel, LedgerState.SENT, None, now)
+    return row | {"attempts": 1, "provider_id": f"local-{channel.value}-{reminder.reminder_id}"}

@@ -98,7 +98,8 @@ def memory(stack: Stack, idle: float, pending: int, start_pending: int) -> Figur
     """Worker RSS once ``pending`` reminders wait (attended bookings months ahead added),
     against the RSS of a worker that holds nothing."""
     more = max(0, (pending - start_pending) // ATTENDED_PENDING)
-    load = stack.load(future_bookings(more, f"mem{pending}", stack.clock.now(), attended=True))
+    made = future_bookings(more, f"mem{pending}", stack.clock.now(), attended=True)
+    load = stack.load(made, timeout=max(900.0, more / 200))  # ten million: 900,000 bookings
     time.sleep(2)
     rss = rss_mb(stack.worker.pid)
     held = start_pending + more * ATTENDED_PENDING

@@ -34,6 +34,25 @@ def _lock_of(path: Path) -> threading.Lock:
         return _LOCKS.setdefault(path.resolve(), threading.Lock())
 
 
+def sink_line(
+    reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any],
+    sent_at: str,
+) -> str:  # fmt: skip
+    """One message as a line of its sink's file (see :class:`JsonlOutbox`)."""
+    record = {
+        "reminder_id": reminder.reminder_id,
+        "clinic_id": reminder.clinic_id,
+        "booking_id": reminder.booking_id,
+        "milestone": reminder.milestone,
+        "channel": channel.value,
+        "to": to,
+        "body": body,
+        **extra,
+        "sent_at": sent_at,
+    }
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
 class JsonlOutbox:
     """Appends one JSON object per line to a file, and prints a readable summary.
 
@@ -51,18 +70,7 @@ class JsonlOutbox:
     def append(
         self, reminder: ReminderDue, channel: Channel, to: str, body: str, extra: dict[str, Any]
     ) -> SendResult:
-        record = {
-            "reminder_id": reminder.reminder_id,
-            "clinic_id": reminder.clinic_id,
-            "booking_id": reminder.booking_id,
-            "milestone": reminder.milestone,
-            "channel": channel.value,
-            "to": to,
-            "body": body,
-            **extra,
-            "sent_at": self._clock.now().isoformat(),
-        }
-        line = json.dumps(record, ensure_ascii=False) + "\n"
+        line = sink_line(reminder, channel, to, body, extra, self._clock.now().isoformat())
         with self._lock:
             try:
                 self._write(line)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.delivery.ledger import INTERRUPTED, DeliveryLedger, LedgerState
+from services.notifier.delivery.ledger import INTERRUPTED, DeliveryLedger, LedgerState, NewRow
 from services.shared.events import Channel
 from tests.support.reminders import reminder
 
@@ -80,3 +80,34 @@ def test_a_bare_postgresql_url_is_taken_as_it_is_written(postgres_schema_url: st
     bare = postgres_schema_url.replace("postgresql+psycopg://", "postgresql://")
     ledger = DeliveryLedger(bare)
     assert ledger.claim(reminder(), Channel.SMS, NOW).granted
+
+
+def test_a_batch_opens_only_the_rows_not_yet_written_and_leaves_the_rest(
+    ledger: DeliveryLedger,
+) -> None:
+    taken = reminder(reminder_id="r-taken")
+    assert ledger.claim(taken, Channel.SMS, NOW).granted
+    rows = [
+        NewRow(reminder(reminder_id=f"r-{n}"), Channel.SMS, LedgerState.SENDING) for n in range(300)
+    ]
+    rows += [
+        NewRow(taken, Channel.SMS, LedgerState.SKIPPED, "opted out"),  # written already
+        NewRow(taken, Channel.EMAIL, LedgerState.SKIPPED, "no email address"),
+        NewRow(reminder(reminder_id="r-bad"), Channel.EMAIL, LedgerState.FAILED, "template: x"),
+    ]
+    later = NOW + timedelta(minutes=1)
+    written = ledger.open_many(rows, later)
+    assert set(written) == {row.key for row in rows} - {(taken.reminder_id, Channel.SMS)}
+    stored = ledger.get_many(row.key for row in rows)
+    assert stored[(taken.reminder_id, Channel.SMS)].state is LedgerState.SENDING  # untouched
+    assert stored[(taken.reminder_id, Channel.SMS)].updated_at == NOW
+    skipped = stored[(taken.reminder_id, Channel.EMAIL)]
+    assert (skipped.state, skipped.reason, skipped.attempts) == (
+        LedgerState.SKIPPED,
+        "no email address",
+        0,
+    )
+    claim = stored[("r-7", Channel.SMS)]
+    assert (claim.state, claim.attempts, claim.updated_at) == (LedgerState.SENDING, 1, later)
+    assert stored[("r-bad", Channel.EMAIL)].reason == "template: x"
+    assert ledger.open_many(rows[:5], later) == {}, "a second batch of the same rows opens none"

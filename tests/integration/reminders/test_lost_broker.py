@@ -9,6 +9,7 @@ say so, ask for a resync, and rebuild every plan from the booking store.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,14 +30,26 @@ from tests.unit.reminders.factories import booking, event
 pytestmark = [pytest.mark.integration, pytest.mark.both_brokers]
 
 
-def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path: Path) -> None:
+@dataclass
+class Planned:
+    """A booking store whose bookings one worker planned on a broker since stopped."""
+
+    store: BookingStore
+    clock: ScaledClock
+    port: int
+    patients: int
+    pending: int
+
+
+def planned_on_a_first_broker(tmp_path: Path, topics: Topics, count: int) -> Planned:
+    """``count`` bookings in a booking store, published through its relay to a broker on a
+    port of its own, planned by a worker; the worker and the broker are then stopped."""
     clock = ScaledClock(scale=60.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
     now = clock.now()
-    topics = Topics("lost.")
     store = BookingStore(f"sqlite:///{tmp_path}/booking.db")
     bookings = [
         booking(f"bk-l{i}", f"p-l{i}", start=now + timedelta(days=30, minutes=i), booked_at=now)
-        for i in range(60)
+        for i in range(count)
     ]
     for made in bookings:
         store.insert(event(made), topics.bookings, fingerprint=made.booking_id)
@@ -44,16 +57,22 @@ def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path:
         len(plan_patient([b], ProtocolRegistry.builtin(), ClinicPolicy())) for b in bookings
     )
     port = free_port()
-
     with EmbeddedBroker(port) as first_broker:
         _publish_everything(store, first_broker.bootstrap, topics, clock)
         worker = Worker(first_broker.bootstrap, topics, tmp_path, clock).start()
         worker.wait_ready()
-        assert _wait_for(worker, len(bookings), pending)
+        assert _wait_for(worker, count, pending)
         time.sleep(1.0)  # the changelog writes of the last batch land
         worker.stop()
+    return Planned(store, clock, port, count, pending)
 
-    with EmbeddedBroker(port) as forgetful:  # same address, nothing kept
+
+def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path: Path) -> None:
+    topics = Topics("lost.")
+    first = planned_on_a_first_broker(tmp_path, topics, 60)
+    store, clock = first.store, first.clock
+
+    with EmbeddedBroker(first.port) as forgetful:  # same address, nothing kept
         ensure_topics(forgetful.bootstrap, topics.all(), 4)
         worker = Worker(forgetful.bootstrap, topics, tmp_path, clock).start()
         try:
@@ -64,7 +83,7 @@ def test_a_worker_on_a_broker_that_lost_its_topics_rebuilds_every_plan(tmp_path:
             assert request is not None and request.requested_by == "reminders worker 1"
 
             _publish_everything(store, forgetful.bootstrap, topics, clock)
-            assert _wait_for(worker, len(bookings), pending), worker.view("/reminders/stats")
+            assert _wait_for(worker, first.patients, first.pending), worker.view("/reminders/stats")
             answered = read_control(forgetful.bootstrap, topics.control)
             assert answered.open_request() is None and answered.marker is not None
         finally:
@@ -78,30 +97,11 @@ def test_a_worker_finding_the_booking_store_already_resynced_asks_for_nothing(
     """``make run`` started again: the booking service finds its marker gone and queues
     every booking before the worker finds its local plans unbacked. The worker reads
     those snapshots anyway, so it rebuilds from them without asking for a second resync."""
-    clock = ScaledClock(scale=60.0, start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC))
-    now = clock.now()
     topics = Topics("resynced.")
-    store = BookingStore(f"sqlite:///{tmp_path}/booking.db")
-    bookings = [
-        booking(f"bk-r{i}", f"p-r{i}", start=now + timedelta(days=30, minutes=i), booked_at=now)
-        for i in range(40)
-    ]
-    for made in bookings:
-        store.insert(event(made), topics.bookings, fingerprint=made.booking_id)
-    pending = sum(
-        len(plan_patient([b], ProtocolRegistry.builtin(), ClinicPolicy())) for b in bookings
-    )
-    port = free_port()
+    first = planned_on_a_first_broker(tmp_path, topics, 40)
+    store, clock = first.store, first.clock
 
-    with EmbeddedBroker(port) as first_broker:
-        _publish_everything(store, first_broker.bootstrap, topics, clock)
-        worker = Worker(first_broker.bootstrap, topics, tmp_path, clock).start()
-        worker.wait_ready()
-        assert _wait_for(worker, len(bookings), pending)
-        time.sleep(1.0)  # the changelog writes of the last batch land
-        worker.stop()
-
-    with EmbeddedBroker(port) as forgetful:
+    with EmbeddedBroker(first.port) as forgetful:
         ensure_topics(forgetful.bootstrap, topics.all(), 4)
         _publish_everything(store, forgetful.bootstrap, topics, clock)  # the marker's resync
         marker = read_control(forgetful.bootstrap, topics.control).marker
@@ -109,7 +109,7 @@ def test_a_worker_finding_the_booking_store_already_resynced_asks_for_nothing(
         worker = Worker(forgetful.bootstrap, topics, tmp_path, clock).start()
         try:
             worker.wait_ready(starts=2)
-            assert _wait_for(worker, len(bookings), pending), worker.view("/reminders/stats")
+            assert _wait_for(worker, first.patients, first.pending), worker.view("/reminders/stats")
             assert worker.service.printed("no resync asked: the booking store's resync")
             assert read_control(forgetful.bootstrap, topics.control).request is None
         finally:
