@@ -369,7 +369,10 @@ class DeliveryLedger(LedgerTable):
             for f in finished
         ]
         with self._engine.begin() as conn:
-            moved = _moved_each(conn, query, params)
+            if conn.dialect.name == "postgresql":
+                moved = _finish_in_one(conn, params)
+            else:
+                moved = _moved_each(conn, query, params)
         rows = {
             (f.claimed.reminder_id, f.claimed.channel): replace(
                 f.claimed,
@@ -584,6 +587,27 @@ def _insert_new_rows(conn: Connection, values: list[dict[str, object]]) -> set[K
         " ON CONFLICT DO NOTHING RETURNING reminder_id, channel"
     )
     return {(rid, Channel(ch)) for rid, ch in conn.exec_driver_sql(sql, arrays).tuples()}
+
+
+def _finish_in_one(conn: Connection, params: list[dict[str, object]]) -> bool:
+    """:meth:`DeliveryLedger.finish_many`'s update on PostgreSQL: the outcomes as one array
+    per field, joined to the rows in one statement (see :func:`_insert_new_rows`); True when
+    every row was still ``sending``."""
+    c = deliveries.c
+    fields = {"rid": c.reminder_id, "ch": c.channel, "new_state": c.state}
+    fields |= {"new_reason": c.reason, "new_provider": c.provider_id}
+    arrays = [[p[name] for p in params] for name in fields]
+    kinds = [column.type.compile(dialect=conn.dialect) for column in fields.values()]
+    sql = (
+        f"UPDATE {deliveries.name} AS d SET state = u.new_state, updated_at = %s,"
+        " reason = u.new_reason, provider_id = COALESCE(u.new_provider, d.provider_id)"
+        f" FROM unnest({', '.join(f'%s::{kind}[]' for kind in kinds)})"
+        f" AS u({', '.join(fields)})"
+        " WHERE d.reminder_id = u.rid AND d.channel = u.ch AND d.state = %s"
+    )
+    now = params[0]["now"]
+    moved = conn.exec_driver_sql(sql, (now, *arrays, LedgerState.SENDING.value)).rowcount
+    return moved == len(params)
 
 
 def _moved_each(conn: Connection, query: Update, params: list[dict[str, object]]) -> bool:

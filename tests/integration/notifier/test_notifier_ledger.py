@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifier.delivery.ledger import INTERRUPTED, DeliveryLedger, LedgerState, NewRow
+from services.notifier.delivery.ledger import (
+    INTERRUPTED,
+    DeliveryLedger,
+    Finished,
+    LedgerState,
+    NewRow,
+)
 from services.shared.events import Channel
 from tests.support.reminders import reminder
 
@@ -111,3 +117,33 @@ def test_a_batch_opens_only_the_rows_not_yet_written_and_leaves_the_rest(
     assert (claim.state, claim.attempts, claim.updated_at) == (LedgerState.SENDING, 1, later)
     assert stored[("r-bad", Channel.EMAIL)].reason == "template: x"
     assert ledger.open_many(rows[:5], later) == {}, "a second batch of the same rows opens none"
+
+
+def test_a_batch_of_outcomes_moves_only_rows_still_sending(ledger: DeliveryLedger) -> None:
+    rows = [
+        NewRow(reminder(reminder_id=f"r-{n}"), Channel.SMS, LedgerState.SENDING) for n in range(200)
+    ]
+    claims = ledger.open_many(rows, NOW)
+    # Another writer reached one of them first (an erasure, a callback): it stays as it is.
+    ledger.finish("r-3", Channel.SMS, LedgerState.FAILED, NOW, reason="erased")
+    later = NOW + timedelta(seconds=5)
+    finished = [
+        Finished(claims[row.key], LedgerState.SENT, None, f"SM{n}") for n, row in enumerate(rows)
+    ]
+    finished[9] = Finished(claims[rows[9].key], LedgerState.FAILED, "21211: invalid number")
+    now_rows = ledger.finish_many(finished, later)
+    stored = ledger.get_many(row.key for row in rows)
+    assert now_rows == stored
+    assert (stored[("r-0", Channel.SMS)].state, stored[("r-0", Channel.SMS)].provider_id) == (
+        LedgerState.SENT,
+        "SM0",
+    )
+    assert stored[("r-0", Channel.SMS)].updated_at == later
+    failed = stored[("r-9", Channel.SMS)]
+    assert (failed.state, failed.reason, failed.provider_id) == (
+        LedgerState.FAILED,
+        "21211: invalid number",
+        None,
+    )
+    kept = stored[("r-3", Channel.SMS)]
+    assert (kept.state, kept.reason, kept.updated_at) == (LedgerState.FAILED, "erased", NOW)
