@@ -38,7 +38,8 @@ log = logging.getLogger("clinic.reminders")
 SERVICE = "reminders"
 REFILL_SECONDS = 0.005
 """The table read per tick while the due-time window moves on (``Scheduler.refill``): with
-a tick per partition every 0.2 s, a few percent of the worker's time."""
+a tick per partition every 0.2 s, a tenth of a core for a worker holding four partitions,
+while a read lasts (minutes for a million plans, once per half window)."""
 
 
 Record = ConsumedRecord
