@@ -343,20 +343,6 @@ class DeliveryLedger(LedgerTable):
         transaction; return every row as it now stands."""
         if not finished:
             return {}
-        query = (
-            update(deliveries)
-            .where(
-                deliveries.c.reminder_id == bindparam("rid"),
-                deliveries.c.channel == bindparam("ch"),
-                deliveries.c.state == LedgerState.SENDING.value,
-            )
-            .values(
-                state=bindparam("new_state"),
-                updated_at=bindparam("now"),
-                reason=bindparam("new_reason"),
-                provider_id=func.coalesce(bindparam("new_provider"), deliveries.c.provider_id),
-            )
-        )
         params: list[dict[str, object]] = [
             {
                 "rid": f.claimed.reminder_id,
@@ -369,10 +355,7 @@ class DeliveryLedger(LedgerTable):
             for f in finished
         ]
         with self._engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                moved = _finish_in_one(conn, params)
-            else:
-                moved = _moved_each(conn, query, params)
+            moved = _finish_rows(conn, params)
         rows = {
             (f.claimed.reminder_id, f.claimed.channel): replace(
                 f.claimed,
@@ -589,10 +572,28 @@ def _insert_new_rows(conn: Connection, values: list[dict[str, object]]) -> set[K
     return {(rid, Channel(ch)) for rid, ch in conn.exec_driver_sql(sql, arrays).tuples()}
 
 
-def _finish_in_one(conn: Connection, params: list[dict[str, object]]) -> bool:
-    """:meth:`DeliveryLedger.finish_many`'s update on PostgreSQL: the outcomes as one array
-    per field, joined to the rows in one statement (see :func:`_insert_new_rows`); True when
-    every row was still ``sending``."""
+def _finish_rows(conn: Connection, params: list[dict[str, object]]) -> bool:
+    """:meth:`DeliveryLedger.finish_many`'s update; True when every row was still ``sending``.
+
+    On PostgreSQL the outcomes go as one array per field, joined to the rows in one
+    statement (see :func:`_insert_new_rows`); elsewhere one ``executemany``.
+    """
+    if conn.dialect.name != "postgresql":
+        query = (
+            update(deliveries)
+            .where(
+                deliveries.c.reminder_id == bindparam("rid"),
+                deliveries.c.channel == bindparam("ch"),
+                deliveries.c.state == LedgerState.SENDING.value,
+            )
+            .values(
+                state=bindparam("new_state"),
+                updated_at=bindparam("now"),
+                reason=bindparam("new_reason"),
+                provider_id=func.coalesce(bindparam("new_provider"), deliveries.c.provider_id),
+            )
+        )
+        return _moved_each(conn, query, params)
     c = deliveries.c
     fields = {"rid": c.reminder_id, "ch": c.channel, "new_state": c.state}
     fields |= {"new_reason": c.reason, "new_provider": c.provider_id}

@@ -154,6 +154,12 @@ class Scheduler:
                 self._list(sys.intern(key), value, after=None)
         return len(self.index)
 
+    def forget_index(self) -> None:
+        """Drop the index and any refill under way, until the next :meth:`rebuild` (the
+        plans under it were discarded, see ``worker/recovery.py``)."""
+        self.index.reset(())
+        self._complete, self._scan = None, None
+
     def refill(self, now: datetime, seconds: float | None) -> None:
         """Keep the window ahead of ``now``: once half of it has passed, list the reminders
         the next half brings within it, reading the table for about ``seconds`` per call

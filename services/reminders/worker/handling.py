@@ -193,7 +193,7 @@ class WorkerHandling:
         A request the broker does not take is logged: the booking service also
         resyncs on its own when the broker has forgotten its marker.
         """
-        self.scheduler.index.reset(())  # indexed again from what is left once recovery completes
+        self.scheduler.forget_index()  # indexed again from what is left once recovery completes
         reason = f"changelog shorter than the local plans of partitions {_described(lost)}"
         if self._forgetful:  # every restart of the embedded broker: expected, not a fault
             log.info("the embedded broker starts empty: %s discarded", reason)

@@ -136,3 +136,19 @@ def test_without_a_window_everything_is_listed_and_nothing_is_read_again() -> No
     patients.clear()  # a refill would find nothing: what fires came from memory
     s.refill(START, None)
     assert len(s.index) == len(due)
+
+
+def test_plans_discarded_mid_refill_leave_nothing_listed_until_the_next_rebuild() -> None:
+    patients: dict[str, bytes] = {}
+    s = scheduler(patients)
+    s.rebuild([0], BOOKED_AT)
+    due: dict[str, datetime] = {}
+    for n in range(300):
+        due |= book(s, n, BOOKED_AT)
+    half = BOOKED_AT + WINDOW
+    s.refill(half, 0.0)  # a refill under way
+    s.forget_index()  # the changelog did not back the plans: discarded
+    s.refill(half + STEP, None)
+    assert len(s.index) == 0 and s.index.partitions == frozenset()
+    s.rebuild([0], half + STEP)
+    assert_each_on_time(walk(s, half + STEP, END), {r: at for r, at in due.items() if at > half})
